@@ -1,0 +1,82 @@
+/**
+ * One place for every name the parts of the system agree on: S3 keys, SSM parameter names,
+ * run ids, dataset names. The CDK stack, the instance scripts (through the values passed to them),
+ * the conversion Lambda and the CLI all derive their paths from here.
+ *
+ * DatasetBucket:  datasets/<dataset>/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, classes.txt,
+ *                 dataset.json (written last; SHA-256 of each file's decompressed bytes)
+ * ArtifactBucket: runs/<runId>/{run.json, progress.jsonl, train.log, checkpoint/, model.npz, result.json,
+ *                 verify.json, params/<dataset>/<network>/...}
+ *                 params/<dataset>/<network>/... (latest published, manifest.json written last)
+ */
+
+export const DEFAULT_STACK_NAME = 'BnnPynq';
+export const NETWORKS = ['lfcW1A1'] as const;
+export type Network = (typeof NETWORKS)[number];
+export const DEFAULT_NETWORK: Network = 'lfcW1A1';
+export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist'] as const;
+export const DEFAULT_DATASET = 'fashion-mnist';
+
+/** The four idx files of a dataset, under the names MNIST publishes them. */
+export const IDX_FILES = {
+  trainImages: 'train-images-idx3-ubyte.gz',
+  trainLabels: 'train-labels-idx1-ubyte.gz',
+  testImages: 't10k-images-idx3-ubyte.gz',
+  testLabels: 't10k-labels-idx1-ubyte.gz',
+} as const;
+
+export const MANIFEST_FILE = 'manifest.json';
+export const DATASET_MANIFEST_FILE = 'dataset.json';
+
+/** Dataset names: lower-case, digits and dashes; they become S3 prefixes and board folder names. */
+export const DATASET_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Run ids: e.g. 20261126-061500-fashion-mnist-a1b2 (sortable by start time). */
+export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,79}$/;
+
+export const datasetPrefix = (dataset: string): string => `datasets/${dataset}/`;
+export const runPrefix = (runId: string): string => `runs/${runId}/`;
+export const runKeys = (runId: string) => {
+  const p = runPrefix(runId);
+  return {
+    request: `${p}run.json`,
+    progress: `${p}progress.jsonl`,
+    log: `${p}train.log`,
+    checkpointPrefix: `${p}checkpoint/`,
+    model: `${p}model.npz`,
+    result: `${p}result.json`,
+    verify: `${p}verify.json`,
+  };
+};
+export const runParamsPrefix = (runId: string, dataset: string, network: string = DEFAULT_NETWORK): string =>
+  `${runPrefix(runId)}params/${dataset}/${network}/`;
+export const publishedParamsPrefix = (dataset: string, network: string = DEFAULT_NETWORK): string =>
+  `params/${dataset}/${network}/`;
+
+/** SSM parameters the stack writes for discovery: `/bnn-pynq/<stackName>/<key>`. */
+export const DISCOVERY_KEYS = [
+  'dataset-bucket',
+  'artifact-bucket',
+  'instance-id',
+  'log-group',
+  'train-document',
+  'convert-document',
+  'bootstrap-state',
+] as const;
+export type DiscoveryKey = (typeof DISCOVERY_KEYS)[number];
+export const discoveryPrefix = (stackName: string): string => `/bnn-pynq/${stackName}/`;
+export const discoveryParameter = (stackName: string, key: DiscoveryKey): string =>
+  `${discoveryPrefix(stackName)}${key}`;
+
+/** A new run id: UTC start time, dataset, 4 random hex digits. */
+export function newRunId(
+  dataset: string,
+  now: Date = new Date(),
+  random: () => number = Math.random,
+): string {
+  const iso = now.toISOString(); // 2026-11-26T06:15:00.000Z
+  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  const suffix = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  return `${stamp}-${dataset}-${suffix}`;
+}

@@ -1,0 +1,23 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const bin = path.join(__dirname, '..', '..', 'bin', 'bnn-pynq.js');
+
+test('bnn-pynq --help names the program and exits 0', () => {
+  const out = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  expect(out).toContain('Usage: bnn-pynq');
+});
+
+test('an unknown command exits non-zero with one clear line', () => {
+  let status = 0;
+  let stderr = '';
+  try {
+    execFileSync(process.execPath, [bin, 'no-such-command'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { status: number; stderr: string };
+    status = e.status;
+    stderr = e.stderr;
+  }
+  expect(status).not.toBe(0);
+  expect(stderr).toMatch(/^error: /m);
+});
