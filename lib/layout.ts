@@ -80,3 +80,40 @@ export function newRunId(
     .padStart(4, '0');
   return `${stamp}-${dataset}-${suffix}`;
 }
+
+/** `runs/<runId>/state.json`: where a run is; written by the instance, read by the CLI. */
+export const RUN_STATES = ['starting', 'running', 'succeeded', 'failed', 'stopped'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+export const runStateKey = (runId: string): string => `${runPrefix(runId)}state.json`;
+
+/** CloudWatch log streams (in the stack's log group). */
+export const logStreams = {
+  bootstrap: (instanceId: string): string => `bootstrap/${instanceId}`,
+  run: (runId: string): string => `runs/${runId}`,
+};
+
+/**
+ * Bootstrap state published by the instance in the `bootstrap-state` SSM parameter (and an instance tag
+ * `bnn-pynq:bootstrap`): `pending` (just deployed), `installing`, `ready: gpu`, `ready: cpu`,
+ * `ready: cpu (gpu check failed: <reason>)`, `failed: <step>`.
+ */
+export const BOOTSTRAP_STATE_TAG = 'bnn-pynq:bootstrap';
+
+/** Parameters of the SSM Command document `train` (all strings, as SSM passes them). */
+export const TRAIN_DOCUMENT_PARAMETERS = [
+  'runId',
+  'dataset',
+  'epochs',
+  'batchSize',
+  'learningRateStart',
+  'learningRateEnd',
+  'seed',
+  'weightBits',
+  'activationBits',
+  'limitTrain',
+  'select',
+  'keepRunning',
+] as const;
+
+/** Parameters of the SSM Automation document `convert`. */
+export const CONVERT_AUTOMATION_PARAMETERS = ['runId', 'dataset', 'network', 'publish'] as const;

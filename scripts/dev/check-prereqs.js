@@ -9,6 +9,7 @@ const wanted = readFileSync(path.join(__dirname, 'system-packages.txt'), 'utf8')
   .split('\n')
   .map((l) => l.replace(/#.*/, '').trim())
   .filter(Boolean);
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
 // dpkg-query exits non-zero when any package is unknown, but still prints the known ones.
 const out =
   spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...wanted], { encoding: 'utf8' }).stdout ?? '';
