@@ -33,7 +33,9 @@ export const DATASET_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Run ids: e.g. 20261126-061500-fashion-mnist-a1b2 (sortable by start time). */
 export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,79}$/;
 
-export const datasetPrefix = (dataset: string): string => `datasets/${dataset}/`;
+/** Root of all datasets in the DatasetBucket (the instance may write below it to cache downloads). */
+export const DATASET_ROOT_PREFIX = 'datasets/';
+export const datasetPrefix = (dataset: string): string => `${DATASET_ROOT_PREFIX}${dataset}/`;
 export const runPrefix = (runId: string): string => `runs/${runId}/`;
 export const runKeys = (runId: string) => {
   const p = runPrefix(runId);
@@ -47,10 +49,17 @@ export const runKeys = (runId: string) => {
     verify: `${p}verify.json`,
   };
 };
+/**
+ * S3 object tag the instance puts on checkpoint objects (`runs/<runId>/checkpoint/...`): the ArtifactBucket
+ * lifecycle rule expires objects with this tag (lifecycle prefixes cannot wildcard the run id).
+ */
+export const CHECKPOINT_TAG = { key: 'bnn-pynq:kind', value: 'checkpoint' } as const;
 export const runParamsPrefix = (runId: string, dataset: string, network: string = DEFAULT_NETWORK): string =>
   `${runPrefix(runId)}params/${dataset}/${network}/`;
+/** Root of the published param folders in the ArtifactBucket (`aws s3 sync s3://<artifacts>/params/ ./params/`). */
+export const PARAMS_ROOT_PREFIX = 'params/';
 export const publishedParamsPrefix = (dataset: string, network: string = DEFAULT_NETWORK): string =>
-  `params/${dataset}/${network}/`;
+  `${PARAMS_ROOT_PREFIX}${dataset}/${network}/`;
 
 /** SSM parameters the stack writes for discovery: `/bnn-pynq/<stackName>/<key>`. */
 export const DISCOVERY_KEYS = [
