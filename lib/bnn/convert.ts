@@ -1,0 +1,83 @@
+import { UserError } from '../errors';
+import { INT16_MAX, INT16_MIN, LFC_SHAPES, PAD_THRESHOLD } from './lfc';
+import { encodeParams } from './params';
+import type { ConvertResult, ConvertSummary, DenseLayer, LayerParams, LfcModel } from './types';
+
+/**
+ * Folds one trained dense layer (weights + batch norm) into the hardware's bit matrix and
+ * popcount thresholds, exactly as BNN-PYNQ's finnthesizer does (../shared/docs/params-format.md §2):
+ *
+ *   thr = (mean - b) - beta / (gamma * inv_std)      (float64)
+ *   s   = sign(gamma);  bit = (s * W >= 0);  T = trunc((fan_in + s * thr) / 2)
+ *
+ * Why it works: the neuron fires when gamma * inv_std * (W·x + b - mean) + beta >= 0. With x and W in
+ * {-1, +1}, W·x = 2 * popcount(xnor) - fan_in, so the condition becomes popcount > T (or < for gamma < 0,
+ * which we turn into > by flipping the neuron's weights and threshold).
+ */
+export function convertLayer(
+  layer: DenseLayer,
+  index: number,
+): { params: LayerParams; flipped: number; saturated: number } {
+  const shape = LFC_SHAPES[index];
+  if (!shape) throw new RangeError(`lfcW1A1 has no layer ${index}`);
+  const { mw, mh } = shape;
+  const wordsPerRow = mw / 32;
+  const { fanIn, fanOut, W, b, beta, gamma, mean, invStd } = layer;
+  // Every bit starts as 1: padding synapses and padding neurons are all-ones (finnthesizer's choice).
+  const bits = new Uint32Array(mh * wordsPerRow).fill(0xffffffff);
+  // Padding neurons get threshold 2^16 - 1, saturated to int16 like every threshold.
+  const thresholds = new Int16Array(mh).fill(Math.min(PAD_THRESHOLD, INT16_MAX));
+  let flipped = 0;
+  let saturated = 0;
+  for (let n = 0; n < fanOut; n++) {
+    const g = gamma[n] as number;
+    const s = g < 0 ? -1 : 1;
+    if (s < 0) flipped++;
+    const thr = (mean[n] as number) - (b[n] as number) - (beta[n] as number) / (g * (invStd[n] as number));
+    const t = Math.trunc((fanIn + s * thr) / 2);
+    const clipped = t < INT16_MIN ? INT16_MIN : t > INT16_MAX ? INT16_MAX : t;
+    if (clipped !== t) saturated++;
+    thresholds[n] = clipped;
+    const row = n * wordsPerRow;
+    for (let w = 0; w * 32 < fanIn; w++) {
+      let word = 0;
+      const end = Math.min(32, fanIn - w * 32);
+      for (let j = 0; j < end; j++) {
+        const v = s * (W[(w * 32 + j) * fanOut + n] as number);
+        if (v >= 0) word |= 1 << j;
+      }
+      if (end < 32) word |= ~0 << end; // padding synapses: 1
+      bits[row + w] = word >>> 0;
+    }
+  }
+  return { params: { ...shape, bits, thresholds }, flipped, saturated };
+}
+
+/** Converts a validated lfcW1A1 model into the param folder's files (names relative to the lfcW1A1 folder). */
+export function convertLfc(model: LfcModel, classes: readonly string[]): ConvertResult {
+  if (classes.length !== model.classes)
+    throw new UserError(
+      `${classes.length} class names for a model with ${model.classes} outputs (${model.source}); pass --classes with exactly ${model.classes} names, one per line`,
+    );
+  const layers: LayerParams[] = [];
+  const summary: ConvertSummary = { network: 'lfcW1A1', classes: model.classes, layers: [], fileCount: 0 };
+  model.layers.forEach((layer, l) => {
+    const { params, flipped, saturated } = convertLayer(layer, l);
+    layers.push(params);
+    summary.layers.push({
+      layer: l,
+      fanIn: layer.fanIn,
+      fanOut: layer.fanOut,
+      paddedFanIn: params.mw,
+      paddedNeurons: params.mh,
+      simd: params.simd,
+      pe: params.pe,
+      flipped,
+      saturated,
+    });
+  });
+  const params = { network: 'lfcW1A1' as const, layers, classes: [...classes] };
+  const files = encodeParams(params);
+  summary.fileCount = files.size;
+  return { files, params, summary };
+}

@@ -1,0 +1,209 @@
+import { InputFormatError } from '../errors';
+import type { IdxImages, IdxLabels } from './idx';
+import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
+import { checkImageShape, createSimulator, popcount32 } from './simulate';
+import type { DenseLayer, Disagreement, FloatComparison, LfcModel, LfcParams } from './types';
+
+/**
+ * The trained float model as training evaluates it, independent of the converter: binarized input
+ * (pixel >= 128 -> +1, else -1), weights binarized by sign (W >= 0 -> +1), pre-activation W·x + b,
+ * batch norm with the stored statistics (x - mean) * (gamma * inv_std) + beta in float64, and the
+ * sign activation (>= 0 -> +1, BinaryNet's round-half-away-from-zero). No padding, no flipping, no
+ * integer thresholds. Because x and W are ±1, W·x = 2 * matches - fan_in is an exact integer, so it is
+ * computed by popcount; only the batch-norm step is floating point.
+ */
+interface PackedSign {
+  fanIn: number;
+  fanOut: number;
+  words: number;
+  /** Neuron-major sign bits of W (bit 1 = W >= 0); bits past fanIn are 0. */
+  bits: Uint32Array;
+  /** Mask of the last word's valid bits. */
+  lastMask: number;
+  layer: DenseLayer;
+  scale: Float64Array;
+}
+
+function packSigns(layer: DenseLayer): PackedSign {
+  const { fanIn, fanOut, W, gamma, invStd } = layer;
+  const words = Math.ceil(fanIn / 32);
+  const bits = new Uint32Array(fanOut * words);
+  for (let i = 0; i < fanIn; i++) {
+    const row = i * fanOut;
+    const w = i >>> 5;
+    const m = 1 << (i & 31);
+    for (let n = 0; n < fanOut; n++)
+      if ((W[row + n] as number) >= 0) bits[n * words + w] = (bits[n * words + w] as number) | m;
+  }
+  const rem = fanIn & 31;
+  const scale = new Float64Array(fanOut);
+  for (let n = 0; n < fanOut; n++) scale[n] = (gamma[n] as number) * (invStd[n] as number);
+  return { fanIn, fanOut, words, bits, lastMask: rem === 0 ? 0xffffffff : (1 << rem) - 1, layer, scale };
+}
+
+/** W·x of neuron n for packed ±1 input x (exact integer). */
+function dot(p: PackedSign, n: number, x: Uint32Array): number {
+  let matches = 0;
+  const row = n * p.words;
+  const last = p.words - 1;
+  for (let w = 0; w < last; w++) matches += popcount32(~((p.bits[row + w] as number) ^ (x[w] as number)));
+  matches += popcount32(~((p.bits[row + last] as number) ^ (x[last] as number)) & p.lastMask);
+  return 2 * matches - p.fanIn;
+}
+
+export interface FloatModelRunner {
+  classes: number;
+  /** Batch-norm outputs of the last layer for one image (length = classes), plus every layer's output bits. */
+  forward(pixels: Uint8Array, image: number): { outputs: Float64Array; bits: Uint32Array[] };
+}
+
+export function floatForward(model: LfcModel): FloatModelRunner {
+  const packed = model.layers.map(packSigns);
+  const x0 = new Uint32Array(Math.ceil(LFC_INPUTS / 32));
+  return {
+    classes: model.classes,
+    forward(pixels, image) {
+      x0.fill(0);
+      const base = image * LFC_INPUTS;
+      for (let i = 0; i < LFC_INPUTS; i++)
+        if ((pixels[base + i] as number) >= PIXEL_THRESHOLD)
+          x0[i >>> 5] = (x0[i >>> 5] as number) | (1 << (i & 31));
+      let x: Uint32Array = x0;
+      const bits: Uint32Array[] = [];
+      let outputs = new Float64Array(0);
+      packed.forEach((p) => {
+        const { b, beta, mean } = p.layer;
+        const y = new Uint32Array(Math.ceil(p.fanOut / 32));
+        const bn = new Float64Array(p.fanOut);
+        for (let n = 0; n < p.fanOut; n++) {
+          const v =
+            (dot(p, n, x) + (b[n] as number) - (mean[n] as number)) * (p.scale[n] as number) +
+            (beta[n] as number);
+          bn[n] = v;
+          if (v >= 0) y[n >>> 5] = (y[n >>> 5] as number) | (1 << (n & 31));
+        }
+        bits.push(y);
+        outputs = bn;
+        x = y;
+      });
+      return { outputs, bits };
+    },
+  };
+}
+
+/** Argmax of the outputs (first maximum, as numpy's argmax). */
+export function argmax(v: Float64Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;
+  return best;
+}
+
+/** The board's rule on float outputs: the highest class whose output is >= 0 (fires), 0 if none. */
+export function floatBoardRule(v: Float64Array): number {
+  for (let i = v.length - 1; i >= 0; i--) if ((v[i] as number) >= 0) return i;
+  return 0;
+}
+
+/**
+ * Runs the float model and the hardware-exact simulator on the same images and explains every image
+ * where the float model under the board rule and the hardware disagree (first layer and neuron whose
+ * bit differs, with its popcount, integer threshold and float batch-norm value).
+ */
+export function compareWithFloatModel(
+  model: LfcModel,
+  params: LfcParams,
+  images: IdxImages,
+  labels: IdxLabels,
+  options: { imagesName?: string; labelsName?: string; maxListed?: number } = {},
+): FloatComparison {
+  checkImageShape(images, options.imagesName ?? 'images');
+  if (images.count !== labels.count)
+    throw new InputFormatError(
+      options.labelsName ?? 'labels',
+      `${labels.count} labels for ${images.count} images`,
+    );
+  if (params.classes.length !== model.classes)
+    throw new InputFormatError(
+      model.source,
+      `${model.classes} outputs, but the param folder has ${params.classes.length} classes: not the model it was converted from`,
+    );
+  const sim = createSimulator(params);
+  const hw = new Uint8Array(images.count);
+  sim.run(images.pixels, 0, images.count, hw);
+  const runner = floatForward(model);
+  let argmaxOk = 0;
+  let boardOk = 0;
+  let hwOk = 0;
+  let same = 0;
+  const disagreements: Disagreement[] = [];
+  for (let i = 0; i < images.count; i++) {
+    const label = labels.labels[i] as number;
+    const { outputs, bits } = runner.forward(images.pixels, i);
+    const a = argmax(outputs);
+    const f = floatBoardRule(outputs);
+    const h = hw[i] as number;
+    if (a === label) argmaxOk++;
+    if (f === label) boardOk++;
+    if (h === label) hwOk++;
+    if (f === h) same++;
+    else if (disagreements.length < (options.maxListed ?? 1000))
+      disagreements.push({
+        image: i,
+        label,
+        board: h,
+        floatBoardRule: f,
+        reason: explain(model, params, sim, images.pixels, i, bits),
+      });
+  }
+  const pct = (n: number) => (images.count === 0 ? 0 : (100 * n) / images.count);
+  return {
+    total: images.count,
+    argmax: { correct: argmaxOk, accuracy: pct(argmaxOk) },
+    boardRule: { correct: boardOk, accuracy: pct(boardOk) },
+    hardware: { correct: hwOk, accuracy: pct(hwOk) },
+    agreement: { same, percent: pct(same) },
+    disagreements,
+  };
+}
+
+/** Finds the first layer where hardware and float bits differ and describes the first differing neuron. */
+function explain(
+  model: LfcModel,
+  params: LfcParams,
+  sim: ReturnType<typeof createSimulator>,
+  pixels: Uint8Array,
+  image: number,
+  floatBits: Uint32Array[],
+): string {
+  for (let l = 0; l < params.layers.length; l++) {
+    const x = sim.layerInput(pixels, image, l);
+    const hwOut = sim.layerInput(pixels, image, l + 1);
+    const layer = params.layers[l] as LfcParams['layers'][number];
+    const fanOut = (model.layers[l] as DenseLayer).fanOut;
+    const fb = floatBits[l] as Uint32Array;
+    const differing: number[] = [];
+    for (let n = 0; n < fanOut; n++)
+      if ((((hwOut[n >>> 5] as number) ^ (fb[n >>> 5] as number)) >>> (n & 31)) & 1) differing.push(n);
+    if (differing.length === 0) continue;
+    const n = differing[0] as number;
+    const words = layer.mw / 32;
+    let mismatch = 0;
+    for (let w = 0; w < words; w++)
+      mismatch += popcount32((layer.bits[n * words + w] as number) ^ (x[w] as number));
+    const acc = layer.mw - mismatch;
+    const T = layer.thresholds[n] as number;
+    const d = model.layers[l] as DenseLayer;
+    const g = d.gamma[n] as number;
+    const s = g < 0 ? -1 : 1;
+    const thr =
+      (d.mean[n] as number) - (d.b[n] as number) - (d.beta[n] as number) / (g * (d.invStd[n] as number));
+    const exact = (d.fanIn + s * thr) / 2;
+    const kind = Number.isInteger(exact)
+      ? 'exact tie: float fires at popcount == threshold, hardware needs popcount > threshold'
+      : exact < 0 && Math.trunc(exact) !== Math.floor(exact)
+        ? 'negative threshold truncated toward zero'
+        : `threshold rounding (float threshold ${exact}, integer ${T})`;
+    return `layer ${l} neuron ${n}${differing.length > 1 ? ` (+${differing.length - 1} more)` : ''}: popcount ${acc}, hardware fires iff > ${T}: ${acc > T ? 'fires' : 'silent'}; float fires iff popcount >= ${exact}: ${kind}`;
+  }
+  return 'no layer differs (same output bits); the class rule differs';
+}

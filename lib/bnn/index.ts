@@ -1,0 +1,48 @@
+/**
+ * Public API of the BNN toolkit: pure functions on bytes and typed arrays (no AWS, no file system
+ * except `readParamFolder` / `writeParamFolderAtomic` in ./folder). The CLI's convert/verify commands
+ * and the conversion Lambda are thin shells around these.
+ */
+
+export { type CalibrationResult, calibrateLastLayer, checkNotTestSet } from './calibrate';
+export { convertLayer, convertLfc } from './convert';
+export { compareWithFloatModel, floatForward } from './float-model';
+export { readParamFolder, writeParamFolderAtomic } from './folder';
+export {
+  type IdxImages,
+  type IdxLabels,
+  readIdxImages,
+  readIdxLabels,
+  sliceImages,
+  sliceLabels,
+  writeIdxImages,
+  writeIdxLabels,
+} from './idx';
+export {
+  CLASSES_FILE,
+  LFC_MAX_CLASSES,
+  LFC_SHAPES,
+  thresholdFileName,
+  weightFileName,
+} from './lfc';
+export { loadLfcModel, parseLfcModel } from './model';
+export { readNpy } from './npy';
+export { readNpz } from './npz';
+export { encodeParams, paramsFromFiles, parseClassNames } from './params';
+export { CLASS_PRESETS, KNOWN_IDX_FILES, VALIDATION_SPLIT } from './presets';
+export { boardClass, classify, createSimulator, popcount32, type Simulator } from './simulate';
+export type {
+  ConvertResult,
+  ConvertSummary,
+  DenseLayer,
+  Disagreement,
+  FloatComparison,
+  LayerParams,
+  LayerShape,
+  LfcModel,
+  LfcParams,
+  NdArray,
+  NpyDtype,
+  VerifyReport,
+} from './types';
+export { type VerifyOptions, verify } from './verify';

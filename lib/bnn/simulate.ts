@@ -1,0 +1,137 @@
+import { InputFormatError } from '../errors';
+import type { IdxImages } from './idx';
+import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
+import type { LfcParams } from './types';
+
+/**
+ * Hardware-exact simulator of the lfcW1A1 overlay's batch path (../shared/docs/params-format.md §4):
+ * input bit = pixel >= 128 (pad bits 0); per layer acc = popcount(xnor(w, x)) over the padded width,
+ * output bit = acc > T (T signed 16-bit); predicted class = highest set bit of the first C outputs, 0 if none.
+ *
+ * Speed: everything is bit-packed into 32-bit words. Since acc = MW - popcount(w ^ x), the test
+ * acc > T becomes popcount(w ^ x) < MW - T, so the inner loop is xor + popcount + add, and all
+ * buffers are allocated once per run, none per image.
+ */
+
+/** Population count of a 32-bit word (SWAR). */
+export function popcount32(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+export interface PreparedLayer {
+  words: number;
+  neurons: number;
+  bits: Uint32Array;
+  /** MW - T per neuron: the neuron fires when popcount(w ^ x) < limit. */
+  limit: Int32Array;
+}
+
+export interface Simulator {
+  readonly classes: number;
+  readonly layers: PreparedLayer[];
+  /**
+   * Runs images `first .. first+count-1`. Writes the board-rule class of image i into `classes[i]` and,
+   * if given, its 64 output bits (masked to the classes) into `bits[2i]` (outputs 0..31) and `bits[2i+1]`.
+   */
+  run(pixels: Uint8Array, first: number, count: number, classes: Uint8Array, bits?: Uint32Array): void;
+  /** The packed input of layer `layer` (0 = binarized pixels) for one image; a fresh copy. */
+  layerInput(pixels: Uint8Array, image: number, layer: number): Uint32Array;
+}
+
+export function prepareLayers(params: LfcParams): PreparedLayer[] {
+  return params.layers.map((l) => {
+    const limit = new Int32Array(l.mh);
+    for (let n = 0; n < l.mh; n++) limit[n] = l.mw - (l.thresholds[n] as number);
+    return { words: l.mw / 32, neurons: l.mh, bits: l.bits, limit };
+  });
+}
+
+/** Packs image `image` into `x` (pixel >= 128 -> 1); the words past pixel 784 stay 0. */
+export function binarizeImage(pixels: Uint8Array, image: number, x: Uint32Array): void {
+  x.fill(0);
+  const base = image * LFC_INPUTS;
+  for (let i = 0; i < LFC_INPUTS; i++)
+    if ((pixels[base + i] as number) >= PIXEL_THRESHOLD)
+      x[i >>> 5] = (x[i >>> 5] as number) | (1 << (i & 31));
+}
+
+/** One layer: out bit n = popcount(w_n ^ x) < limit_n. `out` must hold neurons/32 words (rounded up). */
+export function runLayer(layer: PreparedLayer, x: Uint32Array, out: Uint32Array): void {
+  const { words, neurons, bits, limit } = layer;
+  out.fill(0);
+  for (let n = 0, row = 0; n < neurons; n++, row += words) {
+    let pc = 0;
+    for (let w = 0; w < words; w++) {
+      let v = ((bits[row + w] as number) ^ (x[w] as number)) | 0;
+      v -= (v >>> 1) & 0x55555555;
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      pc += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
+    if (pc < (limit[n] as number)) out[n >>> 5] = (out[n >>> 5] as number) | (1 << (n & 31));
+  }
+}
+
+/** The board's class rule on a 64-bit output (two words): the highest set bit among the first C, else 0. */
+export function boardClass(lo: number, hi: number, classes: number): number {
+  if (classes < 32) lo &= (1 << classes) - 1;
+  if (classes <= 32) hi = 0;
+  else if (classes < 64) hi &= (1 << (classes - 32)) - 1;
+  if (hi !== 0) return 63 - Math.clz32(hi);
+  if (lo !== 0) return 31 - Math.clz32(lo);
+  return 0;
+}
+
+export function createSimulator(params: LfcParams): Simulator {
+  const layers = prepareLayers(params);
+  const classes = params.classes.length;
+  const maskLo = classes >= 32 ? 0xffffffff : (1 << classes) - 1;
+  const maskHi = classes <= 32 ? 0 : classes >= 64 ? 0xffffffff : (1 << (classes - 32)) - 1;
+  const buffers = layers.map((l) => new Uint32Array(Math.max(2, Math.ceil(l.neurons / 32))));
+  const x0: Uint32Array = new Uint32Array((layers[0] as PreparedLayer).words);
+  const forward = (pixels: Uint8Array, image: number, upTo: number): Uint32Array => {
+    binarizeImage(pixels, image, x0);
+    let x: Uint32Array = x0;
+    for (let l = 0; l < upTo; l++) {
+      runLayer(layers[l] as PreparedLayer, x, buffers[l] as Uint32Array);
+      x = buffers[l] as Uint32Array;
+    }
+    return x;
+  };
+  return {
+    classes,
+    layers,
+    run(pixels, first, count, out, bits) {
+      for (let i = 0; i < count; i++) {
+        const y = forward(pixels, first + i, layers.length);
+        const lo = ((y[0] as number) & maskLo) >>> 0;
+        const hi = ((y[1] as number) & maskHi) >>> 0;
+        out[i] = boardClass(lo, hi, classes);
+        if (bits) {
+          bits[2 * i] = lo;
+          bits[2 * i + 1] = hi;
+        }
+      }
+    },
+    layerInput(pixels, image, layer) {
+      return forward(pixels, image, layer).slice();
+    },
+  };
+}
+
+export function checkImageShape(images: IdxImages, where: string): void {
+  if (images.rows * images.cols !== LFC_INPUTS)
+    throw new InputFormatError(
+      where,
+      `images are ${images.rows} x ${images.cols}; lfcW1A1 takes 28 x 28 (784 pixels)`,
+    );
+}
+
+/** Board-rule class of every image (hardware-exact). */
+export function classify(params: LfcParams, images: IdxImages): Uint8Array {
+  checkImageShape(images, 'images');
+  const out = new Uint8Array(images.count);
+  createSimulator(params).run(images.pixels, 0, images.count, out);
+  return out;
+}

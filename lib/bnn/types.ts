@@ -1,0 +1,127 @@
+/** Public data types of the BNN toolkit (pure data; no I/O). */
+
+export type NpyDtype = '<f4' | '<f8';
+
+/** One array of an .npz, values widened to float64 (exact for <f4), C order. */
+export interface NdArray {
+  /** Entry name without `.npy`, e.g. `arr_0`. */
+  name: string;
+  dtype: NpyDtype;
+  shape: number[];
+  data: Float64Array;
+}
+
+/** One dense layer of a trained LFC, as the training script saves it (6 arrays per layer). */
+export interface DenseLayer {
+  fanIn: number;
+  fanOut: number;
+  /** W[i * fanOut + n]: weight of input i into neuron n (the npz's (fan_in, fan_out) C order). */
+  W: Float64Array;
+  b: Float64Array;
+  beta: Float64Array;
+  gamma: Float64Array;
+  mean: Float64Array;
+  invStd: Float64Array;
+}
+
+/** A validated lfcW1A1 model: 784 -> 1024 -> 1024 -> 1024 -> classes (1..64). */
+export interface LfcModel {
+  network: 'lfcW1A1';
+  /** Where it came from (file name), for messages. */
+  source: string;
+  layers: DenseLayer[];
+  classes: number;
+}
+
+/** Folding of one overlay layer (fixed by the bitstream). */
+export interface LayerShape {
+  simd: number;
+  pe: number;
+  /** Padded fan-in (synapses). */
+  mw: number;
+  /** Padded neuron count. */
+  mh: number;
+}
+
+/** One layer as the hardware sees it: padded bit matrix and int16 thresholds. */
+export interface LayerParams extends LayerShape {
+  /**
+   * Weight bits, neuron-major: neuron n occupies words [n * mw/32, (n+1) * mw/32); bit j (LSB first)
+   * of word w is synapse 32 * w + j.
+   */
+  bits: Uint32Array;
+  /** One threshold per (padded) neuron, as the hardware reads it (signed 16-bit). */
+  thresholds: Int16Array;
+}
+
+/** A complete lfcW1A1 param folder in memory. */
+export interface LfcParams {
+  network: 'lfcW1A1';
+  layers: LayerParams[];
+  /** Class names from classes.txt (its length is the number of used outputs, 1..64). */
+  classes: string[];
+}
+
+export interface ConvertSummary {
+  network: 'lfcW1A1';
+  classes: number;
+  layers: Array<{
+    layer: number;
+    fanIn: number;
+    fanOut: number;
+    paddedFanIn: number;
+    paddedNeurons: number;
+    simd: number;
+    pe: number;
+    /** Neurons with gamma < 0 (their weights and threshold sign are flipped). */
+    flipped: number;
+    /** Thresholds clipped to the int16 range (real neurons only; padding rows excluded). */
+    saturated: number;
+  }>;
+  fileCount: number;
+}
+
+export interface ConvertResult {
+  /** File name (relative to the lfcW1A1 folder) -> bytes: 288 .bin files and classes.txt. */
+  files: Map<string, Uint8Array>;
+  params: LfcParams;
+  summary: ConvertSummary;
+}
+
+export interface VerifyReport {
+  /** Percent, 0..100. */
+  accuracy: number;
+  correct: number;
+  total: number;
+  perClass: Array<{ index: number; name: string; total: number; correct: number; accuracy: number | null }>;
+  /** confusion[label][predicted]. */
+  confusion: number[][];
+  microsecondsPerImage: number;
+  /** Images where no output bit fired (the board reads them as class 0). */
+  noBitFired: number;
+  /** Images where more than one output bit fired (the board takes the highest). */
+  severalBitsFired: number;
+}
+
+/** Why the float model and the hardware-exact simulator disagree on one image. */
+export interface Disagreement {
+  image: number;
+  label: number;
+  board: number;
+  floatBoardRule: number;
+  /** Human-readable: which layer, which neuron, its pre-activation vs threshold. */
+  reason: string;
+}
+
+export interface FloatComparison {
+  total: number;
+  /** Float model, argmax of the last batch-norm output. */
+  argmax: { correct: number; accuracy: number };
+  /** Float model, board rule (highest positive output; 0 if none). */
+  boardRule: { correct: number; accuracy: number };
+  /** Hardware-exact simulator of the param folder. */
+  hardware: { correct: number; accuracy: number };
+  /** Images on which float board rule == hardware. */
+  agreement: { same: number; percent: number };
+  disagreements: Disagreement[];
+}

@@ -1,0 +1,83 @@
+import { InputFormatError } from '../errors';
+import type { IdxImages, IdxLabels } from './idx';
+import { checkImageShape, createSimulator, popcount32 } from './simulate';
+import type { LfcParams, VerifyReport } from './types';
+
+export interface VerifyOptions {
+  /** Names for messages. */
+  imagesName?: string;
+  labelsName?: string;
+  /** Receives the predicted class of every image (board rule). */
+  predictions?: Uint8Array;
+  /** Clock in milliseconds (injectable for tests). */
+  now?: () => number;
+}
+
+/** Runs the hardware-exact simulator over a labelled set and tallies accuracy, per class and confusion. */
+export function verify(
+  params: LfcParams,
+  images: IdxImages,
+  labels: IdxLabels,
+  options: VerifyOptions = {},
+): VerifyReport {
+  const imagesName = options.imagesName ?? 'images';
+  const labelsName = options.labelsName ?? 'labels';
+  checkImageShape(images, imagesName);
+  if (images.count !== labels.count)
+    throw new InputFormatError(
+      labelsName,
+      `${labels.count} labels for ${images.count} images in ${imagesName}: pass the label file that belongs to these images`,
+    );
+  const classes = params.classes.length;
+  for (let i = 0; i < labels.count; i++)
+    if ((labels.labels[i] as number) >= classes)
+      throw new InputFormatError(
+        labelsName,
+        `label ${labels.labels[i]} at index ${i}, but the param folder has ${classes} classes`,
+      );
+  const sim = createSimulator(params);
+  const predicted = options.predictions ?? new Uint8Array(images.count);
+  const now = options.now ?? (() => performance.now());
+  const t0 = now();
+  const bits = new Uint32Array(2 * images.count);
+  sim.run(images.pixels, 0, images.count, predicted, bits);
+  const elapsed = now() - t0;
+
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let correct = 0;
+  for (let i = 0; i < images.count; i++) {
+    const y = labels.labels[i] as number;
+    const p = predicted[i] as number;
+    (confusion[y] as number[])[p] = ((confusion[y] as number[])[p] as number) + 1;
+    if (p === y) correct++;
+  }
+  const perClass = params.classes.map((name, index) => {
+    const row = confusion[index] as number[];
+    const total = row.reduce((a, b) => a + b, 0);
+    const ok = row[index] as number;
+    return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
+  });
+  const { noBitFired, severalBitsFired } = countFiring(bits);
+  return {
+    accuracy: images.count === 0 ? 0 : (100 * correct) / images.count,
+    correct,
+    total: images.count,
+    perClass,
+    confusion,
+    microsecondsPerImage: images.count === 0 ? 0 : (elapsed * 1000) / images.count,
+    noBitFired,
+    severalBitsFired,
+  };
+}
+
+/** How many images fired no output bit (read as class 0) or several (the highest wins). */
+export function countFiring(bits: Uint32Array): { noBitFired: number; severalBitsFired: number } {
+  let noBitFired = 0;
+  let severalBitsFired = 0;
+  for (let i = 0; i < bits.length; i += 2) {
+    const c = popcount32(bits[i] as number) + popcount32(bits[i + 1] as number);
+    if (c === 0) noBitFired++;
+    else if (c > 1) severalBitsFired++;
+  }
+  return { noBitFired, severalBitsFired };
+}
