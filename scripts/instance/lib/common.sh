@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Shared by every instance script (sourced, never run). Paths live behind variables with the instance
+# defaults, so tests run the same scripts in a temporary directory.
+
+: "${BNN_ROOT:=/opt/bnn-pynq}"                 # everything we install or write, except logs and /etc
+: "${BNN_ENV_FILE:=/etc/bnn-pynq/env}"         # written by the CDK user-data header (BNN_STACK, buckets, ...)
+: "${BNN_LOG_DIR:=/var/log/bnn-pynq}"          # shipped to CloudWatch by the agent
+: "${BNN_SYSTEMD_DIR:=/etc/systemd/system}"
+: "${BNN_CWAGENT_DIR:=/opt/aws/amazon-cloudwatch-agent}"
+: "${BNN_SRC:=$BNN_ROOT/src}"                  # the unpacked scripts/instance asset
+: "${BNN_STATE_DIR:=$BNN_ROOT/state}"          # step markers, bootstrap state, device choice
+: "${BNN_RUNTIME_ENV:=$BNN_STATE_DIR/runtime.env}" # device + THEANO_FLAGS + PYTHONPATH, read by run-training.sh
+: "${BNN_RUNS_DIR:=$BNN_ROOT/runs}"
+: "${BNN_DATA_DIR:=$BNN_ROOT/datasets}"
+# Must equal BOOTSTRAP_STATE_TAG in lib/layout.ts (a test checks it).
+: "${BNN_STATE_TAG:=bnn-pynq:bootstrap}"
+: "${BNN_IMDS:=http://169.254.169.254}"
+
+# Loads the stack's values written by user-data (KEY=value lines).
+load_env_file() {
+  if [[ -f "$BNN_ENV_FILE" ]]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$BNN_ENV_FILE"
+    set +a
+  fi
+}
+
+ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+log() { printf '%s %s\n' "$(ts)" "$*"; }
+die() {
+  printf '%s error: %s\n' "$(ts)" "$*" >&2
+  exit "${DIE_CODE:-1}"
+}
+
+region_args() {
+  if [[ -n "${BNN_REGION:-}" ]]; then printf -- '--region\n%s\n' "$BNN_REGION"; fi
+}
+
+# `aws s3 ...` / `aws s3api ...`. The Debian awscli v2.9 in tests does not read AWS_ENDPOINT_URL, so an
+# optional BNN_PYNQ_S3_ENDPOINT (set only by tests) adds --endpoint-url. Unset on an instance.
+s3cli() {
+  local -a extra=()
+  mapfile -t extra < <(region_args)
+  if [[ -n "${BNN_PYNQ_S3_ENDPOINT:-}" ]]; then extra+=(--endpoint-url "$BNN_PYNQ_S3_ENDPOINT"); fi
+  aws "${extra[@]}" "$@"
+}
+
+# `aws ssm|ec2 ...` (never S3).
+awscli() {
+  local -a extra=()
+  mapfile -t extra < <(region_args)
+  aws "${extra[@]}" "$@"
+}
+
+s3_exists() { s3cli s3api head-object --bucket "$1" --key "$2" >/dev/null 2>&1; }
+
+# IMDSv2 (the stack requires tokens).
+imds() {
+  local token
+  token=$(curl -fsS -X PUT "$BNN_IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300') || return 1
+  curl -fsS -H "X-aws-ec2-metadata-token: $token" "$BNN_IMDS/latest/meta-data/$1"
+}
+
+instance_id() {
+  if [[ -z "${BNN_INSTANCE_ID:-}" ]]; then BNN_INSTANCE_ID=$(imds instance-id) || BNN_INSTANCE_ID=""; fi
+  printf '%s' "$BNN_INSTANCE_ID"
+}
+
+# Downloads URL to DEST (via a temporary file, so DEST is never partial). Retries transient failures.
+fetch_url() {
+  local url=$1 dest=$2
+  rm -f "$dest.part"
+  if curl -fsSL --retry 4 --retry-delay 3 --connect-timeout 20 -o "$dest.part" "$url"; then
+    mv -f "$dest.part" "$dest"
+  else
+    rm -f "$dest.part"
+    return 1
+  fi
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# A state string made safe for a tag value / SSM parameter: printable ASCII without quotes or commas, ≤ 250.
+clean_state() {
+  printf '%s' "$1" | tr -c 'A-Za-z0-9 .:_/=+()@-' ' ' | tr -s ' ' | cut -c1-250 | sed 's/ *$//'
+}
+
+# Publishes the bootstrap state: a local file (train.sh reads it), the SSM parameter and the instance tag.
+# Publishing problems are logged, never fatal: the local state and the CloudWatch log still tell the story.
+publish_state() {
+  local state
+  state=$(clean_state "$1")
+  mkdir -p "$BNN_STATE_DIR"
+  printf '%s\n' "$state" >"$BNN_STATE_DIR/bootstrap-state.tmp" && mv -f "$BNN_STATE_DIR/bootstrap-state.tmp" "$BNN_STATE_DIR/bootstrap-state"
+  log "state: $state"
+  if [[ -n "${BNN_STATE_PARAM:-}" ]]; then
+    awscli ssm put-parameter --name "$BNN_STATE_PARAM" --type String --overwrite --value "$state" >/dev/null ||
+      log "warning: could not write SSM parameter $BNN_STATE_PARAM"
+  fi
+  local id
+  id=$(instance_id)
+  if [[ -n "$id" ]]; then
+    awscli ec2 create-tags --resources "$id" --tags "[{\"Key\":\"$BNN_STATE_TAG\",\"Value\":\"$state\"}]" >/dev/null ||
+      log "warning: could not tag $id with $BNN_STATE_TAG"
+  else
+    log "warning: no instance id from the metadata service; tag $BNN_STATE_TAG not set"
+  fi
+}
+
+current_bootstrap_state() { cat "$BNN_STATE_DIR/bootstrap-state" 2>/dev/null || printf 'pending'; }
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
+# Run-id and dataset-name rules; must equal RUN_ID_PATTERN and DATASET_NAME_PATTERN in lib/layout.ts (tested).
+RUN_ID_RE='^[a-z0-9][a-z0-9-]{2,79}$'
+# shellcheck disable=SC2034
+DATASET_RE='^[a-z0-9][a-z0-9-]{0,62}$'

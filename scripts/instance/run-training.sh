@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The body of bnn-pynq-train@<runId>.service: one training run, restartable.
+#   run-training.sh RUN_ID          run (or resume) the run
+#   run-training.sh --sync RUN_ID   push the run folder to S3 (the --on-epoch hook of bnn_train)
+# Reads runs/<runId>/run.json (written by the SSM `train` document), stages the dataset, resumes from the
+# latest checkpoint (pulled from S3 when the local disk lost it), runs `python -m bnn_train`, pushes the run
+# folder to S3 after every epoch, keeps runs/<runId>/state.json current, publishes result.json then model.npz
+# (the conversion job triggers on model.npz), and stops the instance at the end unless keepRunning.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+load_env_file
+: "${BNN_MAX_ATTEMPTS:=4}"   # starts of one run (crash restarts) before it is declared failed
+: "${BNN_CHECKPOINT_TAG:=bnn-pynq%3Akind=checkpoint}" # CHECKPOINT_TAG in lib/layout.ts, URL-encoded (tested)
+
+SYNC_ONLY=false
+if [[ "${1:-}" == "--sync" ]]; then SYNC_ONLY=true; shift; fi
+[[ $# -eq 1 ]] || { echo "usage: run-training.sh [--sync] RUN_ID" >&2; exit 2; }
+RUN_ID=$1
+[[ "$RUN_ID" =~ $RUN_ID_RE ]] || { echo "error: run id '$RUN_ID' is not valid" >&2; exit 2; }
+: "${BNN_ARTIFACT_BUCKET:?BNN_ARTIFACT_BUCKET is not set (expected in $BNN_ENV_FILE)}"
+RUN_DIR="$BNN_RUNS_DIR/$RUN_ID"
+RUN_S3="s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID"
+LOG="$RUN_DIR/train.log"
+
+# Pushes the run folder: everything except the final artifacts (published once, at the end) and our own
+# dot-files. Checkpoint files go one by one with the checkpoint tag, so the bucket's lifecycle rule can expire them.
+sync_run() {
+  s3cli s3 sync --only-show-errors --no-progress "$RUN_DIR/" "$RUN_S3/" \
+    --exclude 'model.npz' --exclude 'result.json' --exclude '.*' --exclude '*/.*' --exclude 'checkpoint/*'
+  local marker="$RUN_DIR/.checkpoint-synced" f key
+  if [[ -d "$RUN_DIR/checkpoint" ]]; then
+    while IFS= read -r -d '' f; do
+      key="runs/$RUN_ID/checkpoint/${f#"$RUN_DIR/checkpoint/"}"
+      s3cli s3api put-object --bucket "$BNN_ARTIFACT_BUCKET" --key "$key" --body "$f" --tagging "$BNN_CHECKPOINT_TAG" >/dev/null
+    done < <(if [[ -f "$marker" ]]; then
+      find "$RUN_DIR/checkpoint" -type f ! -name '.*' -newer "$marker" -print0
+    else
+      find "$RUN_DIR/checkpoint" -type f ! -name '.*' -print0
+    fi)
+    touch "$marker"
+  fi
+}
+
+if $SYNC_ONLY; then
+  sync_run
+  exit 0
+fi
+
+mkdir -p "$RUN_DIR"
+exec > >(tee -a "$LOG") 2>&1
+log "run $RUN_ID: starting (pid $$)"
+
+ATTEMPT=0
+DEVICE=""
+# state.json: RUN_STATES of lib/layout.ts (starting, running, succeeded, failed, stopped).
+write_state() {
+  local state=$1 message=${2:-}
+  jq -n --arg runId "$RUN_ID" --arg state "$state" --arg message "$message" --arg at "$(ts)" \
+    --arg device "$DEVICE" --argjson attempt "$ATTEMPT" --arg instance "$(instance_id)" \
+    '{runId: $runId, state: $state, updatedAt: $at, attempt: $attempt, device: $device, instanceId: $instance}
+     + (if $message == "" then {} else {message: $message} end)' >"$RUN_DIR/.state.json"
+  s3cli s3 cp --only-show-errors "$RUN_DIR/.state.json" "$RUN_S3/state.json" ||
+    log "warning: could not write $RUN_S3/state.json"
+  log "state: $state${message:+ ($message)}"
+}
+
+# The end of a run, whatever the outcome: never start again, and stop paying unless asked to keep running.
+finish() {
+  touch "$RUN_DIR/.finished"
+  systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
+  if [[ "${KEEP_RUNNING:-false}" == true ]]; then
+    log "keepRunning=true: leaving the instance running"
+  else
+    log "stopping the instance (keepRunning=false)"
+    shutdown -h now
+  fi
+  exit 0
+}
+
+# A restart after the run already ended (reboot, duplicate start) does nothing.
+if [[ -f "$RUN_DIR/.finished" ]]; then
+  log "run $RUN_ID already finished; nothing to do"
+  systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
+  exit 0
+fi
+if s3cli s3 cp --only-show-errors "$RUN_S3/state.json" "$RUN_DIR/.remote-state.json" >/dev/null 2>&1 &&
+  [[ "$(jq -r .state "$RUN_DIR/.remote-state.json" 2>/dev/null)" =~ ^(succeeded|failed)$ ]]; then
+  log "run $RUN_ID already $(jq -r .state "$RUN_DIR/.remote-state.json") (state.json in S3); nothing to do"
+  touch "$RUN_DIR/.finished"
+  systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
+  exit 0
+fi
+
+# The request (run.json): local copy, or from S3 when the local disk was lost.
+if [[ ! -f "$RUN_DIR/run.json" ]]; then
+  s3cli s3 cp --only-show-errors "$RUN_S3/run.json" "$RUN_DIR/run.json" ||
+    { log "error: $RUN_S3/run.json is missing; start runs with the SSM train document"; exit 2; }
+fi
+req() { jq -r --arg k "$1" '.[$k] | if . == null then empty else tostring end' "$RUN_DIR/run.json"; }
+DATASET=$(req dataset)
+KEEP_RUNNING=$(req keepRunning)
+
+ATTEMPT=$(($(cat "$RUN_DIR/.attempts" 2>/dev/null || echo 0) + 1))
+printf '%s' "$ATTEMPT" >"$RUN_DIR/.attempts"
+if [[ $ATTEMPT -gt $BNN_MAX_ATTEMPTS ]]; then
+  write_state failed "gave up after $BNN_MAX_ATTEMPTS attempts; see $RUN_S3/train.log"
+  sync_run || true
+  finish
+fi
+
+# Device and Theano flags decided at boot by bootstrap.sh.
+if [[ ! -f "$BNN_RUNTIME_ENV" ]]; then
+  write_state failed "the instance is not bootstrapped ($BNN_RUNTIME_ENV missing; bootstrap state: $(current_bootstrap_state))"
+  finish
+fi
+set -a
+# shellcheck disable=SC1090
+. "$BNN_RUNTIME_ENV"
+set +a
+DEVICE=$BNN_DEVICE
+write_state running "attempt $ATTEMPT on $BNN_DEVICE_STATE"
+
+# Dataset: verified copy staged from the DatasetBucket.
+DATA="$BNN_DATA_DIR/$DATASET"
+rc=0
+bash "$HERE/stage-dataset.sh" "$DATASET" "$DATA" || rc=$?
+if [[ $rc -eq 2 ]]; then
+  write_state failed "dataset $DATASET: $(grep -h 'error:' "$LOG" | tail -n1 | sed 's/^.*error: //')"
+  sync_run || true
+  finish
+elif [[ $rc -ne 0 ]]; then
+  write_state running "could not stage dataset $DATASET (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); systemd retries"
+  exit 1
+fi
+
+# Resume: pull the checkpoint (and progress) from S3 when the local run folder has none.
+if [[ -z "$(find "$RUN_DIR/checkpoint" -type f ! -name '.*' 2>/dev/null | head -n1)" ]]; then
+  if s3cli s3 sync --only-show-errors --no-progress "$RUN_S3/checkpoint/" "$RUN_DIR/checkpoint/" &&
+    [[ -n "$(find "$RUN_DIR/checkpoint" -type f 2>/dev/null | head -n1)" ]]; then
+    log "resuming: pulled the checkpoint from $RUN_S3/checkpoint/"
+    touch "$RUN_DIR/.checkpoint-synced"
+    if [[ ! -f "$RUN_DIR/progress.jsonl" ]]; then
+      s3cli s3 cp --only-show-errors "$RUN_S3/progress.jsonl" "$RUN_DIR/progress.jsonl" || true
+    fi
+  fi
+fi
+
+# Training arguments from run.json (validated by the train document; bnn_train validates again: exit 2).
+args=(--data-dir "$DATA" --run-dir "$RUN_DIR" --run-id "$RUN_ID" --dataset "$DATASET" --device "$BNN_DEVICE")
+add_arg() { local v; v=$(req "$2"); if [[ -n "$v" ]]; then args+=("$1" "$v"); fi; }
+add_arg --epochs epochs
+add_arg --batch-size batchSize
+add_arg --lr-start learningRateStart
+add_arg --lr-end learningRateEnd
+add_arg --seed seed
+add_arg --wb weightBits
+add_arg --ab activationBits
+add_arg --select select
+LIMIT=$(req limitTrain)
+if [[ -n "$LIMIT" && "$LIMIT" != 0 ]]; then args+=(--limit-train "$LIMIT"); fi
+args+=(--on-epoch "bash $(printf '%q' "$HERE/run-training.sh") --sync $RUN_ID")
+
+# SIGTERM (systemctl stop, shutdown, spot stop) reaches this wrapper only (KillMode=mixed): pass it on to
+# python, which keeps its last complete checkpoint and exits 143.
+TERMINATED=false
+PY_PID=""
+# shellcheck disable=SC2317 # invoked by the trap
+on_term() {
+  TERMINATED=true
+  log "SIGTERM: asking the trainer to stop after saving its checkpoint"
+  if [[ -n "$PY_PID" ]]; then kill -TERM "$PY_PID" 2>/dev/null || true; fi
+}
+trap on_term TERM INT
+
+log "python -m bnn_train ${args[*]}"
+# PYTHONPATH, THEANO_FLAGS, OMP_NUM_THREADS come from runtime.env (exported above).
+"$BNN_PYTHON" -m bnn_train "${args[@]}" &
+PY_PID=$!
+rc=0
+wait "$PY_PID" || rc=$?
+while kill -0 "$PY_PID" 2>/dev/null; do # wait returns early when a signal arrives
+  rc=0
+  wait "$PY_PID" || rc=$?
+done
+trap - TERM INT
+log "bnn_train exited with $rc"
+
+if [[ $rc -eq 0 ]]; then
+  for f in model.npz result.json; do
+    if [[ ! -f "$RUN_DIR/$f" ]]; then
+      write_state failed "bnn_train exited 0 but wrote no $f"
+      sync_run || true
+      finish
+    fi
+  done
+  sync_run
+  # result.json first, model.npz last: the conversion job starts when model.npz lands.
+  s3cli s3 cp --only-show-errors "$RUN_DIR/result.json" "$RUN_S3/result.json"
+  s3cli s3 cp --only-show-errors "$RUN_DIR/model.npz" "$RUN_S3/model.npz"
+  write_state succeeded "model.npz published; conversion starts"
+  sync_run || true
+  finish
+elif $TERMINATED; then
+  sync_run || log "warning: could not push the run folder before stopping"
+  write_state stopped "interrupted (SIGTERM); resumes from the last checkpoint when the instance starts again"
+  exit 143
+elif [[ $rc -eq 2 ]]; then
+  # The trainer's own message: the last line of its output mentioning an error (ours carry a timestamp).
+  write_state failed "bad input (bnn_train exit 2): $(grep -v '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T' "$LOG" | grep -i error | tail -n1)"
+  sync_run || true
+  finish
+else
+  sync_run || true
+  if [[ $ATTEMPT -ge $BNN_MAX_ATTEMPTS ]]; then
+    write_state failed "bnn_train exited $rc on attempt $ATTEMPT of $BNN_MAX_ATTEMPTS; see $RUN_S3/train.log"
+    finish
+  fi
+  write_state running "bnn_train exited $rc (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); systemd restarts it from the last checkpoint"
+  exit 1
+fi

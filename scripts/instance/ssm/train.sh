@@ -1,0 +1,102 @@
+#!/bin/bash
+# The script of the SSM Command document `train` (lib/constructs/train-document.ts puts it after lines
+# P_<parameter>='{{ <parameter> }}', one per document parameter). It validates the request, writes
+# runs/<runId>/run.json, starts bnn-pynq-train@<runId>.service and prints the run id. It returns at once;
+# the run itself lives in systemd (survives the SSM agent, reboots, spot stop/start).
+# The agent may run this with sh: switch to bash first (this line is POSIX).
+if [ -z "${BASH_VERSION:-}" ]; then exec /bin/bash "$0" "$@"; fi
+set -euo pipefail
+
+: "${BNN_ROOT:=/opt/bnn-pynq}"
+: "${BNN_SRC:=$BNN_ROOT/src}"
+if [[ ! -f "$BNN_SRC/lib/common.sh" ]]; then
+  echo "error: $BNN_SRC/lib/common.sh is missing: the instance has not fetched its scripts yet (user data still running or failed; see the bootstrap log)" >&2
+  exit 1
+fi
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "$BNN_SRC/lib/common.sh"
+load_env_file
+
+fail() {
+  echo "error: $*" >&2
+  exit 1
+}
+check() { # check NAME VALUE REGEX WHAT
+  [[ "$2" =~ $3 ]] || fail "parameter $1='$2' is not valid: expected $4"
+}
+
+RUN_ID=${P_runId:-}
+DATASET=${P_dataset:-fashion-mnist}
+EPOCHS=${P_epochs:-1000}
+BATCH=${P_batchSize:-100}
+LR_START=${P_learningRateStart:-0.003}
+LR_END=${P_learningRateEnd:-3e-7}
+SEED=${P_seed:-0}
+WB=${P_weightBits:-1}
+AB=${P_activationBits:-1}
+LIMIT=${P_limitTrain:-0}
+SELECT=${P_select:-board}
+KEEP=${P_keepRunning:-false}
+
+NUM='^[1-9][0-9]{0,5}$'
+FLOAT='^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,2})?$'
+check dataset "$DATASET" "$DATASET_RE" "a dataset name (lower-case letters, digits, dashes), e.g. fashion-mnist"
+check epochs "$EPOCHS" "$NUM" "a whole number of epochs ≥ 1"
+check batchSize "$BATCH" "$NUM" "a whole number ≥ 1"
+check learningRateStart "$LR_START" "$FLOAT" "a positive number such as 0.003"
+check learningRateEnd "$LR_END" "$FLOAT" "a positive number such as 3e-7"
+check seed "$SEED" '^[0-9]{1,9}$' "a whole number ≥ 0"
+check weightBits "$WB" '^[12]$' "1 or 2"
+check activationBits "$AB" '^[12]$' "1 or 2"
+check limitTrain "$LIMIT" '^(0|[1-9][0-9]{0,5})$' "0 (all) or a number of training images"
+check select "$SELECT" '^(board|argmax)$' "board or argmax"
+check keepRunning "$KEEP" '^(true|false)$' "true or false"
+[[ $EPOCHS -le 10000 ]] || fail "parameter epochs=$EPOCHS is too large (at most 10000)"
+awk -v s="$LR_START" -v e="$LR_END" 'BEGIN { exit !(s > 0 && e > 0 && e <= s) }' ||
+  fail "learning rates must be > 0 with learningRateEnd ($LR_END) ≤ learningRateStart ($LR_START)"
+if [[ -z "$RUN_ID" ]]; then
+  RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$DATASET-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
+  RUN_ID=${RUN_ID:0:80}
+fi
+check runId "$RUN_ID" "$RUN_ID_RE" "lower-case letters, digits and dashes, 3-80 characters"
+: "${BNN_ARTIFACT_BUCKET:?BNN_ARTIFACT_BUCKET is not set in $BNN_ENV_FILE}"
+: "${BNN_DATASET_BUCKET:?BNN_DATASET_BUCKET is not set in $BNN_ENV_FILE}"
+
+# The instance must be bootstrapped; the state names what broke otherwise.
+STATE=$(current_bootstrap_state)
+[[ "$STATE" == ready* ]] ||
+  fail "the instance is not ready to train: bootstrap state is '$STATE'. Wait for 'ready', or read the bootstrap log (CloudWatch stream bootstrap/<instance-id>)."
+
+# One run at a time per instance.
+active=$(systemctl list-units 'bnn-pynq-train@*' --all --state=active,activating,reloading --no-legend --plain 2>/dev/null |
+  awk '{print $1}' | sed -n 's/^bnn-pynq-train@\(.*\)\.service$/\1/p' | head -n1)
+[[ -z "$active" ]] || fail "run $active is still in progress on this instance; wait for it to end or stop it (systemctl stop bnn-pynq-train@$active)"
+
+# The dataset must exist: built-in, or uploaded with its dataset.json.
+if [[ "$DATASET" != fashion-mnist && "$DATASET" != mnist ]] &&
+  ! s3_exists "$BNN_DATASET_BUCKET" "datasets/$DATASET/dataset.json"; then
+  fail "dataset '$DATASET' not found: s3://$BNN_DATASET_BUCKET/datasets/$DATASET/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $DATASET --upload\`, or use fashion-mnist or mnist."
+fi
+
+if s3_exists "$BNN_ARTIFACT_BUCKET" "runs/$RUN_ID/run.json"; then
+  fail "run id '$RUN_ID' is already used (s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/run.json exists); choose another or leave runId empty"
+fi
+
+RUN_DIR="$BNN_RUNS_DIR/$RUN_ID"
+mkdir -p "$RUN_DIR"
+jq -n --arg runId "$RUN_ID" --arg dataset "$DATASET" --argjson epochs "$EPOCHS" --argjson batchSize "$BATCH" \
+  --arg lrs "$LR_START" --arg lre "$LR_END" --argjson seed "$SEED" --argjson wb "$WB" --argjson ab "$AB" \
+  --argjson limitTrain "$LIMIT" --arg select "$SELECT" --argjson keepRunning "$KEEP" --arg at "$(ts)" \
+  --arg instance "$(instance_id)" \
+  '{runId: $runId, dataset: $dataset, network: "lfcW\($wb)A\($ab)", epochs: $epochs, batchSize: $batchSize,
+    learningRateStart: ($lrs | tonumber), learningRateEnd: ($lre | tonumber), seed: $seed, weightBits: $wb,
+    activationBits: $ab, limitTrain: $limitTrain, select: $select, keepRunning: $keepRunning,
+    requestedAt: $at, instanceId: $instance}' >"$RUN_DIR/run.json"
+s3cli s3 cp --only-show-errors "$RUN_DIR/run.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/run.json"
+jq -n --arg runId "$RUN_ID" --arg at "$(ts)" '{runId: $runId, state: "starting", updatedAt: $at, attempt: 0}' >"$RUN_DIR/.state.json"
+s3cli s3 cp --only-show-errors "$RUN_DIR/.state.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/state.json"
+
+systemctl enable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || systemctl enable "bnn-pynq-train@$RUN_ID.service"
+systemctl start --no-block "bnn-pynq-train@$RUN_ID.service"
+echo "started run $RUN_ID on $(instance_id) ($STATE): dataset $DATASET, $EPOCHS epochs, lfcW${WB}A${AB}, keepRunning=$KEEP"
+echo "$RUN_ID"

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Stages a dataset into a local folder, verified, for `python3 -m bnn_train --data-dir`.
+#   stage-dataset.sh NAME DEST
+# The DatasetBucket is the source: datasets/<NAME>/ holds the four idx .gz files (+ classes.txt) and
+# dataset.json, written last, with the SHA-256 of each file's DECOMPRESSED bytes (stable across recompression).
+# Built-in datasets (fashion-mnist, mnist) missing from the bucket are downloaded from their official URLs or
+# mirrors, checked against the published MD5 of each .gz, and cached there (dataset.json last). A file that
+# fails a check is never used: nothing reaches DEST unless all files pass.
+# Exit: 0 staged; 2 the dataset is missing or bad (a user error: what and where is printed); 1 other failure.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+load_env_file
+
+[[ $# -eq 2 ]] || { echo "usage: stage-dataset.sh NAME DEST" >&2; exit 2; }
+NAME=$1
+DEST=$2
+bad() { DIE_CODE=2 die "$@"; }
+[[ "$NAME" =~ $DATASET_RE ]] || bad "dataset name '$NAME' is not valid (lower-case letters, digits, dashes)"
+: "${BNN_DATASET_BUCKET:?BNN_DATASET_BUCKET is not set (expected in $BNN_ENV_FILE)}"
+PREFIX="datasets/$NAME"
+FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+
+# Published MD5s of the official .gz files (zalandoresearch/fashion-mnist README; MNIST as listed by torchvision).
+builtin_md5() {
+  case "$1/$2" in
+    fashion-mnist/train-images-idx3-ubyte.gz) echo 8d4fb7e6c68d591d4c3dfef9ec88bf0d ;;
+    fashion-mnist/train-labels-idx1-ubyte.gz) echo 25c81989df183df01b3e8a0aad5dffbe ;;
+    fashion-mnist/t10k-images-idx3-ubyte.gz) echo bef4ecab320f06d8554ea6380940ec79 ;;
+    fashion-mnist/t10k-labels-idx1-ubyte.gz) echo bb300cfdad3c16e7a12a480ee83cd310 ;;
+    mnist/train-images-idx3-ubyte.gz) echo f68b3c2dcbeaaa9fbdd348bbdeb94873 ;;
+    mnist/train-labels-idx1-ubyte.gz) echo d53e105ee54ea40749a09fcbcd1e9432 ;;
+    mnist/t10k-images-idx3-ubyte.gz) echo 9fb629c4189551a2d022fa330f9573f3 ;;
+    mnist/t10k-labels-idx1-ubyte.gz) echo ec29112dd5afa0611ce80d1b7f02629c ;;
+    *) return 1 ;;
+  esac
+}
+# Official location first, then mirrors (yann.lecun.com answers 403 today: research doc §6).
+builtin_urls() {
+  case "$1" in
+    fashion-mnist) printf '%s\n' "${BNN_FASHION_MNIST_URLS:-http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/}" ;;
+    mnist) printf '%s\n' "${BNN_MNIST_URLS:-https://ossci-datasets.s3.amazonaws.com/mnist/ https://storage.googleapis.com/cvdf-datasets/mnist/}" ;;
+    *) return 1 ;;
+  esac
+}
+builtin_classes() {
+  case "$1" in
+    fashion-mnist) printf '%s\n' T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag 'Ankle boot' ;;
+    mnist) printf '%s\n' 0 1 2 3 4 5 6 7 8 9 ;;
+  esac
+}
+is_builtin() { builtin_urls "$1" >/dev/null 2>&1; }
+
+# Work next to DEST (same file system), so the final swap is a rename.
+mkdir -p "$(dirname "$DEST")"
+WORK=$(mktemp -d "$(dirname "$DEST")/.stage-$NAME.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# Checks one idx .gz: gzip intact, right magic and shape (28x28 images, labels < 64). Prints
+# "<count> <sha256 of decompressed bytes>" or returns 1 with the reason on stderr.
+check_idx() {
+  local file=$1 name=$2 raw="$WORK/raw"
+  if ! gzip -dc "$file" >"$raw" 2>"$WORK/gzip.err"; then
+    echo "not a complete gzip file ($(head -c 200 "$WORK/gzip.err" | tr '\n' ' '))" >&2
+    return 1
+  fi
+  local size header magic count rows cols
+  size=$(stat -c %s "$raw")
+  header=$(od -An -tu1 -N16 -v "$raw" | tr -s ' \n' ' ')
+  read -r -a h <<<"$header"
+  [[ ${#h[@]} -ge 8 ]] || { echo "too short for an idx file ($size bytes)" >&2; return 1; }
+  magic=$((h[2] * 256 + h[3]))
+  count=$(((h[4] << 24) + (h[5] << 16) + (h[6] << 8) + h[7]))
+  if [[ $name == *images* ]]; then
+    rows=$(((h[8] << 24) + (h[9] << 16) + (h[10] << 8) + h[11]))
+    cols=$(((h[12] << 24) + (h[13] << 16) + (h[14] << 8) + h[15]))
+    [[ $magic -eq 2051 ]] || { echo "idx magic $magic, expected 2051 (images)" >&2; return 1; }
+    [[ $rows -eq 28 && $cols -eq 28 ]] || { echo "images are ${rows}x${cols}, the LFC needs 28x28" >&2; return 1; }
+    [[ $size -eq $((16 + count * 784)) ]] || { echo "header says $count images but the file holds $size bytes (truncated?)" >&2; return 1; }
+  else
+    [[ $magic -eq 2049 ]] || { echo "idx magic $magic, expected 2049 (labels)" >&2; return 1; }
+    [[ $size -eq $((8 + count)) ]] || { echo "header says $count labels but the file holds $size bytes (truncated?)" >&2; return 1; }
+    local max
+    max=$(tail -c +9 "$raw" | od -An -tu1 -v | tr -s ' \n' '\n' | sed '/^$/d' | sort -un | tail -n1)
+    [[ -z "$max" || $max -lt 64 ]] || { echo "label $max found; the LFC overlay has at most 64 classes (0..63)" >&2; return 1; }
+  fi
+  printf '%s %s\n' "$count" "$(sha256_of "$raw")"
+}
+
+# The sha256 dataset.json records for FILE. Accepts {"files": {name: {"sha256"}}}, {"files": [{"name","sha256"}]}
+# and {"sha256": {name: hex}}, so manifests written by `bnn-pynq dataset import` and by this script both work.
+manifest_sha() {
+  jq -r --arg f "$2" '
+    ((.files // {}) | if type == "array" then (map(select((.name // .file // .path) == $f)) | .[0].sha256)
+                      else .[$f].sha256? end) // (.sha256[$f]?) // empty' "$1"
+}
+
+# ---- 1. From the bucket, when dataset.json is there.
+from_bucket() {
+  local manifest="$WORK/bucket/dataset.json" f want got out
+  mkdir -p "$WORK/bucket"
+  s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json" "$manifest" >/dev/null 2>&1 || return 3
+  jq -e . "$manifest" >/dev/null 2>&1 || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json is not valid JSON" >&2; return 1; }
+  declare -A counts=()
+  for f in "${FILES[@]}"; do
+    want=$(manifest_sha "$manifest" "$f")
+    [[ "$want" =~ ^[0-9a-f]{64}$ ]] || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json has no sha256 for $f" >&2; return 1; }
+    if ! s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/$f" "$WORK/bucket/$f" >/dev/null 2>"$WORK/s3.err"; then
+      echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is missing or unreadable: $(head -c 300 "$WORK/s3.err")" >&2
+      return 1
+    fi
+    out=$(check_idx "$WORK/bucket/$f" "$f" 2>"$WORK/check.err") || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is corrupt: $(cat "$WORK/check.err")" >&2; return 1; }
+    got=${out#* }
+    counts[$f]=${out%% *}
+    if [[ "$got" != "$want" ]]; then
+      echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is corrupt or partial: SHA-256 of its decompressed bytes is $got, dataset.json says $want" >&2
+      return 1
+    fi
+  done
+  if [[ "${counts[train-images-idx3-ubyte.gz]}" != "${counts[train-labels-idx1-ubyte.gz]}" ||
+    "${counts[t10k-images-idx3-ubyte.gz]}" != "${counts[t10k-labels-idx1-ubyte.gz]}" ]]; then
+    echo "s3://$BNN_DATASET_BUCKET/$PREFIX/: image and label counts differ" >&2
+    return 1
+  fi
+  if s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/classes.txt" "$WORK/bucket/classes.txt" >/dev/null 2>&1; then :; fi
+  cp "$manifest" "$WORK/bucket/dataset.json"
+  mv "$WORK/bucket" "$WORK/verified"
+}
+
+# ---- 2. Built-in: download, MD5-check, cache in the bucket (dataset.json last).
+download_builtin() {
+  local dir="$WORK/download" f md5 base ok got out entries=() source=""
+  mkdir -p "$dir"
+  declare -A counts=()
+  for f in "${FILES[@]}"; do
+    md5=$(builtin_md5 "$NAME" "$f")
+    ok=false
+    for base in $(builtin_urls "$NAME"); do
+      log "downloading $base$f"
+      if ! fetch_url "$base$f" "$dir/$f"; then log "  failed to download $base$f"; continue; fi
+      got=$(md5sum "$dir/$f" | cut -d' ' -f1)
+      if [[ "$got" != "$md5" ]]; then
+        log "  rejected $base$f: MD5 $got, published $md5 (corrupt or partial download)"
+        rm -f "$dir/$f"
+        continue
+      fi
+      if ! out=$(check_idx "$dir/$f" "$f" 2>"$WORK/check.err"); then
+        log "  rejected $base$f: $(cat "$WORK/check.err")"
+        rm -f "$dir/$f"
+        continue
+      fi
+      counts[$f]=${out%% *}
+      entries+=("$(jq -n --arg f "$f" --arg sha "${out#* }" --arg md5 "$md5" --arg url "$base$f" --argjson n "${out%% *}" \
+        '{($f): {sha256: $sha, md5Gz: $md5, count: $n, url: $url}}')")
+      source=$base
+      ok=true
+      break
+    done
+    $ok || { echo "could not get a good copy of $f for $NAME from: $(builtin_urls "$NAME" | tr '\n' ' ')" >&2; return 1; }
+  done
+  builtin_classes "$NAME" >"$dir/classes.txt"
+  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg source "$source" --arg at "$(ts)" \
+    --arg classes "$(sha256_of "$dir/classes.txt")" \
+    '{name: $name, format: "idx-gz", source: $source, createdAt: $at, createdBy: "scripts/instance/stage-dataset.sh",
+      files: (add + {"classes.txt": {sha256: $classes}})}' >"$dir/dataset.json"
+  for f in "${FILES[@]}" classes.txt; do
+    s3cli s3 cp --only-show-errors "$dir/$f" "s3://$BNN_DATASET_BUCKET/$PREFIX/$f"
+  done
+  s3cli s3 cp --only-show-errors "$dir/dataset.json" "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json"
+  log "cached $NAME in s3://$BNN_DATASET_BUCKET/$PREFIX/"
+  mv "$dir" "$WORK/verified"
+}
+
+rc=0
+from_bucket 2>"$WORK/bucket.err" || rc=$?
+if [[ $rc -eq 0 ]]; then
+  log "dataset $NAME: verified s3://$BNN_DATASET_BUCKET/$PREFIX/"
+elif is_builtin "$NAME"; then
+  if [[ $rc -eq 3 ]]; then
+    log "dataset $NAME is not cached in s3://$BNN_DATASET_BUCKET/$PREFIX/ yet"
+  else
+    # A bad cache of a built-in set is replaced from the official source (whose MD5 is the authority).
+    log "refusing the cached copy: $(cat "$WORK/bucket.err")"
+  fi
+  rm -rf "$WORK/bucket"
+  download_builtin || die "could not stage the built-in dataset $NAME (see the messages above)"
+elif [[ $rc -eq 3 ]]; then
+  bad "dataset '$NAME' not found: s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $NAME --upload\`, or use fashion-mnist or mnist."
+else
+  bad "dataset '$NAME' refused: $(cat "$WORK/bucket.err") Re-upload it (bnn-pynq dataset import ... --upload)."
+fi
+
+# Swap the verified folder into place whole.
+rm -rf "$DEST.new" "$DEST.old"
+mv "$WORK/verified" "$DEST.new"
+if [[ -e "$DEST" ]]; then mv "$DEST" "$DEST.old"; fi
+mv "$DEST.new" "$DEST"
+rm -rf "$DEST.old"
+log "dataset $NAME staged in $DEST"

@@ -1,0 +1,84 @@
+#!/bin/bash
+# User data body (the CDK app prepends a header that writes /etc/bnn-pynq/env). Kept small and self-contained:
+# make sure the aws CLI exists, fetch the scripts asset (BNN_ASSET_URL) into $BNN_ROOT/src, run bootstrap.sh.
+# Reboot-safe: it copies itself to $BNN_ROOT/boot.sh, which bnn-pynq-boot.service runs on every boot
+# (cloud-init runs user data only on the first one); every part is skipped when already done.
+set -euo pipefail
+
+: "${BNN_ROOT:=/opt/bnn-pynq}"
+: "${BNN_ENV_FILE:=/etc/bnn-pynq/env}"
+: "${BNN_LOG_DIR:=/var/log/bnn-pynq}"
+: "${BNN_IMDS:=http://169.254.169.254}"
+if [[ -f "$BNN_ENV_FILE" ]]; then
+  set -a
+  # shellcheck disable=SC1090
+  . "$BNN_ENV_FILE"
+  set +a
+fi
+: "${BNN_ASSET_URL:?BNN_ASSET_URL is not set (expected in $BNN_ENV_FILE)}"
+SRC="$BNN_ROOT/src"
+
+mkdir -p "$BNN_ROOT" "$BNN_LOG_DIR"
+exec > >(tee -a "$BNN_LOG_DIR/bootstrap.log") 2>&1
+log() { printf '%s user-data: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+
+# Before bootstrap.sh exists, failures are published here (same state names as bootstrap.sh).
+fail() {
+  local state="failed: $1"
+  log "$state"
+  if command -v aws >/dev/null 2>&1; then
+    local region=() token id
+    if [[ -n "${BNN_REGION:-}" ]]; then region=(--region "$BNN_REGION"); fi
+    if [[ -n "${BNN_STATE_PARAM:-}" ]]; then
+      aws "${region[@]}" ssm put-parameter --name "$BNN_STATE_PARAM" --type String --overwrite --value "$state" >/dev/null || true
+    fi
+    token=$(curl -fsS -X PUT "$BNN_IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' || true)
+    id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$BNN_IMDS/latest/meta-data/instance-id" || true)
+    if [[ -n "$id" ]]; then
+      aws "${region[@]}" ec2 create-tags --resources "$id" --tags "[{\"Key\":\"bnn-pynq:bootstrap\",\"Value\":\"$state\"}]" >/dev/null || true
+    fi
+  fi
+  exit 1
+}
+
+# 1. Keep a copy of this script for the boot service.
+self="${BASH_SOURCE[0]}"
+if [[ -f "$self" && "$(readlink -f "$self")" != "$(readlink -f "$BNN_ROOT/boot.sh")" ]]; then
+  cp -f "$self" "$BNN_ROOT/boot.sh.tmp" && mv -f "$BNN_ROOT/boot.sh.tmp" "$BNN_ROOT/boot.sh"
+fi
+
+# 2. AWS CLI v2 from its official zip when the AMI has none (Canonical's Ubuntu images do not ship it).
+if ! command -v aws >/dev/null 2>&1; then
+  log "installing AWS CLI v2"
+  (
+    set -e
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends unzip curl ca-certificates
+    tmp=$(mktemp -d)
+    curl -fsSL --retry 4 -o "$tmp/awscliv2.zip" https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip
+    unzip -q "$tmp/awscliv2.zip" -d "$tmp"
+    "$tmp/aws/install" --update
+    rm -rf "$tmp"
+  ) || fail awscli
+fi
+
+# 3. The scripts asset (a zip of scripts/instance/), unpacked next to the old copy and swapped in whole.
+if [[ "$(cat "$SRC/.asset-url" 2>/dev/null || true)" != "$BNN_ASSET_URL" ]]; then
+  log "fetching $BNN_ASSET_URL"
+  endpoint=()
+  if [[ -n "${BNN_PYNQ_S3_ENDPOINT:-}" ]]; then endpoint=(--endpoint-url "$BNN_PYNQ_S3_ENDPOINT"); fi
+  region=()
+  if [[ -n "${BNN_REGION:-}" ]]; then region=(--region "$BNN_REGION"); fi
+  rm -rf "$SRC.new" "$BNN_ROOT/asset.zip"
+  aws "${region[@]}" "${endpoint[@]}" s3 cp --only-show-errors "$BNN_ASSET_URL" "$BNN_ROOT/asset.zip" || fail asset-download
+  python3 -m zipfile -e "$BNN_ROOT/asset.zip" "$SRC.new" || fail asset-unpack
+  [[ -f "$SRC.new/bootstrap.sh" ]] || fail "asset-unpack (no bootstrap.sh in $BNN_ASSET_URL)"
+  printf '%s' "$BNN_ASSET_URL" >"$SRC.new/.asset-url"
+  rm -rf "$SRC.old" "$BNN_ROOT/asset.zip"
+  if [[ -d "$SRC" ]]; then mv "$SRC" "$SRC.old"; fi
+  mv "$SRC.new" "$SRC"
+  rm -rf "$SRC.old"
+fi
+
+# 4. Everything else (logged step by step, state published) is bootstrap.sh's job.
+exec /bin/bash "$SRC/bootstrap.sh"
