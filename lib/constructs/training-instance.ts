@@ -1,0 +1,287 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import type { Device } from '../config';
+import { BOOTSTRAP_STATE_TAG, DATASET_ROOT_PREFIX } from '../layout';
+
+/** Public SSM parameters AWS and Canonical keep pointing at the current AMI (resolved at deploy time). */
+export const AMI_PARAMETERS: Record<Device, string> = {
+  gpu: '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id',
+  cpu: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+};
+
+/** Folder uploaded as the instance-scripts asset; its `user-data.sh` is inlined into the user data. */
+export const INSTANCE_SCRIPTS_DIR = path.resolve(__dirname, '..', '..', 'scripts', 'instance');
+export const USER_DATA_ENTRY = 'user-data.sh';
+/** Where the user-data header writes the stack's values for every instance script to source. */
+export const INSTANCE_ENV_FILE = '/etc/bnn-pynq/env';
+/** EC2 refuses user data above 16 KiB; leave room for the header. */
+const USER_DATA_SCRIPT_LIMIT = 14 * 1024;
+
+export interface TrainingInstanceProps {
+  readonly stackName: string;
+  readonly vpc: ec2.IVpc;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly instanceType: string;
+  readonly device: Device;
+  readonly spot: boolean;
+  readonly rootVolumeGiB: number;
+  readonly availabilityZone?: string;
+  readonly datasetBucket: s3.IBucket;
+  readonly artifactBucket: s3.IBucket;
+  /** The discovery parameter the instance reports its bootstrap state in. */
+  readonly bootstrapStateParameter: ssm.IStringParameter;
+  readonly logRetention: logs.RetentionDays;
+  readonly retainLogs: boolean;
+  /** Folder of instance scripts (default: scripts/instance); tests point it elsewhere. */
+  readonly scriptsDir?: string;
+}
+
+/** The `/etc/bnn-pynq/env` lines (values may be CloudFormation tokens, resolved at deploy time). */
+export function renderEnvFile(values: Record<string, string>): string[] {
+  return Object.entries(values).map(([key, value]) => `${key}=${value}`);
+}
+
+/**
+ * The training instance: GPU (or CPU) EC2 instance of the configured type, SSM-managed (no key pair, no
+ * inbound rules), IMDSv2 only, encrypted gp3 root volume, stop (not terminate) on shutdown, optionally a
+ * persistent Spot request that stops on interruption. Its user data is a rendered header (writes
+ * /etc/bnn-pynq/env) followed by scripts/instance/user-data.sh, which fetches the scripts asset.
+ */
+export class TrainingInstance extends Construct {
+  readonly instance: ec2.Instance;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly scriptsAsset: s3assets.Asset;
+  readonly amiParameterName: string;
+  /** The EC2 launch template carrying the Spot options (only when spot is on). */
+  readonly spotLaunchTemplate?: ec2.LaunchTemplate;
+
+  constructor(scope: Construct, id: string, props: TrainingInstanceProps) {
+    super(scope, id);
+    const scriptsDir = props.scriptsDir ?? INSTANCE_SCRIPTS_DIR;
+    const entryPath = path.join(scriptsDir, USER_DATA_ENTRY);
+    if (!fs.existsSync(entryPath)) {
+      throw new Error(`${entryPath} is missing: the training instance's user data is built from it.`);
+    }
+    const entryScript = fs.readFileSync(entryPath, 'utf8');
+    if (Buffer.byteLength(entryScript) > USER_DATA_SCRIPT_LIMIT) {
+      throw new Error(
+        `${entryPath} is ${Buffer.byteLength(entryScript)} bytes; EC2 user data is limited to 16 KiB. ` +
+          'Keep it a small launcher and put the work in bootstrap.sh (shipped in the scripts asset).',
+      );
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    this.scriptsAsset = new s3assets.Asset(this, 'ScriptsAsset', { path: scriptsDir });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `bnn-pynq ${props.stackName} training instance`,
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    this.grantBaseAccess(props);
+
+    this.amiParameterName = AMI_PARAMETERS[props.device];
+    const machineImage = ec2.MachineImage.fromSsmParameter(this.amiParameterName, {
+      os: ec2.OperatingSystemType.LINUX,
+    });
+
+    const userData = ec2.UserData.forLinux();
+    const env = renderEnvFile({
+      BNN_STACK: props.stackName,
+      BNN_REGION: Aws.REGION,
+      BNN_DATASET_BUCKET: props.datasetBucket.bucketName,
+      BNN_ARTIFACT_BUCKET: props.artifactBucket.bucketName,
+      BNN_LOG_GROUP: this.logGroup.logGroupName,
+      BNN_STATE_PARAM: props.bootstrapStateParameter.parameterName,
+      BNN_ASSET_URL: this.scriptsAsset.s3ObjectUrl,
+      BNN_DEVICE_HINT: props.device,
+    });
+    userData.addCommands(
+      '# --- header rendered by lib/constructs/training-instance.ts: the stack values for every script ---',
+      `install -d -m 0755 ${path.posix.dirname(INSTANCE_ENV_FILE)}`,
+      `cat > ${INSTANCE_ENV_FILE} <<'BNN_PYNQ_ENV'`,
+      ...env,
+      'BNN_PYNQ_ENV',
+      `chmod 0644 ${INSTANCE_ENV_FILE}`,
+      `# --- scripts/instance/${USER_DATA_ENTRY} ---`,
+      entryScript,
+    );
+
+    this.instance = new ec2.Instance(this, 'Instance', {
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      availabilityZone: props.availabilityZone,
+      securityGroup: props.securityGroup,
+      instanceType: new ec2.InstanceType(props.instanceType),
+      machineImage,
+      userData,
+      role: this.role,
+      instanceName: `${props.stackName}-training`,
+      httpTokens: ec2.HttpTokens.REQUIRED,
+      httpEndpoint: true,
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.STOP,
+      blockDevices: [
+        {
+          deviceName: '/dev/sda1', // root device of the Ubuntu and DLAMI Ubuntu images
+          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB, {
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            encrypted: true,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+      propagateTagsToVolumeOnCreation: true,
+    });
+
+    if (props.spot) {
+      // AWS::EC2::Instance has no market options; a launch template carries them. Stop-on-interruption
+      // requires a persistent request, and keeps the root volume (environment, datasets) for the restart.
+      this.spotLaunchTemplate = new ec2.LaunchTemplate(this, 'SpotLaunchTemplate', {
+        spotOptions: {
+          requestType: ec2.SpotRequestType.PERSISTENT,
+          interruptionBehavior: ec2.SpotInstanceInterruption.STOP,
+        },
+        httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      });
+      const cfnInstance = this.instance.node.defaultChild as ec2.CfnInstance;
+      cfnInstance.launchTemplate = {
+        launchTemplateId: this.spotLaunchTemplate.launchTemplateId,
+        version: this.spotLaunchTemplate.latestVersionNumber,
+      };
+    }
+
+    // The instance tags itself with its bootstrap state. A separate policy (not the role's default
+    // policy) because it names the instance, which itself depends on the role: one policy would be a cycle.
+    const tagSelf = new iam.Policy(this, 'TagSelfPolicy', {
+      roles: [this.role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'TagItselfWithBootstrapState',
+          actions: ['ec2:CreateTags'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'ec2',
+              resource: 'instance',
+              resourceName: this.instance.instanceId,
+            }),
+          ],
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [BOOTSTRAP_STATE_TAG] } },
+        }),
+      ],
+    });
+    void tagSelf;
+
+    this.acknowledgeFindings(props);
+  }
+
+  private grantBaseAccess(props: TrainingInstanceProps): void {
+    const { datasetBucket, artifactBucket } = props;
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListBuckets',
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [datasetBucket.bucketArn, artifactBucket.bucketArn],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadDatasets',
+        actions: ['s3:GetObject'],
+        resources: [datasetBucket.arnForObjects('*')],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'CacheDownloadedDatasets',
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [datasetBucket.arnForObjects(`${DATASET_ROOT_PREFIX}*`)],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteArtifacts',
+        actions: [
+          's3:GetObject',
+          's3:PutObject',
+          's3:DeleteObject',
+          's3:AbortMultipartUpload',
+          's3:GetObjectTagging',
+          's3:PutObjectTagging',
+        ],
+        resources: [artifactBucket.arnForObjects('*')],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadInstanceScripts',
+        actions: ['s3:GetObject'],
+        resources: [this.scriptsAsset.bucket.arnForObjects(this.scriptsAsset.s3ObjectKey)],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteStackLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReportBootstrapState',
+        actions: ['ssm:PutParameter'],
+        resources: [props.bootstrapStateParameter.parameterArn],
+      }),
+    );
+  }
+
+  /** Each cdk-nag finding this construct accepts, one by one, with the reason. */
+  private acknowledgeFindings(props: TrainingInstanceProps): void {
+    const stack = Stack.of(this);
+    const arnOf = (bucket: s3.IBucket) =>
+      `<${stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    const role = Validations.of(this.role);
+    role.acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason:
+        'The AWS-maintained SSM core policy is what makes the instance reachable by SSM (Run Command, sessions).',
+    });
+    role.acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arnOf(props.datasetBucket)}/*]`,
+      reason:
+        'The instance reads any dataset in the stack’s own DatasetBucket; dataset names are chosen at run time.',
+    });
+    role.acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arnOf(props.datasetBucket)}/${DATASET_ROOT_PREFIX}*]`,
+      reason:
+        'The instance caches downloaded datasets under datasets/ of its own DatasetBucket (names set at run time).',
+    });
+    role.acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arnOf(props.artifactBucket)}/*]`,
+      reason:
+        'The instance writes runs/<runId>/... of the stack’s own ArtifactBucket; run ids are made at run time.',
+    });
+    const instance = Validations.of(this.instance);
+    instance.acknowledge({
+      id: 'AwsSolutions-EC28',
+      reason:
+        'Detailed (1-minute) monitoring costs extra; the idle alarm works on the free 5-minute metrics.',
+    });
+    instance.acknowledge({
+      id: 'AwsSolutions-EC29',
+      reason: 'The instance is disposable (all data is in S3) and `cdk destroy` must be able to remove it.',
+    });
+  }
+}

@@ -1,0 +1,146 @@
+import { type App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logsLib from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { type BnnPynqConfig, configDevice, configFromContext, type Device } from '../config';
+import { CostGuard } from '../constructs/cost-guard';
+import { Discovery } from '../constructs/discovery';
+import { Network } from '../constructs/network';
+import { Storage } from '../constructs/storage';
+import { TrainDocument } from '../constructs/train-document';
+import { TrainingInstance } from '../constructs/training-instance';
+
+export interface BnnPynqStackProps extends StackProps {
+  /** Validated configuration (lib/config.ts). The stack name is `config.stackName`. */
+  readonly config: BnnPynqConfig;
+  /** Folder of instance scripts to ship (default: scripts/instance). */
+  readonly instanceScriptsDir?: string;
+}
+
+/**
+ * The whole deployment: storage, network, training instance, cost guard, discovery. This class only wires
+ * constructs together; each concern lives in lib/constructs/. Later constructs (train document, conversion
+ * job) are wired in below and register their names with `this.discovery.add(key, value)`.
+ */
+export class BnnPynqStack extends Stack {
+  readonly config: BnnPynqConfig;
+  readonly device: Device;
+  readonly storage: Storage;
+  readonly datasetBucket: s3.Bucket;
+  readonly artifactBucket: s3.Bucket;
+  readonly logBucket: s3.Bucket;
+  readonly network: Network;
+  readonly vpc: ec2.Vpc;
+  readonly training: TrainingInstance;
+  readonly instance: ec2.Instance;
+  readonly instanceRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  /** Undefined when the cost guard is off (idleMinutes = 0). */
+  readonly costGuard?: CostGuard;
+  readonly discovery: Discovery;
+  readonly trainDocument: TrainDocument;
+
+  constructor(scope: Construct, id: string, props: BnnPynqStackProps) {
+    super(scope, id, {
+      description: 'bnn-pynq-cloud: train BNN-PYNQ LFC networks on AWS and publish PYNQ param folders',
+      ...props,
+    });
+    const { config } = props;
+    this.config = config;
+    this.device = configDevice(config);
+
+    this.storage = new Storage(this, 'Storage', { retainData: config.retainData });
+    this.datasetBucket = this.storage.datasetBucket;
+    this.artifactBucket = this.storage.artifactBucket;
+    this.logBucket = this.storage.logBucket;
+
+    this.network = new Network(this, 'Network', {
+      availabilityZone: config.availabilityZone,
+      flowLogBucket: this.logBucket,
+    });
+    this.vpc = this.network.vpc;
+
+    this.discovery = new Discovery(this, 'Discovery', { stackName: config.stackName });
+    this.discovery.add(
+      'dataset-bucket',
+      this.datasetBucket.bucketName,
+      'S3 bucket for datasets (datasets/<name>/)',
+    );
+    this.discovery.add('artifact-bucket', this.artifactBucket.bucketName, 'S3 bucket for runs/ and params/');
+    const bootstrapState = this.discovery.add(
+      'bootstrap-state',
+      'pending',
+      'Bootstrap state of the training instance (written by the instance: installing, ready: gpu, ...)',
+    );
+
+    this.training = new TrainingInstance(this, 'Training', {
+      stackName: config.stackName,
+      vpc: this.vpc,
+      securityGroup: this.network.instanceSecurityGroup,
+      instanceType: config.instanceType,
+      device: this.device,
+      spot: config.spot,
+      rootVolumeGiB: config.rootVolumeGiB,
+      availabilityZone: config.availabilityZone,
+      datasetBucket: this.datasetBucket,
+      artifactBucket: this.artifactBucket,
+      bootstrapStateParameter: bootstrapState,
+      logRetention: config.logRetentionDays as logsLib.RetentionDays,
+      retainLogs: config.retainData,
+      scriptsDir: props.instanceScriptsDir,
+    });
+    this.instance = this.training.instance;
+    this.instanceRole = this.training.role;
+    this.logGroup = this.training.logGroup;
+    this.discovery.add('instance-id', this.instance.instanceId, 'EC2 instance id of the training instance');
+    this.discovery.add(
+      'log-group',
+      this.logGroup.logGroupName,
+      'CloudWatch log group of the instance and runs',
+    );
+
+    if (config.idleMinutes > 0) {
+      this.costGuard = new CostGuard(this, 'CostGuard', {
+        instance: this.instance,
+        idleMinutes: config.idleMinutes,
+        idleCpuPercent: config.idleCpuPercent,
+      });
+    }
+
+    // --- later constructs are wired in below (train document: issue 4, conversion job: issue 5) ---
+
+    // Issue 4: the SSM Command document `train` (starts bnn-pynq-train@<runId>.service on the instance).
+    this.trainDocument = new TrainDocument(this, 'TrainDocument');
+    this.discovery.add(
+      'train-document',
+      this.trainDocument.documentName,
+      'SSM Command document that starts a run',
+    );
+  }
+}
+
+/**
+ * Builds the app's one stack from the app's context (cdk.json + `-c`) and applies cdk-nag's AwsSolutions
+ * pack, so synth fails on any finding not acknowledged (with a reason) next to the resource.
+ * Throws ConfigError (lib/config.ts) for a bad context value.
+ *
+ * The stack is environment-agnostic: it deploys to the account/region of the AWS profile in use, and
+ * synth needs no credentials and does no lookups (AMIs are SSM parameters resolved at deploy time).
+ */
+export function buildApp(app: App, options: { instanceScriptsDir?: string } = {}): BnnPynqStack {
+  const config = configFromContext(
+    (key) => app.node.tryGetContext(key),
+    Object.keys(app.node.getAllContext()),
+  );
+  const stack = new BnnPynqStack(app, config.stackName, {
+    stackName: config.stackName,
+    config,
+    instanceScriptsDir: options.instanceScriptsDir,
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}
