@@ -2,7 +2,6 @@ import { type App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as logsLib from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
@@ -89,7 +88,7 @@ export class BnnPynqStack extends Stack {
       datasetBucket: this.datasetBucket,
       artifactBucket: this.artifactBucket,
       bootstrapStateParameter: bootstrapState,
-      logRetention: config.logRetentionDays as logsLib.RetentionDays,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
       retainLogs: config.retainData,
       scriptsDir: props.instanceScriptsDir,
     });
