@@ -1,0 +1,111 @@
+"""python3 -m bnn_train: argument parsing, Theano flags, signals and exit codes (0 done, 2 bad input, 143 SIGTERM)."""
+
+import argparse
+import os
+import re
+import signal
+import sys
+
+from bnn_train.errors import InputError, Interrupted
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # lib/layout.ts DATASET_NAME_PATTERN
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")  # lib/layout.ts RUN_ID_PATTERN
+
+DEVICE_FLAGS = {
+    # BNN-PYNQ's CPU Dockerfile settings; every op is compiled with g++ (Round3 has no Python implementation).
+    "cpu": "device=cpu,floatX=float32,openmp=True,openmp_elemwise_minsize=200000,blas.ldflags=-lopenblas",
+    # The gpuarray back-end; cuDNN off (training-env-research.md §3).
+    "cuda": "device=cuda,floatX=float32,dnn.enabled=False",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        print(f"bnn_train: error: {message} (see python3 -m bnn_train --help)", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+
+
+def parse_args(argv):
+    p = Parser(prog="python3 -m bnn_train", description="Train BNN-PYNQ's LFC (lfcW1A1) on an idx dataset.")
+    p.add_argument("--data-dir", required=True, help="folder with the four idx .gz files (and optionally classes.txt)")
+    p.add_argument("--run-dir", required=True, help="receives progress.jsonl, checkpoint/, model.npz, result.json")
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--dataset", required=True, help="dataset name (recorded in result.json)")
+    p.add_argument("--epochs", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr-start", type=float, default=0.003)
+    p.add_argument("--lr-end", type=float, default=3e-7)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wb", type=int, default=1, choices=[1], help="weight bits (the lfcW1A1 overlay: 1)")
+    p.add_argument("--ab", type=int, default=1, choices=[1, 2], help="activation bits")
+    p.add_argument("--device", default="cpu", choices=sorted(DEVICE_FLAGS))
+    p.add_argument("--limit-train", type=int, default=None, help="train on the first N training images only (smoke runs)")
+    p.add_argument(
+        "--select", default="board", choices=["board", "argmax"], help="rule that picks the best epoch (default: board)"
+    )
+    p.add_argument("--on-epoch", default=None, help="shell command run after each epoch's files are written")
+    args = p.parse_args(argv)
+    problems = []
+    if args.epochs < 1:
+        problems.append(f"--epochs {args.epochs}: must be at least 1")
+    if args.batch_size < 1:
+        problems.append(f"--batch-size {args.batch_size}: must be at least 1")
+    if not (args.lr_start > 0 and args.lr_end > 0):
+        problems.append("--lr-start and --lr-end must be positive")
+    if args.limit_train is not None and args.limit_train < 1:
+        problems.append(f"--limit-train {args.limit_train}: must be at least 1")
+    if not DATASET_NAME.match(args.dataset):
+        problems.append(f"--dataset {args.dataset!r}: lower-case letters, digits and dashes only")
+    if not RUN_ID.match(args.run_id):
+        problems.append(f"--run-id {args.run_id!r}: lower-case letters, digits and dashes, 3 to 80 characters")
+    if not (0 <= args.seed < 2**32):
+        problems.append(f"--seed {args.seed}: must be in 0..2^32-1")
+    if problems:
+        p.error("; ".join(problems))
+    return args
+
+
+def theano_flags(device, environ):
+    """Device defaults first, then BNN_TRAIN_COMPILEDIR, then the caller's THEANO_FLAGS (Theano: the last one wins)."""
+    parts = [DEVICE_FLAGS[device]]
+    if environ.get("BNN_TRAIN_COMPILEDIR"):
+        parts.append(f"base_compiledir={environ['BNN_TRAIN_COMPILEDIR']}")
+    if environ.get("THEANO_FLAGS"):
+        parts.append(environ["THEANO_FLAGS"])
+    flags = ",".join(parts)
+    if device == "cpu":
+        # The caller's flags may not move a CPU run to a GPU or back: --device decides.
+        flags += ",device=cpu"
+    else:
+        flags += ",device=cuda"
+    return flags
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    received = []
+
+    def on_signal(signum, _frame):
+        if not received:
+            print(f"bnn_train: signal {signum}: stopping after the current step; the last complete checkpoint stays", flush=True)
+        received.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    os.environ["THEANO_FLAGS"] = theano_flags(args.device, os.environ)
+
+    def log(message):
+        print(f"bnn_train: {message}", flush=True)
+
+    from bnn_train.train import Runner
+
+    try:
+        Runner(args, lambda: received[0] if received else None, log=log).run()
+    except InputError as e:
+        print(f"bnn_train: error: {e}", file=sys.stderr, flush=True)
+        return EXIT_INPUT
+    except Interrupted as e:
+        log("stopped by a signal; rerun the same command to resume from the last complete checkpoint")
+        return 128 + e.signum
+    return EXIT_OK

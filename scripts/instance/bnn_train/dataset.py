@@ -1,0 +1,106 @@
+"""The training data: four idx files in a folder, split as BNN-PYNQ's mnist.py does."""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnn_train import idx
+from bnn_train.errors import InputError
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+CLASSES_FILE = "classes.txt"
+BNN_PYNQ_VALIDATION = 10000  # mnist.py: train 0..50,000, validation 50,000..60,000
+BNN_PYNQ_TRAIN_TOTAL = 60000
+
+
+def validation_size(n_total):
+    """The last 10,000 of 60,000 training images are the validation set (BNN-PYNQ). A smaller training file keeps
+    the same proportion (1/6, at least 1 image); a larger one keeps 10,000."""
+    if n_total >= BNN_PYNQ_TRAIN_TOTAL:
+        return BNN_PYNQ_VALIDATION
+    return max(1, n_total // 6)
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # uint8 (N, 28, 28), as stored: the board's input
+    labels: np.ndarray  # uint8 (N,)
+
+
+@dataclass
+class Dataset:
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+    class_names: list
+    n_train_file: int  # images in the training file, before the split and --limit-train
+
+
+def read_classes(path):
+    with open(path, encoding="utf-8") as f:
+        names = [line.strip() for line in f.read().split("\n")]
+    while names and names[-1] == "":
+        names.pop()
+    if not names or any(n == "" for n in names):
+        raise InputError(f"{path}: needs one class name per line, no empty lines")
+    if len(names) > idx.MAX_CLASSES:
+        raise InputError(f"{path}: {len(names)} classes; the LFC overlay has at most {idx.MAX_CLASSES}")
+    return names
+
+
+def load(data_dir, limit_train=None):
+    if not os.path.isdir(data_dir):
+        raise InputError(f"{data_dir}: --data-dir is not a folder")
+    paths = {k: idx.find_file(data_dir, name) for k, name in FILES.items()}
+    train_images = idx.load_images(paths["train_images"])
+    train_labels = idx.load_labels(paths["train_labels"])
+    test_images = idx.load_images(paths["test_images"])
+    test_labels = idx.load_labels(paths["test_labels"])
+    for images, labels, ip, lp in (
+        (train_images, train_labels, paths["train_images"], paths["train_labels"]),
+        (test_images, test_labels, paths["test_images"], paths["test_labels"]),
+    ):
+        if len(images) != len(labels):
+            raise InputError(f"{lp}: {len(labels)} labels for the {len(images)} images of {ip}")
+
+    classes_path = os.path.join(data_dir, CLASSES_FILE)
+    highest = int(max(train_labels.max(), test_labels.max()))
+    if os.path.exists(classes_path):
+        names = read_classes(classes_path)
+        if highest >= len(names):
+            raise InputError(f"{classes_path}: lists {len(names)} classes but the labels go up to {highest}")
+    else:
+        names = [str(i) for i in range(highest + 1)]
+    if len(names) < 2:
+        raise InputError(f"{paths['train_labels']}: every label is 0; a classifier needs at least 2 classes")
+
+    n_total = len(train_images)
+    n_val = validation_size(n_total)
+    n_train = n_total - n_val
+    if n_train < 1:
+        raise InputError(f"{paths['train_images']}: {n_total} image(s) are too few to split into training and validation")
+    if limit_train is not None:
+        if limit_train < 1:
+            raise InputError(f"--limit-train {limit_train}: must be at least 1")
+        n_train = min(n_train, limit_train)
+    return Dataset(
+        train=Split(train_images[:n_train], train_labels[:n_train]),
+        val=Split(train_images[n_total - n_val :], train_labels[n_total - n_val :]),
+        test=Split(test_images, test_labels),
+        num_classes=len(names),
+        class_names=names,
+        n_train_file=n_total,
+    )
+
+
+def hinge_targets(labels, num_classes):
+    """2*onehot - 1 as float32 (BNN-PYNQ's squared hinge loss targets)."""
+    onehot = np.eye(num_classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+    return (2.0 * onehot - 1.0).astype(np.float32)

@@ -1,0 +1,114 @@
+"""The LFC network and its training step, built from BNN-PYNQ's own code (lfc.genLfc, quantized_net) with the update
+rule of BNN-PYNQ's mnist.py. Importing this module imports Theano: set THEANO_FLAGS first (cli.theano_flags)."""
+
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+import lasagne
+import lfc  # BNN-PYNQ bnn/src/training, patched by scripts/instance/patches/bnn-pynq
+import quantized_net
+import theano
+import theano.tensor as T
+
+
+class LearningParameters(OrderedDict):
+    """mnist.py sets attributes on an OrderedDict; lfc.genLfc reads them. Both bit widths must be set: the 2019
+    guide's copy of the script forgot weight_bits, which genLfc needs."""
+
+
+def learning_parameters(weight_bits, activation_bits):
+    lp = LearningParameters()
+    lp.activation_bits = activation_bits
+    lp.weight_bits = weight_bits
+    lp.alpha = 0.1  # batch-norm moving-average factor
+    lp.epsilon = 1e-4
+    lp.dropout_in = 0.2
+    lp.dropout_hidden = 0.5
+    lp.W_LR_scale = "Glorot"
+    return lp
+
+
+def squared_hinge(target, output):
+    return T.mean(T.sqr(T.maximum(0.0, 1.0 - target * output)))
+
+
+class Lfc:
+    def __init__(self, num_classes, weight_bits, activation_bits, seed, log=print):
+        # Weight initialisation and the dropout/quantizer stream seeds all draw from Lasagne's RNG: seeding it makes the
+        # initial network a function of --seed alone.
+        lasagne.random.set_rng(np.random.RandomState(seed))
+        floatX = theano.config.floatX
+        inputs = T.tensor4("inputs")
+        target = T.matrix("targets")
+        lr = T.scalar("LR", dtype=floatX)
+        self.network = lfc.genLfc(inputs, num_classes, learning_parameters(weight_bits, activation_bits))
+
+        loss = squared_hinge(target, lasagne.layers.get_output(self.network, deterministic=False))
+        # Binary weights: Adam on the real-valued weights with the gradient taken at the quantized weights, then
+        # BNN-PYNQ's per-layer LR scaling and clipping; every other trainable parameter: plain Adam (mnist.py).
+        W = lasagne.layers.get_all_params(self.network, quantized=True)
+        W_grads = quantized_net.compute_grads(loss, self.network)
+        updates = lasagne.updates.adam(loss_or_grads=W_grads, params=W, learning_rate=lr)
+        updates = quantized_net.clipping_scaling(updates, self.network)
+        others = lasagne.layers.get_all_params(self.network, trainable=True, quantized=False)
+        updates = OrderedDict(
+            list(updates.items()) + list(lasagne.updates.adam(loss_or_grads=loss, params=others, learning_rate=lr).items())
+        )
+        output = lasagne.layers.get_output(self.network, deterministic=True)
+
+        started = time.time()
+        self.train_fn = theano.function([inputs, target, lr], loss, updates=updates)
+        self.predict_fn = theano.function([inputs], output)
+        self.compile_seconds = time.time() - started
+        log(f"compiled the training and inference functions in {self.compile_seconds:.1f} s")
+
+        # The checkpoint holds every shared variable the compiled functions read or update (implicit inputs): the
+        # parameters, batch-norm averages, Adam moments and step counters, and the dropout random-stream states.
+        # Taken from the compiled functions themselves, so nothing can be forgotten; the graph is built the same way
+        # every time, so the order is stable.
+        self.state_vars = []
+        for fn in (self.train_fn, self.predict_fn):
+            for inp in fn.maker.inputs:
+                if inp.implicit and all(inp.variable is not v for v in self.state_vars):
+                    self.state_vars.append(inp.variable)
+
+    def params(self):
+        """The 24 arrays of model.npz, in lasagne.layers.get_all_param_values order (params-format.md §1)."""
+        return [np.array(a, copy=True) for a in lasagne.layers.get_all_param_values(self.network)]
+
+    def state_values(self):
+        return [np.array(v.get_value(borrow=False), copy=True) for v in self.state_vars]
+
+    def state_description(self):
+        return [f"{v.name or type(v).__name__} {v.get_value(borrow=True).dtype}{v.get_value(borrow=True).shape}" for v in self.state_vars]
+
+    def set_state_values(self, values):
+        if len(values) != len(self.state_vars):
+            raise ValueError(f"checkpoint has {len(values)} state arrays, the network has {len(self.state_vars)}")
+        for i, (var, value) in enumerate(zip(self.state_vars, values)):
+            current = var.get_value(borrow=True)
+            if current.shape != value.shape or current.dtype != value.dtype:
+                raise ValueError(
+                    f"state {i} ({var.name}): checkpoint {value.dtype}{value.shape}, network {current.dtype}{current.shape}"
+                )
+            var.set_value(value, borrow=False)
+
+    def predict(self, x, batch=500):
+        return np.concatenate([self.predict_fn(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def versions():
+    import sys
+
+    return {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "theano": theano.__version__,
+        "lasagne": lasagne.__version__,
+        "theano_device": theano.config.device,
+        "theano_floatX": theano.config.floatX,
+        "theano_blas_ldflags": theano.config.blas.ldflags,
+        "bnn_pynq_lfc": lfc.__file__,
+    }
