@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { CloudError } from '../../cloud/aws-errors';
+import { discoverStack } from '../../cloud/discovery';
+import { assertRunId, objectExists, readRun, runNotFound } from '../../cloud/runs';
+import { startConvertAutomation, waitForAutomation } from '../../cloud/ssm';
+import { DEFAULT_NETWORK, runKeys } from '../../layout';
+import type { VerifySummary } from '../../report/progress';
+import { formatPercent } from '../ui/format';
+import { startSpinner } from '../ui/spinner';
+import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+
+export interface ConvertRunOptions {
+  dataset?: string;
+  publish?: boolean;
+}
+
+/** The verify summary as a few lines: accuracy, argmax, agreement, worst classes. */
+export function formatVerify(v: VerifySummary): string {
+  const lines = [
+    `board accuracy ${formatPercent(v.accuracy)}${v.correct !== undefined && v.total !== undefined ? ` (${v.correct}/${v.total})` : ''}`,
+  ];
+  if (v.argmaxAccuracy !== undefined) lines.push(`float model, argmax ${formatPercent(v.argmaxAccuracy)}`);
+  if (v.agreement !== undefined)
+    lines.push(`params agree with the float model (board rule) on ${formatPercent(v.agreement)} of images`);
+  if (v.perClass && v.perClass.length > 0) {
+    const named = v.perClass.map((acc, i) => ({ acc, name: v.classes?.[i] ?? `class ${i}` }));
+    const worst = [...named].sort((a, b) => a.acc - b.acc).slice(0, 3);
+    lines.push(`weakest classes: ${worst.map((w) => `${w.name} ${formatPercent(w.acc, 1)}`).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `bnn-pynq convert-run <runId>`: runs the stack's convert automation on a run and prints its verify summary. */
+export async function runConvertRun(env: CloudEnv, runId: string, options: ConvertRunOptions): Promise<void> {
+  const { clients, term } = env;
+  assertRunId(runId);
+  const stack = await discoverStack(clients, env.stackName, env.region);
+  const run = await readRun(clients, stack.artifactBucket, runId, { verify: false });
+  if (!(await objectExists(clients, stack.artifactBucket, runKeys(runId).model))) {
+    if (!run) throw runNotFound(runId, stack.artifactBucket);
+    throw new CloudError(
+      'not-found',
+      `run ${runId} has no model.npz yet (state: ${run.status?.state ?? 'unknown'}): wait for it to finish (\`bnn-pynq watch ${runId}\`)`,
+    );
+  }
+  const dataset = options.dataset ?? run.request?.dataset;
+  if (!dataset) {
+    throw new CloudError(
+      'failed',
+      `run ${runId} does not say which dataset it trained on: pass --dataset <name>`,
+    );
+  }
+  const publish = options.publish !== false;
+  const executionId = await startConvertAutomation(clients, stack, {
+    runId,
+    dataset,
+    network: DEFAULT_NETWORK,
+    publish: String(publish),
+  });
+  const spinner = startSpinner(term, `converting and verifying ${runId} (${executionId})`, env.clock.now);
+  const result = await waitForAutomation(clients, executionId, {
+    clock: env.clock,
+    onStatus: (s) => spinner.update(`conversion ${s}`),
+  }).catch((err) => {
+    spinner.fail('conversion');
+    throw err;
+  });
+  if (result.status !== 'Success') {
+    spinner.fail(`conversion ${result.status}`);
+    throw new CloudError(
+      'failed',
+      `conversion of ${runId} ${result.status}${result.failedStep ? ` at step ${result.failedStep}` : ''}${result.failureMessage ? `: ${result.failureMessage.replace(/\s+/g, ' ').slice(0, 400)}` : ''}; nothing was published`,
+    );
+  }
+  spinner.succeed(`converted ${runId}`);
+  const after = await readRun(clients, stack.artifactBucket, runId);
+  if (after.verify) term.out(formatVerify(after.verify));
+  else term.err(`note: s3://${stack.artifactBucket}/${runKeys(runId).verify} is missing or unreadable\n`);
+  term.err(
+    publish
+      ? `published to s3://${stack.artifactBucket}/params/${dataset}/${DEFAULT_NETWORK}/: \`bnn-pynq fetch --dataset ${dataset}\`\n`
+      : `not published (--no-publish): \`bnn-pynq fetch --run ${runId}\`\n`,
+  );
+}
+
+export function register(program: Command): void {
+  addCloudOptions(
+    program
+      .command('convert-run <runId>')
+      .description(
+        "Convert a finished run's model.npz to the board's param folder in the cloud, verify it, publish it, and print the verify summary (the local equivalent is `convert <model.npz>`)",
+      )
+      .option('--dataset <name>', 'dataset of the run (default: from its run.json)')
+      .option(
+        '--no-publish',
+        "write the run's params and verify.json only, keep the published params as they are",
+      ),
+  ).action(async (runId: string, options: ConvertRunOptions & CloudOptions) =>
+    runConvertRun(cloudEnvFromOptions(options), runId, options),
+  );
+}

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { discoverStack } from '../../cloud/discovery';
+import { streamLog } from '../../cloud/logs';
+import { assertRunId, readRun, readText, runNotFound } from '../../cloud/runs';
+import { UserError } from '../../errors';
+import { logStreams, runKeys } from '../../layout';
+import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+
+export interface LogsOptions {
+  follow?: boolean;
+  bootstrap?: boolean;
+  timestamps?: boolean;
+}
+
+/**
+ * `bnn-pynq logs <runId> [-f]` prints the run's CloudWatch stream (and follows it until the run ends);
+ * `--bootstrap` prints the instance's bootstrap stream. When a run has no stream (logs expired, or
+ * CloudWatch not reachable from the instance), the copy in S3 (`train.log`) is printed instead.
+ */
+export async function runLogs(env: CloudEnv, runId: string | undefined, options: LogsOptions): Promise<void> {
+  const { clients, term } = env;
+  if (!runId && !options.bootstrap)
+    throw new UserError('name a run (`bnn-pynq logs <runId>`, see `bnn-pynq runs`) or pass --bootstrap');
+  if (runId) assertRunId(runId);
+  const stack = await discoverStack(clients, env.stackName, env.region);
+  const stream = runId ? logStreams.run(runId) : logStreams.bootstrap(stack.instanceId);
+  const print = ({ timestamp, message }: { timestamp: number; message: string }) =>
+    term.out(options.timestamps ? `${new Date(timestamp).toISOString()} ${message}\n` : `${message}\n`);
+  const isDone = runId
+    ? async () => {
+        const run = await readRun(clients, stack.artifactBucket, runId, { verify: false }).catch(
+          () => undefined,
+        );
+        return ['succeeded', 'failed', 'stopped'].includes(run?.status?.state ?? '');
+      }
+    : undefined;
+  const found = await streamLog(clients, stack.logGroup, stream, print, {
+    follow: options.follow && runId !== undefined,
+    isDone,
+    clock: env.clock,
+  });
+  if (found) return;
+  if (!runId) {
+    throw new UserError(
+      `no bootstrap log for ${stack.instanceId} in ${stack.logGroup} yet: the instance may not have booted since deploy (\`bnn-pynq status\`)`,
+    );
+  }
+  const copy = await readText(clients, stack.artifactBucket, runKeys(runId).log);
+  if (copy !== undefined) {
+    term.err(
+      `(no CloudWatch stream ${stream}; printing s3://${stack.artifactBucket}/${runKeys(runId).log})\n`,
+    );
+    term.out(copy.endsWith('\n') || copy === '' ? copy : `${copy}\n`);
+    return;
+  }
+  // Distinguish "no such run" from "run without logs yet".
+  await readRun(clients, stack.artifactBucket, runId, { verify: false }).catch((err) => {
+    throw err ?? runNotFound(runId, stack.artifactBucket);
+  });
+  throw new UserError(
+    `run ${runId} has no logs yet (stream ${stream} in ${stack.logGroup}): retry in a minute, or use -f to wait`,
+  );
+}
+
+export function register(program: Command): void {
+  addCloudOptions(
+    program
+      .command('logs [runId]')
+      .description("Print a run's log (CloudWatch, or its S3 copy); -f follows it until the run ends")
+      .option('-f, --follow', 'keep printing new lines until the run ends')
+      .option('--bootstrap', "print the instance's bootstrap log instead")
+      .option('--timestamps', 'prefix each line with its time (UTC)'),
+  ).action(async (runId: string | undefined, options: LogsOptions & CloudOptions) =>
+    runLogs(cloudEnvFromOptions(options), runId, options),
+  );
+}

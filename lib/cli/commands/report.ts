@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { Command } from 'commander';
+import { discoverStack } from '../../cloud/discovery';
+import { assertRunId, readRun, readText } from '../../cloud/runs';
+import { InputFormatError, UserError } from '../../errors';
+import { datasetPrefix, runParamsPrefix } from '../../layout';
+import { type ReportInput, renderReport } from '../../report/html';
+import { parseProgress, parseVerify } from '../../report/progress';
+import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+
+export interface ReportOptions {
+  out?: string;
+  /** A local copy of the run folder (progress.jsonl, verify.json, run.json, state.json): no AWS needed. */
+  local?: string;
+}
+
+/** Builds the report input from a local run folder (e.g. `aws s3 sync s3://<artifacts>/runs/<id>/ dir`). */
+export function reportInputFromFolder(runId: string, dir: string, generatedAt: string): ReportInput {
+  const progressFile = path.join(dir, 'progress.jsonl');
+  if (!existsSync(progressFile)) {
+    throw new UserError(
+      `${progressFile} does not exist: --local must be a copy of runs/<runId>/ holding progress.jsonl`,
+    );
+  }
+  const read = (name: string) =>
+    existsSync(path.join(dir, name)) ? readFileSync(path.join(dir, name), 'utf8') : undefined;
+  const verifyText = read('verify.json');
+  let verify: ReportInput['verify'];
+  if (verifyText !== undefined) {
+    try {
+      verify = parseVerify(verifyText, path.join(dir, 'verify.json'));
+    } catch (err) {
+      throw new InputFormatError(path.join(dir, 'verify.json'), (err as Error).message.replace(/^.*?: /, ''));
+    }
+  }
+  const json = (name: string): Record<string, unknown> | undefined => {
+    const t = read(name);
+    try {
+      return t === undefined ? undefined : JSON.parse(t);
+    } catch {
+      return undefined;
+    }
+  };
+  const request = json('run.json');
+  const state = json('state.json');
+  return {
+    runId,
+    dataset: typeof request?.dataset === 'string' ? request.dataset : undefined,
+    requestedEpochs: request?.epochs !== undefined ? Number(request.epochs) : undefined,
+    state: typeof state?.state === 'string' ? state.state : undefined,
+    progress: parseProgress(readFileSync(progressFile, 'utf8')),
+    verify,
+    classes: read('classes.txt')?.split('\n').filter(Boolean),
+    generatedAt,
+  };
+}
+
+async function reportInputFromS3(env: CloudEnv, runId: string): Promise<ReportInput> {
+  const stack = await discoverStack(env.clients, env.stackName, env.region);
+  const run = await readRun(env.clients, stack.artifactBucket, runId);
+  const dataset = run.request?.dataset;
+  let classes: string[] | undefined;
+  let previewPng: Uint8Array | undefined;
+  if (dataset) {
+    classes = (
+      await readText(env.clients, stack.artifactBucket, `${runParamsPrefix(runId, dataset)}classes.txt`)
+    )
+      ?.split('\n')
+      .filter(Boolean);
+    try {
+      const out = await env.clients.s3.send(
+        new GetObjectCommand({ Bucket: stack.datasetBucket, Key: `${datasetPrefix(dataset)}preview.png` }),
+      );
+      previewPng = await out.Body?.transformToByteArray();
+    } catch {
+      // A preview exists only for imported datasets; the report is complete without it.
+    }
+  }
+  return {
+    runId,
+    dataset,
+    requestedEpochs: run.request?.epochs,
+    state: run.status?.state === 'unknown' ? run.status.raw : run.status?.state,
+    progress: run.progress,
+    verify: run.verify,
+    classes,
+    previewPng,
+    generatedAt: new Date(env.clock.now()).toISOString(),
+  };
+}
+
+/** `bnn-pynq report <runId>`: writes one self-contained HTML file and prints its path. */
+export async function runReport(env: CloudEnv, runId: string, options: ReportOptions): Promise<string> {
+  assertRunId(runId);
+  const input = options.local
+    ? reportInputFromFolder(runId, options.local, new Date(env.clock.now()).toISOString())
+    : await reportInputFromS3(env, runId);
+  const out = path.resolve(options.out ?? `report-${runId}.html`);
+  const temp = `${out}.tmp-${process.pid}`;
+  await writeFile(temp, renderReport(input));
+  await rename(temp, out);
+  env.term.out(`${out}\n`);
+  env.term.err(
+    `report: ${input.progress.points.length} epoch(s)${input.verify ? ', verified confusion matrix' : ', no verify.json yet'}; open it in a browser\n`,
+  );
+  return out;
+}
+
+export function register(program: Command): void {
+  addCloudOptions(
+    program
+      .command('report <runId>')
+      .description(
+        'Write one self-contained HTML report: training curves (both decision rules) and the verified confusion matrix',
+      )
+      .option('--out <file>', 'where to write it (default: ./report-<runId>.html)')
+      .option('--local <dir>', 'read a local copy of runs/<runId>/ instead of S3 (no AWS access needed)'),
+  ).action(async (runId: string, options: ReportOptions & CloudOptions) => {
+    await runReport(cloudEnvFromOptions(options), runId, options);
+  });
+}

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { discoverStack } from '../../cloud/discovery';
+import { listPublished, listRunIds, objectExists, readRun } from '../../cloud/runs';
+import { MANIFEST_FILE, runParamsPrefix } from '../../layout';
+import { totalEpochs } from '../../report/progress';
+import { formatPercent, renderTable } from '../ui/format';
+import {
+  addCloudOptions,
+  type CloudEnv,
+  type CloudOptions,
+  cloudEnvFromOptions,
+  positiveInt,
+} from './cloud-common';
+
+/** `bnn-pynq runs`: a table of the newest runs, newest first. */
+export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): Promise<void> {
+  const { clients, term } = env;
+  const stack = await discoverStack(clients, env.stackName, env.region);
+  const ids = (await listRunIds(clients, stack.artifactBucket)).slice(0, options.limit ?? 20);
+  if (ids.length === 0) {
+    term.err('no runs yet: start one with `bnn-pynq train`\n');
+    return;
+  }
+  const published = await listPublished(clients, stack.artifactBucket);
+  const rows: string[][] = [];
+  for (const id of ids) {
+    const run = await readRun(clients, stack.artifactBucket, id);
+    const dataset = run.request?.dataset ?? published.find((p) => p.manifest.runId === id)?.dataset ?? '?';
+    const last = run.progress.points.at(-1);
+    const total = totalEpochs(run.progress, run.request?.epochs);
+    const best = run.progress.points.reduce<number | undefined>(
+      (b, p) =>
+        p.bestValidError !== undefined && (b === undefined || p.bestValidError < b) ? p.bestValidError : b,
+      undefined,
+    );
+    // Test error: the verified board accuracy when the run was converted, else the training loop's board rule.
+    const testError = run.verify
+      ? 100 - run.verify.accuracy
+      : (last?.testError.board ?? last?.testError.argmax);
+    const isPublished = published.filter((p) => p.manifest.runId === id).map((p) => p.dataset);
+    const hasParams =
+      dataset !== '?' &&
+      (await objectExists(clients, stack.artifactBucket, `${runParamsPrefix(id, dataset)}${MANIFEST_FILE}`));
+    rows.push([
+      id,
+      dataset,
+      last ? `${last.epoch}${total ? `/${total}` : ''}` : '0',
+      formatPercent(best),
+      `${formatPercent(testError)}${run.verify ? ' (verified)' : ''}`,
+      run.status?.state === 'unknown'
+        ? (run.status.raw ?? '?')
+        : (run.status?.state ?? (run.hasModel ? 'succeeded?' : '?')),
+      isPublished.length > 0 ? 'yes (current)' : hasParams ? 'converted' : '-',
+    ]);
+  }
+  term.out(
+    renderTable(
+      ['run', 'dataset', 'epochs', 'best valid err', 'test err', 'state', 'params published'],
+      rows,
+    ),
+  );
+}
+
+export function register(program: Command): void {
+  addCloudOptions(
+    program
+      .command('runs')
+      .description(
+        'List training runs: id, dataset, epochs done, best validation error, test error, state, params',
+      )
+      .option('--limit <n>', 'show the newest n runs', positiveInt('--limit'), 20),
+  ).action(async (options: CloudOptions & { limit: number }) =>
+    runRuns(cloudEnvFromOptions(options), options),
+  );
+}

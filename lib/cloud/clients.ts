@@ -1,0 +1,75 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
+
+/** The SDK clients the cloud commands use; tests inject mocked or loopback ones. */
+export interface CloudClients {
+  ssm: SSMClient;
+  s3: S3Client;
+  ec2: EC2Client;
+  logs: CloudWatchLogsClient;
+  cfn: CloudFormationClient;
+}
+
+export interface ConnectionOptions {
+  region?: string;
+  profile?: string;
+}
+
+/** Env var that points the S3 client at an S3-compatible server (tests: s3rver on loopback). */
+export const S3_ENDPOINT_ENV = 'BNN_PYNQ_S3_ENDPOINT';
+
+/**
+ * Builds the clients from --region / --profile (falling back to the SDK's usual chain: AWS_REGION,
+ * AWS_PROFILE, ~/.aws/config). Clients are created lazily, so a command that needs only S3 never
+ * resolves anything for SSM.
+ */
+export function createClients(
+  options: ConnectionOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): CloudClients {
+  const common = {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+  };
+  const endpoint = env[S3_ENDPOINT_ENV];
+  const cache: Partial<CloudClients> = {};
+  const lazy = <K extends keyof CloudClients>(key: K, make: () => CloudClients[K]): CloudClients[K] => {
+    cache[key] ??= make();
+    return cache[key] as CloudClients[K];
+  };
+  return {
+    get ssm() {
+      return lazy('ssm', () => new SSMClient(common));
+    },
+    get s3() {
+      return lazy(
+        's3',
+        () =>
+          new S3Client({
+            ...common,
+            ...(endpoint
+              ? {
+                  endpoint,
+                  forcePathStyle: true,
+                  // S3-compatible servers predate the SDK's default CRC32 request checksums.
+                  requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+                  responseChecksumValidation: 'WHEN_REQUIRED' as const,
+                }
+              : {}),
+          }),
+      );
+    },
+    get ec2() {
+      return lazy('ec2', () => new EC2Client(common));
+    },
+    get logs() {
+      return lazy('logs', () => new CloudWatchLogsClient(common));
+    },
+    get cfn() {
+      return lazy('cfn', () => new CloudFormationClient(common));
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
+import { checkAgainstManifest, type ParamManifest, parseManifest, sha256Hex } from '../manifest';
+import { aws, CloudError } from './aws-errors';
+import type { CloudClients } from './clients';
+import { readText } from './runs';
+
+export interface FetchSource {
+  bucket: string;
+  /** S3 prefix of the param folder, ending in `/` (holds manifest.json and the files). */
+  prefix: string;
+  dataset: string;
+  network?: string;
+  /** For messages: `published params` or `run <id>`. */
+  label: string;
+}
+
+export interface FetchResult {
+  /** Local folder now holding the params: `<out>/<dataset>/<network>`. */
+  folder: string;
+  manifest: ParamManifest;
+  added: string[];
+  changed: string[];
+  unchanged: string[];
+  removed: string[];
+  bytesDownloaded: number;
+}
+
+/** Local files of a folder (recursively), as manifest-style relative paths. */
+async function listLocal(root: string, sub = ''): Promise<string[]> {
+  if (!existsSync(path.join(root, sub))) return [];
+  const out: string[] = [];
+  for (const entry of await readdir(path.join(root, sub), { withFileTypes: true })) {
+    const rel = sub ? `${sub}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listLocal(root, rel)));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+async function download(clients: CloudClients, bucket: string, key: string): Promise<Uint8Array> {
+  const out = await aws(`s3:GetObject (s3://${bucket}/${key})`, () =>
+    clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+  );
+  if (!out.Body) throw new CloudError('failed', `s3://${bucket}/${key} came back empty`);
+  return out.Body.transformToByteArray();
+}
+
+/**
+ * Brings `<out>/<dataset>/<network>/` up to date with the param folder in S3, trusting only its manifest:
+ * files whose local SHA-256 already matches are kept, the others are downloaded, every file of the
+ * new folder is checked against the manifest, and the folder is assembled in a temporary sibling and
+ * renamed into place. On any failure the previous local folder is left exactly as it was.
+ */
+export async function fetchParams(
+  clients: CloudClients,
+  source: FetchSource,
+  out: string,
+  options: { concurrency?: number } = {},
+): Promise<FetchResult> {
+  const network = source.network ?? DEFAULT_NETWORK;
+  const manifestKey = `${source.prefix}${MANIFEST_FILE}`;
+  const manifestText = await readText(clients, source.bucket, manifestKey);
+  if (manifestText === undefined) {
+    throw new CloudError(
+      'not-found',
+      `no param folder for ${source.label} (s3://${source.bucket}/${manifestKey} does not exist): convert a finished run first with \`bnn-pynq convert-run <runId>\``,
+    );
+  }
+  let manifest: ParamManifest;
+  try {
+    manifest = parseManifest(manifestText, `s3://${source.bucket}/${manifestKey}`);
+  } catch (err) {
+    throw new CloudError('failed', `${(err as Error).message}: refusing to fetch; re-run the conversion`);
+  }
+  if (manifest.dataset !== source.dataset || manifest.network !== network) {
+    throw new CloudError(
+      'failed',
+      `s3://${source.bucket}/${manifestKey} is for ${manifest.dataset}/${manifest.network}, not ${source.dataset}/${network}: refusing to fetch; re-run the conversion`,
+    );
+  }
+  if (manifest.files.some((f) => f.path === MANIFEST_FILE)) {
+    throw new CloudError('failed', `s3://${source.bucket}/${manifestKey} lists itself: refusing to fetch`);
+  }
+
+  const folder = path.resolve(out, source.dataset, network);
+  const parent = path.dirname(folder);
+  await mkdir(parent, { recursive: true });
+  const localFiles = new Set(await listLocal(folder));
+  const temp = await mkdtemp(path.join(parent, `.${network}.fetch-`));
+  const result: FetchResult = {
+    folder,
+    manifest,
+    added: [],
+    changed: [],
+    unchanged: [],
+    removed: [],
+    bytesDownloaded: 0,
+  };
+  try {
+    const fresh = new Map<string, Uint8Array>();
+    const queue = [...manifest.files];
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const local = path.join(folder, ...f.path.split('/'));
+        const target = path.join(temp, ...f.path.split('/'));
+        await mkdir(path.dirname(target), { recursive: true });
+        if (localFiles.has(f.path)) {
+          const bytes = await readFile(local);
+          if (bytes.length === f.size && sha256Hex(bytes) === f.sha256) {
+            await copyFile(local, target);
+            fresh.set(f.path, bytes);
+            result.unchanged.push(f.path);
+            continue;
+          }
+        }
+        const bytes = await download(clients, source.bucket, `${source.prefix}${f.path}`);
+        if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
+          throw new CloudError(
+            'failed',
+            `s3://${source.bucket}/${source.prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
+          );
+        }
+        await writeFile(target, bytes);
+        fresh.set(f.path, bytes);
+        result.bytesDownloaded += bytes.length;
+        (localFiles.has(f.path) ? result.changed : result.added).push(f.path);
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    // The whole new folder, checked once more as it will be on disk.
+    const problems = checkAgainstManifest(manifest, fresh);
+    if (problems.length > 0) {
+      throw new CloudError(
+        'failed',
+        `param folder does not match its manifest: ${problems.slice(0, 3).join('; ')}`,
+      );
+    }
+    await writeFile(path.join(temp, MANIFEST_FILE), manifestText);
+    const listed = new Set([...manifest.files.map((f) => f.path), MANIFEST_FILE]);
+    result.removed = [...localFiles].filter((p) => !listed.has(p)).sort();
+    for (const list of [result.added, result.changed, result.unchanged]) list.sort();
+
+    // Swap: old folder aside, new folder in, old folder gone. A failure between the renames puts the old one back.
+    const old = existsSync(folder) ? `${temp}.old` : undefined;
+    if (old) await rename(folder, old);
+    try {
+      await rename(temp, folder);
+    } catch (err) {
+      if (old) await rename(old, folder);
+      throw err;
+    }
+    if (old) await rm(old, { recursive: true, force: true });
+    return result;
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The exact commands that put a fetched folder on the board. */
+export function boardCopyCommands(out: string, dataset: string): string[] {
+  const local = path.join(out, dataset);
+  return [
+    `scp -r ${shellQuote(local)} xilinx@<board>:/usr/local/lib/python3.6/dist-packages/bnn/params/`,
+    `bnn-pynq board push <board> --params ${shellQuote(out)} --dataset ${dataset}   # same, checked on the board`,
+  ];
+}
+
+const shellQuote = (s: string): string => (/^[\w./@:-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
