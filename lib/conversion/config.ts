@@ -1,0 +1,45 @@
+import { UserError } from '../errors';
+
+/**
+ * The conversion Lambda's configuration, set by the ConversionJob construct as environment variables.
+ * Names live here so the construct and the handler cannot drift apart.
+ */
+export const CONVERSION_ENV = {
+  artifactBucket: 'BNN_PYNQ_ARTIFACT_BUCKET',
+  datasetBucket: 'BNN_PYNQ_DATASET_BUCKET',
+  minAccuracyPercent: 'BNN_PYNQ_MIN_ACCURACY_PERCENT',
+} as const;
+
+/**
+ * Default accuracy floor (board rule, percent of the test set). It is there to stop broken params,
+ * not mediocre ones: a wrong sign or a mangled npz lands near chance (10 % for 10 classes), while a
+ * short real training run of LFC already reaches 75-80 % on Fashion-MNIST and 95+ % on MNIST.
+ */
+export const DEFAULT_MIN_ACCURACY_PERCENT = 50;
+
+export interface ConversionConfig {
+  artifactBucket: string;
+  datasetBucket: string;
+  minAccuracyPercent: number;
+}
+
+export function conversionConfigFromEnv(env: Record<string, string | undefined>): ConversionConfig {
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value)
+      throw new UserError(`environment variable ${name} is not set (the ConversionJob construct sets it)`);
+    return value;
+  };
+  const floorText = env[CONVERSION_ENV.minAccuracyPercent]?.trim();
+  const minAccuracyPercent = floorText ? Number(floorText) : DEFAULT_MIN_ACCURACY_PERCENT;
+  if (!Number.isFinite(minAccuracyPercent) || minAccuracyPercent < 0 || minAccuracyPercent > 100) {
+    throw new UserError(
+      `${CONVERSION_ENV.minAccuracyPercent}=${JSON.stringify(floorText)} is not a percentage between 0 and 100`,
+    );
+  }
+  return {
+    artifactBucket: required(CONVERSION_ENV.artifactBucket),
+    datasetBucket: required(CONVERSION_ENV.datasetBucket),
+    minAccuracyPercent,
+  };
+}

@@ -1,0 +1,258 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DEFAULT_MIN_ACCURACY_PERCENT } from '../../lib/conversion/config';
+import { listObjects } from '../../lib/conversion/s3-objects';
+import { createConvertHandler } from '../../lib/lambda/convert-handler';
+import { IDX_FILES, publishedParamsPrefix, runKeys, runParamsPrefix } from '../../lib/layout';
+import { checkAgainstManifest, parseManifest, sha256Hex } from '../../lib/manifest';
+import { SHARED_DATA } from '../support/cli';
+import { type LocalS3, newLocalS3Client, startLocalS3 } from '../support/s3-server';
+
+// The conversion Lambda's handler, run in-process against the loopback S3 server with the real fixtures:
+// the reconstructed MNIST npz must become BNN-PYNQ's shipped mnist/lfcW1A1 folder, byte for byte.
+
+// Generous: these tests share 2 cores with everyone else's (a conversion is ~1 s on an idle core).
+jest.setTimeout(300_000);
+
+const ARTIFACTS = 'artifacts';
+const DATASETS = 'datasets';
+const SHIPPED = path.join(SHARED_DATA, 'bnn-pynq', 'params', 'mnist', 'lfcW1A1');
+const NPZ = readFileSync(path.join(SHARED_DATA, 'npz', 'mnist-lfc-w1a1-reconstructed.npz'));
+const RUN = '20261126-061500-mnist-a1b2';
+const PUBLISHED = publishedParamsPrefix('mnist');
+
+let s3: LocalS3;
+/** S3 commands the handler sent (its own client, so the test's reads and writes are not counted). */
+let sent: string[] = [];
+let handlerClient: S3Client;
+
+function countingClient(endpoint: string): S3Client {
+  const client = newLocalS3Client(endpoint);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(context.commandName as string);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  return client;
+}
+
+const handlerFor = (minAccuracyPercent = DEFAULT_MIN_ACCURACY_PERCENT) =>
+  createConvertHandler({
+    s3: handlerClient,
+    config: { artifactBucket: ARTIFACTS, datasetBucket: DATASETS, minAccuracyPercent },
+    log: () => {},
+    now: () => new Date('2026-11-26T07:00:00.000Z'),
+  });
+
+const put = (bucket: string, key: string, body: Uint8Array | string) =>
+  s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+
+async function get(bucket: string, key: string): Promise<Buffer> {
+  const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+}
+
+/** Every object under a prefix: key -> bytes. */
+async function snapshot(prefix: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const o of await listObjects(s3.client, ARTIFACTS, prefix))
+    out.set(o.key, await get(ARTIFACTS, o.key));
+  return out;
+}
+
+const shippedFiles = (): Map<string, Buffer> =>
+  new Map(readdirSync(SHIPPED).map((name) => [name, readFileSync(path.join(SHIPPED, name))]));
+
+async function uploadRun(runId: string, npz: Uint8Array, runJson?: object): Promise<void> {
+  await put(ARTIFACTS, runKeys(runId).model, npz);
+  if (runJson) await put(ARTIFACTS, runKeys(runId).request, JSON.stringify(runJson));
+}
+
+beforeAll(async () => {
+  s3 = await startLocalS3([ARTIFACTS, DATASETS]);
+  handlerClient = countingClient(s3.endpoint);
+  await put(
+    DATASETS,
+    `datasets/mnist/${IDX_FILES.testImages}`,
+    readFileSync(path.join(SHARED_DATA, 'mnist', IDX_FILES.testImages)),
+  );
+  await put(
+    DATASETS,
+    `datasets/mnist/${IDX_FILES.testLabels}`,
+    readFileSync(path.join(SHARED_DATA, 'mnist', IDX_FILES.testLabels)),
+  );
+  // BNN-PYNQ's own class file (CRLF line ends): the job must publish it as is.
+  await put(DATASETS, 'datasets/mnist/classes.txt', readFileSync(path.join(SHIPPED, 'classes.txt')));
+  // The dataset comes from run.json here (the train document writes it); no dataset parameter.
+  await uploadRun(RUN, NPZ, { runId: RUN, dataset: 'mnist' });
+}, 60_000);
+afterAll(async () => {
+  handlerClient?.destroy();
+  await s3?.stop();
+});
+
+describe('a good run', () => {
+  let first: Map<string, Buffer>;
+
+  test('publishes the 289 shipped files byte for byte, manifest.json, and verify.json with 98.40 %', async () => {
+    const summary = await handlerFor()({ runId: RUN });
+    expect(summary).toMatchObject({ runId: RUN, dataset: 'mnist', network: 'lfcW1A1', published: true });
+    expect(summary.accuracy.toFixed(2)).toBe('98.40');
+
+    const shipped = shippedFiles();
+    expect(shipped.size).toBe(289);
+    for (const prefix of [PUBLISHED, runParamsPrefix(RUN, 'mnist')]) {
+      const folder = await snapshot(prefix);
+      const files = new Map([...folder].map(([key, bytes]) => [key.slice(prefix.length), bytes]));
+      const manifestBytes = files.get('manifest.json');
+      expect(manifestBytes).toBeDefined();
+      files.delete('manifest.json');
+      expect([...files.keys()].sort()).toEqual([...shipped.keys()].sort());
+      for (const [name, bytes] of shipped)
+        expect({ name, same: files.get(name)?.equals(bytes) }).toEqual({ name, same: true });
+
+      const manifest = parseManifest(String(manifestBytes), prefix);
+      expect(manifest).toMatchObject({ runId: RUN, dataset: 'mnist', network: 'lfcW1A1' });
+      expect(manifest.accuracy?.toFixed(2)).toBe('98.40');
+      expect(manifest.files).toHaveLength(289);
+      const entry = manifest.files.find((f) => f.path === '0-0-weights.bin');
+      const bytes = shipped.get('0-0-weights.bin') ?? Buffer.alloc(0);
+      expect(entry).toEqual({ path: '0-0-weights.bin', sha256: sha256Hex(bytes), size: bytes.length });
+      expect(checkAgainstManifest(manifest, files)).toEqual([]);
+    }
+
+    const report = JSON.parse((await get(ARTIFACTS, runKeys(RUN).verify)).toString('utf8'));
+    expect(report).toMatchObject({
+      schema: 'bnn-pynq-verify/1',
+      runId: RUN,
+      dataset: 'mnist',
+      network: 'lfcW1A1',
+      model: { key: runKeys(RUN).model, sha256: sha256Hex(NPZ), size: NPZ.length },
+      testSet: { count: 10000 },
+      board: { correct: 9840, total: 10000, accuracy: 98.4 },
+      publish: { requested: true, decision: 'published' },
+    });
+    expect(report.board.perClass).toHaveLength(10);
+    expect(report.board.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(10000);
+    first = await snapshot('');
+  });
+
+  test('running it again sends no write to S3 and changes no byte', async () => {
+    sent = [];
+    const summary = await handlerFor()({ runId: `runs/${RUN}/model.npz` }); // the form the S3 event carries
+    expect(summary).toMatchObject({ published: true, note: 'already published (no change)' });
+    expect(summary.publishedChanges).toEqual({ written: 0, deleted: 0, manifestWritten: false });
+    expect(sent.filter((c) => /Put|Delete|Copy/.test(c))).toEqual([]);
+    const again = await snapshot('');
+    expect([...again.keys()]).toEqual([...first.keys()]);
+    for (const [key, bytes] of first)
+      expect({ key, same: again.get(key)?.equals(bytes) }).toEqual({ key, same: true });
+  });
+
+  test('aws s3 sync of params/ yields a folder that matches its manifest', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'params-sync-'));
+    execFileSync('aws', ['--endpoint-url', s3.endpoint, 's3', 'sync', `s3://${ARTIFACTS}/params/`, out], {
+      env: { ...process.env, ...s3.env },
+    });
+    const folder = path.join(out, 'mnist', 'lfcW1A1');
+    const files = new Map(readdirSync(folder).map((n) => [n, readFileSync(path.join(folder, n))]));
+    const manifest = parseManifest(String(files.get('manifest.json')), folder);
+    files.delete('manifest.json');
+    expect(checkAgainstManifest(manifest, files)).toEqual([]);
+    expect(files.size).toBe(289);
+  });
+});
+
+describe('refusals leave the published params untouched', () => {
+  test('a bad npz fails with a clear message and publishes nothing', async () => {
+    const before = await snapshot(PUBLISHED);
+    const bad = 'bad-npz-run-0001';
+    await uploadRun(bad, NPZ.subarray(0, 100_000)); // truncated upload
+    sent = [];
+    await expect(handlerFor()({ runId: bad, dataset: 'mnist' })).rejects.toThrow(
+      /^invalid input: s3:\/\/artifacts\/runs\/bad-npz-run-0001\/model\.npz: .*; nothing was published$/,
+    );
+    expect(sent.filter((c) => /Put|Delete|Copy/.test(c))).toEqual([]);
+    expect(await snapshot(`runs/${bad}/`)).toEqual(new Map([[runKeys(bad).model, NPZ.subarray(0, 100_000)]]));
+    expect(await snapshot(PUBLISHED)).toEqual(before);
+  });
+
+  test('an accuracy below the floor (99 %) fails, keeps the old params, and records why', async () => {
+    const before = await snapshot(PUBLISHED);
+    const low = 'low-accuracy-run-0002';
+    await uploadRun(low, NPZ);
+    await expect(handlerFor(99)({ runId: low, dataset: 'mnist' })).rejects.toThrow(
+      'refused to publish s3://artifacts/params/mnist/lfcW1A1/: board accuracy 98.40 % on the mnist test set is below the floor of 99 %. ' +
+        'The previous published params are untouched; details in s3://artifacts/runs/low-accuracy-run-0002/verify.json',
+    );
+    expect(await snapshot(PUBLISHED)).toEqual(before);
+    const report = JSON.parse((await get(ARTIFACTS, runKeys(low).verify)).toString('utf8'));
+    expect(report.publish).toEqual({
+      requested: true,
+      decision: 'refused: board accuracy 98.40 % on the mnist test set is below the floor of 99 %',
+    });
+    expect(report.minAccuracyPercent).toBe(99);
+  });
+
+  test('a run that does not exist, or a dataset that is not staged, is named in the error', async () => {
+    await expect(handlerFor()({ runId: 'no-such-run-0003', dataset: 'mnist' })).rejects.toThrow(
+      's3://artifacts/runs/no-such-run-0003/model.npz does not exist; has the training run finished?',
+    );
+    const noDataset = 'no-dataset-run-0004';
+    await uploadRun(noDataset, NPZ); // no run.json: the default dataset, fashion-mnist, is not staged here
+    await expect(handlerFor()({ runId: noDataset })).rejects.toThrow(
+      's3://datasets/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz does not exist; stage the dataset first',
+    );
+  });
+});
+
+describe('publishing over an existing folder', () => {
+  test('rewrites changed files, deletes stale ones, and writes the manifest last', async () => {
+    await put(ARTIFACTS, `${PUBLISHED}0-0-weights.bin`, 'corrupted');
+    await put(ARTIFACTS, `${PUBLISHED}stale-from-an-old-overlay.bin`, 'old');
+    const next = '20261126-071500-mnist-c3d4';
+    await uploadRun(next, NPZ, { dataset: 'mnist' });
+    sent = [];
+    const summary = await handlerFor()({ runId: next });
+    expect(summary.publishedChanges).toEqual({ written: 1, deleted: 1, manifestWritten: true });
+    // Publish order: old manifest removed, changed file, stale file removed, new manifest (the last write).
+    const writes = sent.filter((c) => /Put|Delete/.test(c));
+    expect(writes.slice(-4)).toEqual([
+      'DeleteObjectsCommand',
+      'PutObjectCommand',
+      'DeleteObjectsCommand',
+      'PutObjectCommand',
+    ]);
+    const folder = await snapshot(PUBLISHED);
+    expect(folder.has(`${PUBLISHED}stale-from-an-old-overlay.bin`)).toBe(false);
+    expect(
+      folder.get(`${PUBLISHED}0-0-weights.bin`)?.equals(readFileSync(path.join(SHIPPED, '0-0-weights.bin'))),
+    ).toBe(true);
+    const manifest = parseManifest(String(folder.get(`${PUBLISHED}manifest.json`)), PUBLISHED);
+    expect(manifest.runId).toBe(next);
+  });
+
+  test('publish=false converts and verifies the run but leaves params/ alone', async () => {
+    const before = await snapshot(PUBLISHED);
+    const dry = 'dry-run-0005';
+    await uploadRun(dry, NPZ);
+    const summary = await handlerFor()({
+      runId: dry,
+      dataset: 'mnist',
+      network: 'lfcW1A1',
+      publish: 'false',
+    });
+    expect(summary).toMatchObject({
+      published: false,
+      publishedParams: null,
+      note: 'not published (publish=false)',
+    });
+    expect(await snapshot(PUBLISHED)).toEqual(before);
+    expect((await snapshot(runParamsPrefix(dry, 'mnist'))).size).toBe(290);
+  });
+});
