@@ -2,6 +2,7 @@ import { InputFormatError } from '../errors';
 import type { IdxImages } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { LfcParams } from './types';
+import { ACT_STRIDE, instantiateKernel, type LayerFn } from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of the lfcW1A1 overlay's batch path (../shared/docs/params-format.md §4):
@@ -83,39 +84,118 @@ export function boardClass(lo: number, hi: number, classes: number): number {
   return 0;
 }
 
-export function createSimulator(params: LfcParams): Simulator {
+/**
+ * The simulator. `engine: 'wasm'` (default) runs the layers in the WebAssembly kernel (native 64-bit
+ * popcount); `'js'` runs the same loop in plain JavaScript (the reference the tests compare against).
+ */
+export function createSimulator(params: LfcParams, options: { engine?: 'wasm' | 'js' } = {}): Simulator {
   const layers = prepareLayers(params);
   const classes = params.classes.length;
   const maskLo = classes >= 32 ? 0xffffffff : (1 << classes) - 1;
   const maskHi = classes <= 32 ? 0 : classes >= 64 ? 0xffffffff : (1 << (classes - 32)) - 1;
-  const buffers = layers.map((l) => new Uint32Array(Math.max(2, Math.ceil(l.neurons / 32))));
-  const x0: Uint32Array = new Uint32Array((layers[0] as PreparedLayer).words);
-  const forward = (pixels: Uint8Array, image: number, upTo: number): Uint32Array => {
-    binarizeImage(pixels, image, x0);
-    let x: Uint32Array = x0;
-    for (let l = 0; l < upTo; l++) {
-      runLayer(layers[l] as PreparedLayer, x, buffers[l] as Uint32Array);
-      x = buffers[l] as Uint32Array;
-    }
-    return x;
-  };
+  const engine = options.engine === 'js' ? jsEngine(layers) : wasmEngine(layers);
   return {
     classes,
     layers,
     run(pixels, first, count, out, bits) {
-      for (let i = 0; i < count; i++) {
-        const y = forward(pixels, first + i, layers.length);
-        const lo = ((y[0] as number) & maskLo) >>> 0;
-        const hi = ((y[1] as number) & maskHi) >>> 0;
-        out[i] = boardClass(lo, hi, classes);
-        if (bits) {
-          bits[2 * i] = lo;
-          bits[2 * i + 1] = hi;
+      for (let i = 0; i < count; ) {
+        const batch = Math.min(engine.maxBatch, count - i);
+        const ys = engine.forward(pixels, first + i, batch, layers.length);
+        for (let b = 0; b < ys.length; b++, i++) {
+          const y = ys[b] as Uint32Array;
+          const lo = ((y[0] as number) & maskLo) >>> 0;
+          const hi = ((y[1] as number) & maskHi) >>> 0;
+          out[i] = boardClass(lo, hi, classes);
+          if (bits) {
+            bits[2 * i] = lo;
+            bits[2 * i + 1] = hi;
+          }
         }
       }
     },
     layerInput(pixels, image, layer) {
-      return forward(pixels, image, layer).slice();
+      return (engine.forward(pixels, image, 1, layer)[0] as Uint32Array).slice();
+    },
+  };
+}
+
+interface Engine {
+  maxBatch: number;
+  /**
+   * Runs up to `batch` images from `first` through layers 0..upTo-1; returns the output words of each image
+   * it ran (views, valid until the next call; at least one image).
+   */
+  forward(pixels: Uint8Array, first: number, batch: number, upTo: number): Uint32Array[];
+}
+
+function jsEngine(layers: PreparedLayer[]): Engine {
+  const buffers = layers.map((l) => new Uint32Array(Math.max(2, Math.ceil(l.neurons / 32))));
+  const x0: Uint32Array = new Uint32Array((layers[0] as PreparedLayer).words);
+  const result: Uint32Array[] = [x0];
+  return {
+    maxBatch: 1,
+    forward(pixels, image, _batch, upTo) {
+      binarizeImage(pixels, image, x0);
+      let x: Uint32Array = x0;
+      for (let l = 0; l < upTo; l++) {
+        runLayer(layers[l] as PreparedLayer, x, buffers[l] as Uint32Array);
+        x = buffers[l] as Uint32Array;
+      }
+      result[0] = x;
+      return result;
+    },
+  };
+}
+
+function wasmEngine(layers: PreparedLayer[]): Engine {
+  // Rows are padded to whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in both weights and
+  // input, so the padding adds no mismatches. Memory: activation levels 0..L (level l = input of layer l),
+  // ACT_STRIDE bytes each; then per layer its weight rows and limits, 16-byte aligned.
+  const strides = layers.map((l) => Math.ceil(l.words / 4) * 4);
+  let offset = ACT_STRIDE * (layers.length + 1);
+  const placed = layers.map((l, i) => {
+    const w = offset;
+    offset += l.neurons * (strides[i] as number) * 4;
+    const lim = offset;
+    offset += l.limit.byteLength;
+    offset = (offset + 15) & ~15;
+    return { w, lim };
+  });
+  const { memory, layer } = instantiateKernel(offset);
+  const u32 = new Uint32Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  const kernels = layers.map((l, i) => {
+    const stride = strides[i] as number;
+    const p = placed[i] as { w: number; lim: number };
+    for (let n = 0; n < l.neurons; n++)
+      u32.set(l.bits.subarray(n * l.words, (n + 1) * l.words), p.w / 4 + n * stride);
+    i32.set(l.limit, p.lim / 4);
+    const fn = layer.get(stride / 4);
+    if (!fn || l.neurons % 32 !== 0)
+      throw new RangeError(`layer ${i}: no kernel for ${l.neurons} x ${l.words * 32}`);
+    return fn;
+  });
+  const views = Array.from({ length: layers.length + 1 }, (_, l) =>
+    u32.subarray((l * ACT_STRIDE) / 4, ((l + 1) * ACT_STRIDE) / 4),
+  );
+  const x0 = (views[0] as Uint32Array).subarray(0, (layers[0] as PreparedLayer).words);
+  const result: Uint32Array[] = [x0];
+  return {
+    maxBatch: 1,
+    forward(pixels, image, _batch, upTo) {
+      binarizeImage(pixels, image, x0);
+      for (let l = 0; l < upTo; l++) {
+        const p = placed[l] as { w: number; lim: number };
+        (kernels[l] as LayerFn)(
+          p.w,
+          l * ACT_STRIDE,
+          (l + 1) * ACT_STRIDE,
+          p.lim,
+          (layers[l] as PreparedLayer).neurons,
+        );
+      }
+      result[0] = upTo === 0 ? x0 : (views[upTo] as Uint32Array);
+      return result;
     },
   };
 }
