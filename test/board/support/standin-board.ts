@@ -22,6 +22,9 @@ import path from 'node:path';
 export interface StandInBoard {
   /** ssh config alias of the board (direct). */
   host: string;
+  /** Aliases: the board with a key it does not accept; an address where nothing listens. */
+  strangerHost: string;
+  downHost: string;
   /** ssh config alias of the same board behind a slow link (ProxyCommand relay, ~rate bytes/s upstream). */
   slowHost: string;
   sshConfig: string;
@@ -115,6 +118,7 @@ export async function startStandInBoard(options: StandInOptions = {}): Promise<S
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bnn-pynq-test', '-f', file]);
   keygen(path.join(dir, 'host_key'));
   keygen(path.join(dir, 'client_key'));
+  keygen(path.join(dir, 'stranger_key')); // a key the board does not know
   writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'client_key.pub')));
 
   const site = path.join(dir, 'site');
@@ -174,12 +178,17 @@ ${forceCommand}`,
   LogLevel ERROR
 `;
   const sshConfig = path.join(dir, 'ssh_config');
+  const closedPort = await freePort(); // nothing listens there
   writeFileSync(
     sshConfig,
     `Host board
 ${common}
 Host board-slow
 ${common}  ProxyCommand /usr/bin/python3 ${SLOW_LINK} 127.0.0.1 ${port} ${options.slowRate ?? 100_000}
+Host board-stranger
+${common.replace(`${dir}/client_key`, `${dir}/stranger_key`)}
+Host board-down
+${common.replace(`Port ${port}`, `Port ${closedPort}`)}
 `,
   );
 
@@ -202,6 +211,8 @@ ${common}  ProxyCommand /usr/bin/python3 ${SLOW_LINK} 127.0.0.1 ${port} ${option
   return {
     host: 'board',
     slowHost: 'board-slow',
+    strangerHost: 'board-stranger',
+    downHost: 'board-down',
     sshConfig,
     port,
     bnnDir,
