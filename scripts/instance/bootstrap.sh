@@ -148,8 +148,8 @@ tree_digest() {
     if [[ "$spec" == find:* ]]; then
       find "${spec#find:}" -type f -name '*.py' | LC_ALL=C sort | xargs -d '\n' sha256sum
     else
-      # shellcheck disable=SC2086
-      sha256sum $spec
+      # shellcheck disable=SC2086 # a list of paths without spaces
+      printf '%s\n' $spec | LC_ALL=C sort | xargs -d '\n' sha256sum
     fi
   ) | sha256sum | cut -d' ' -f1
 }
@@ -209,11 +209,13 @@ link_cuda_libs() {
 # Installs the unit templates (rendered with this host's paths) and the boot service.
 install_units() {
   local changed=false unit src dest
+  mkdir -p "$BNN_SYSTEMD_DIR"
   for src in "$HERE/systemd/"*.service; do
     unit=${src##*/}
     dest="$BNN_SYSTEMD_DIR/$unit"
     sed -e "s#__BNN_ROOT__#$BNN_ROOT#g" -e "s#__BNN_SRC__#$BNN_SRC#g" "$src" >"$dest.tmp"
-    if cmp -s "$dest.tmp" "$dest"; then rm -f "$dest.tmp"; else mv -f "$dest.tmp" "$dest" && changed=true; fi
+    if ! cmp -s "$dest.tmp" "$dest"; then changed=true; fi
+    replace_if_changed "$dest.tmp" "$dest"
   done
   if $changed; then systemctl daemon-reload; fi
   if [[ "$(systemctl is-enabled bnn-pynq-boot.service 2>/dev/null || true)" != enabled ]]; then
@@ -236,7 +238,7 @@ CURRENT_STEP="site-packages"
 site="$BNN_ENV/lib/python$ENV_PYTHON_MINOR/site-packages"
 mkdir -p "$site"
 printf '%s\n' "$BNN_SOURCES/lasagne" "$BNN_SOURCES/pylearn2" "$BNN_SOURCES/bnn-pynq/bnn/src/training" >"$site/bnn-pynq-sources.pth.tmp"
-if cmp -s "$site/bnn-pynq-sources.pth.tmp" "$site/bnn-pynq-sources.pth"; then rm -f "$site/bnn-pynq-sources.pth.tmp"; else mv -f "$site/bnn-pynq-sources.pth.tmp" "$site/bnn-pynq-sources.pth"; fi
+replace_if_changed "$site/bnn-pynq-sources.pth.tmp" "$site/bnn-pynq-sources.pth"
 
 if $HAS_GPU; then step cuda-libs "$CONDA_PACKAGES_GPU" link_cuda_libs; fi
 
@@ -293,6 +295,6 @@ THREADS=$(((CPUS + 1) / 2)) # physical cores (research doc §5)
   printf 'OMP_NUM_THREADS=%s\n' "$THREADS"
   if [[ $DEVICE == cuda ]]; then printf 'LD_LIBRARY_PATH=%s\n' "$BNN_ENV/lib"; fi
 } >"$BNN_RUNTIME_ENV.tmp"
-mv -f "$BNN_RUNTIME_ENV.tmp" "$BNN_RUNTIME_ENV"
+replace_if_changed "$BNN_RUNTIME_ENV.tmp" "$BNN_RUNTIME_ENV"
 CURRENT_STEP=""
 publish_state "$STATE"

@@ -79,6 +79,11 @@ fetch_url() {
   fi
 }
 
+# Moves TMP over DEST only when the content differs (a re-run leaves files, and their mtimes, alone).
+replace_if_changed() {
+  if cmp -s "$1" "$2"; then rm -f "$1"; else mv -f "$1" "$2"; fi
+}
+
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # A state string made safe for a tag value / SSM parameter: printable ASCII without quotes or commas, ≤ 250.
@@ -92,7 +97,8 @@ publish_state() {
   local state
   state=$(clean_state "$1")
   mkdir -p "$BNN_STATE_DIR"
-  printf '%s\n' "$state" >"$BNN_STATE_DIR/bootstrap-state.tmp" && mv -f "$BNN_STATE_DIR/bootstrap-state.tmp" "$BNN_STATE_DIR/bootstrap-state"
+  printf '%s\n' "$state" >"$BNN_STATE_DIR/bootstrap-state.tmp"
+  replace_if_changed "$BNN_STATE_DIR/bootstrap-state.tmp" "$BNN_STATE_DIR/bootstrap-state"
   log "state: $state"
   if [[ -n "${BNN_STATE_PARAM:-}" ]]; then
     awscli ssm put-parameter --name "$BNN_STATE_PARAM" --type String --overwrite --value "$state" >/dev/null ||

@@ -1,0 +1,244 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { BOOTSTRAP_STATE_TAG } from '../../lib/layout';
+import { type LocalS3, startLocalS3 } from '../support/s3-server';
+import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS, readPins, SHIMS, VENDOR } from './support/instance';
+
+// Runs user-data.sh / bootstrap.sh for real under bash: shims stand in for apt-get, micromamba, dpkg,
+// systemctl, nvidia-smi, the metadata service and the env's python; S3 goes to the real aws CLI on loopback.
+
+const BOOTSTRAP = path.join(INSTANCE_SCRIPTS, 'bootstrap.sh');
+jest.setTimeout(180_000);
+
+let s3: LocalS3;
+const instances: FakeInstance[] = [];
+beforeAll(async () => {
+  s3 = await startLocalS3(Object.values(BUCKETS));
+});
+afterAll(async () => {
+  for (const i of instances) i.cleanup();
+  await s3.stop();
+});
+const instance = (options: ConstructorParameters<typeof FakeInstance>[1]) => {
+  const i = new FakeInstance(s3, options);
+  instances.push(i);
+  return i;
+};
+const runtimeEnv = (i: FakeInstance) => fs.readFileSync(path.join(i.root, 'state', 'runtime.env'), 'utf8');
+const installerCalls = (i: FakeInstance) =>
+  i.calls().filter((l) => /^(apt-get|dpkg|micromamba create|curl .*-o)/.test(l) || l.startsWith('systemctl enable'));
+
+describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
+  let i: FakeInstance;
+  let first: ReturnType<FakeInstance['run']>;
+  beforeAll(async () => {
+    i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    // The scripts asset: a zip of scripts/instance, as the CDK asset uploads it.
+    const zip = path.join(i.dir, 'asset.zip');
+    const entries = fs.readdirSync(INSTANCE_SCRIPTS);
+    const z = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-c', zip, ...entries], { cwd: INSTANCE_SCRIPTS });
+    expect(z.status).toBe(0);
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKETS.assets, Key: 'instance-scripts.zip', Body: fs.readFileSync(zip) }),
+    );
+    // user data runs as a file written by cloud-init; BNN_SRC is its instance default ($BNN_ROOT/src).
+    const userData = path.join(i.dir, 'part-001');
+    fs.copyFileSync(path.join(INSTANCE_SCRIPTS, 'user-data.sh'), userData);
+    i.env.BNN_SRC = path.join(i.root, 'src');
+    first = i.run(userData);
+  });
+
+  it('fetches the asset, installs the pinned environment and reports ready: cpu', () => {
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    expect(fs.existsSync(path.join(i.root, 'src', 'bootstrap.sh'))).toBe(true);
+    expect(fs.readFileSync(path.join(i.root, 'boot.sh'), 'utf8')).toBe(
+      fs.readFileSync(path.join(INSTANCE_SCRIPTS, 'user-data.sh'), 'utf8'),
+    );
+    expect(i.ssmStates()).toEqual(['installing', 'ready: cpu']);
+    expect(i.tags()).toEqual([
+      [INSTANCE_ID, BOOTSTRAP_STATE_TAG, 'installing'],
+      [INSTANCE_ID, BOOTSTRAP_STATE_TAG, 'ready: cpu'],
+    ]);
+    const pins = readPins();
+    const create = i.calls('micromamba').find((l) => l.startsWith('micromamba create'));
+    expect(create).toBe(
+      `micromamba create -y -r ${i.root}/mamba -p ${i.root}/env --override-channels -c conda-forge --strict-channel-priority ${pins.CONDA_PACKAGES}`,
+    );
+    expect(create).not.toContain('cudatoolkit');
+    expect(i.calls('apt-get')).toEqual([
+      'apt-get update -q',
+      'apt-get install -y -q --no-install-recommends g++ patch jq curl ca-certificates',
+    ]);
+    expect(runtimeEnv(i)).toContain('BNN_DEVICE=cpu\n');
+    expect(runtimeEnv(i)).toContain(
+      `THEANO_FLAGS=${pins.THEANO_FLAGS_COMMON},base_compiledir=${i.root}/theano-cache,${pins.THEANO_FLAGS_CPU}\n`,
+    );
+    // The CPU smoke check ran on device=cpu; no GPU was tried on a CPU instance.
+    const smokes = i.calls().filter((l) => l.includes(' -c import numpy'));
+    expect(smokes).toHaveLength(1);
+    expect(smokes[0]).toContain('device=cpu');
+  });
+
+  it('unpacks the pinned sources (digest-checked) with the project patches applied', () => {
+    const src = path.join(i.root, 'sources');
+    const quant = fs.readFileSync(path.join(src, 'bnn-pynq', 'bnn', 'src', 'training', 'quantization.py'), 'utf8');
+    expect(quant).not.toContain('def c_code(self, node, name, (x,), (z,), sub)'); // Python-3 patch applied
+    const space = fs.readFileSync(path.join(src, 'pylearn2', 'pylearn2', 'space', '__init__.py'), 'utf8');
+    expect(space).not.toContain('theano.compat.six');
+    const pth = fs.readFileSync(path.join(i.root, 'env', 'lib', 'python3.9', 'site-packages', 'bnn-pynq-sources.pth'), 'utf8');
+    expect(pth.split('\n').filter(Boolean)).toEqual([
+      `${src}/lasagne`,
+      `${src}/pylearn2`,
+      `${src}/bnn-pynq/bnn/src/training`,
+    ]);
+  });
+
+  it('installs the systemd units with this host’s paths and enables the boot service', () => {
+    const unit = fs.readFileSync(path.join(i.env.BNN_SYSTEMD_DIR, 'bnn-pynq-train@.service'), 'utf8');
+    expect(unit).toContain(`ExecStart=/bin/bash ${i.root}/src/run-training.sh %i`);
+    expect(unit).toContain('Restart=on-failure');
+    expect(fs.readFileSync(path.join(i.env.BNN_SYSTEMD_DIR, 'bnn-pynq-boot.service'), 'utf8')).toContain(
+      `ExecStart=/bin/bash ${i.root}/boot.sh`,
+    );
+    expect(i.calls('systemctl')).toContain('systemctl enable bnn-pynq-boot.service');
+  });
+
+  it('ships bootstrap.log to CloudWatch with an agent config naming the stack log group', () => {
+    const config = JSON.parse(fs.readFileSync(path.join(i.env.BNN_CWAGENT_DIR, 'etc', 'bnn-pynq.json'), 'utf8'));
+    expect(config.logs.logs_collected.files.collect_list[0]).toMatchObject({
+      file_path: `${i.env.BNN_LOG_DIR}/bootstrap.log`,
+      log_group_name: '/bnn-pynq/Test/logs',
+      log_stream_name: 'bootstrap/{instance_id}',
+    });
+    expect(i.calls('amazon-cloudwatch-agent-ctl')).toEqual([
+      `amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${i.env.BNN_CWAGENT_DIR}/etc/bnn-pynq.json`,
+    ]);
+    const log = fs.readFileSync(path.join(i.env.BNN_LOG_DIR, 'bootstrap.log'), 'utf8');
+    for (const step of ['system-packages', 'cloudwatch-agent', 'micromamba', 'python-env', 'sources']) {
+      expect(log).toContain(`step ${step}: done`);
+    }
+  });
+
+  it('a second run (the boot service after a reboot) changes nothing', () => {
+    const before = i.snapshot();
+    const statesBefore = i.ssmStates().length;
+    i.clearCalls();
+    const again = i.run(path.join(i.root, 'boot.sh'));
+    expect(again.status).toBe(0);
+    expect(installerCalls(i)).toEqual([]);
+    expect(i.calls('aws').filter((l) => l.includes(' s3 '))).toEqual([]); // asset not fetched again
+    expect(i.snapshot()).toEqual(before);
+    // No `installing` flicker: the state is re-confirmed as it was.
+    expect(i.ssmStates().slice(statesBefore)).toEqual(['ready: cpu']);
+  });
+});
+
+describe('device choice', () => {
+  it('nvidia-smi answers and theano computes on cuda0 → ready: gpu, with the CUDA runtime in the env', () => {
+    const i = instance({ nvidia: 'ok', deviceHint: 'gpu' });
+    const r = i.run(BOOTSTRAP, [], { SHIM_GPU_SMOKE: 'ok' });
+    expect(r.status).toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'ready: gpu']);
+    expect(i.calls().find((l) => l.startsWith('micromamba create'))).toContain(readPins().CONDA_PACKAGES_GPU);
+    const env = runtimeEnv(i);
+    expect(env).toContain('BNN_DEVICE=cuda\n');
+    expect(env).toMatch(/^THEANO_FLAGS=.*device=cuda0,dnn\.enabled=False/m);
+    expect(env).toContain(`LD_LIBRARY_PATH=${i.root}/env/lib\n`);
+    // libgpuarray dlopens unversioned names: the bootstrap links them.
+    const lib = path.join(i.root, 'env', 'lib');
+    expect(fs.readlinkSync(path.join(lib, 'libnvrtc.so'))).toBe('libnvrtc.so.11.8.89');
+    expect(fs.readlinkSync(path.join(lib, 'libcublas.so'))).toBe('libcublas.so.11.11.3.6');
+    expect(fs.readlinkSync(path.join(lib, 'libcuda.so'))).toBe('/usr/lib/x86_64-linux-gnu/libcuda.so.1');
+  });
+
+  it('nvidia-smi answers but the theano GPU smoke check fails → ready: cpu (gpu check failed: <reason>)', () => {
+    const i = instance({ nvidia: 'ok', deviceHint: 'gpu' });
+    const r = i.run(BOOTSTRAP, [], { SHIM_GPU_SMOKE: 'fail' });
+    expect(r.status).toBe(0);
+    const states = i.ssmStates();
+    expect(states[states.length - 1]).toBe(
+      'ready: cpu (gpu check failed: theano on cuda0: pygpu.gpuarray.GpuArrayException: (b nvrtcCompileProgram: NVRTC_ERROR_INVALID_OPTION 3))',
+    );
+    expect(runtimeEnv(i)).toContain('BNN_DEVICE=cpu\n');
+    expect(runtimeEnv(i)).toMatch(/^THEANO_FLAGS=.*device=cpu,openmp=True/m);
+  });
+
+  it('nvidia-smi fails → ready: cpu with the driver’s message, and no CUDA runtime installed', () => {
+    const i = instance({ nvidia: 'fail', deviceHint: 'gpu' });
+    const r = i.run(BOOTSTRAP);
+    expect(r.status).toBe(0);
+    const states = i.ssmStates();
+    expect(states[states.length - 1]).toBe(
+      "ready: cpu (gpu check failed: nvidia-smi failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.)".replace(
+        "'",
+        ' ',
+      ),
+    );
+    expect(i.calls().find((l) => l.startsWith('micromamba create'))).not.toContain('cudatoolkit');
+    expect(i.calls().filter((l) => l.includes('device=cuda'))).toEqual([]);
+  });
+
+  it('no nvidia-smi on a GPU instance type → ready: cpu (gpu check failed: nvidia-smi not found)', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'gpu' });
+    expect(i.run(BOOTSTRAP).status).toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'ready: cpu (gpu check failed: nvidia-smi not found)']);
+  });
+});
+
+describe('failures are reported as failed: <step>', () => {
+  it('a failing install step is published, and the next run redoes only that step and what follows', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    const r = i.run(BOOTSTRAP, [], { SHIM_MAMBA_FAIL: '1' });
+    expect(r.status).not.toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'failed: python-env']);
+    expect(i.tags().map((t) => t[2])).toEqual(['installing', 'failed: python-env']);
+    expect(fs.readFileSync(path.join(i.root, 'state', 'bootstrap-state'), 'utf8')).toBe('failed: python-env\n');
+    expect(fs.existsSync(path.join(i.root, 'state', 'runtime.env'))).toBe(false);
+
+    i.clearCalls();
+    const retry = i.run(BOOTSTRAP);
+    expect(retry.status).toBe(0);
+    expect(i.calls('apt-get')).toEqual([]); // done before, not repeated
+    expect(i.calls().filter((l) => l.startsWith('micromamba create'))).toHaveLength(1);
+    expect(i.ssmStates().slice(-2)).toEqual(['installing', 'ready: cpu']);
+  });
+
+  it('a micromamba download whose SHA-256 is not the pinned one is refused → failed: micromamba', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu', micromambaInstalled: false });
+    const r = i.run(BOOTSTRAP);
+    expect(r.status).not.toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'failed: micromamba']);
+    expect(r.stdout).toContain(`expected ${readPins().MICROMAMBA_SHA256}`);
+    expect(fs.existsSync(path.join(i.root, 'bin', 'micromamba'))).toBe(false);
+  });
+
+  it('a source archive that is not the pinned commit is refused → failed: sources', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    // Serve pylearn2 with one file changed.
+    const tampered = path.join(i.dir, 'pylearn2-tampered');
+    fs.mkdirSync(tampered);
+    expect(spawnSync('tar', ['-xzf', path.join(VENDOR, 'pylearn2-af81e5c.tar.gz'), '-C', tampered]).status).toBe(0);
+    fs.appendFileSync(path.join(tampered, 'pylearn2-af81e5c', 'pylearn2', '__init__.py'), '\n# changed\n');
+    const archive = path.join(i.dir, 'pylearn2.tar.gz');
+    expect(spawnSync('tar', ['-czf', archive, '-C', tampered, 'pylearn2-af81e5c']).status).toBe(0);
+    i.writeUrls([[readPins().PYLEARN2_URL, archive]], false);
+    i.writeUrls(
+      [
+        [readPins().LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+        [
+          'https://s3.us-east-1.amazonaws.com/amazoncloudwatch-agent-us-east-1/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb',
+          path.join(SHIMS, 'dpkg'),
+        ],
+      ],
+      true,
+    );
+    const r = i.run(BOOTSTRAP);
+    expect(r.status).not.toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'failed: sources']);
+    expect(r.stdout).toMatch(new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${readPins().PYLEARN2_DIGEST}`));
+    expect(fs.existsSync(path.join(i.root, 'sources', 'pylearn2'))).toBe(false);
+  });
+});

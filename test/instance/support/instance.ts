@@ -1,0 +1,216 @@
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LocalS3 } from '../../support/s3-server';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+export const INSTANCE_SCRIPTS = path.join(REPO, 'scripts', 'instance');
+export const SHIMS = path.resolve(__dirname, '..', 'shims');
+export const VENDOR = path.resolve(REPO, '..', 'shared', 'vendor');
+export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
+
+export const BUCKETS = { datasets: 'ds', artifacts: 'art', assets: 'assets' };
+export const STATE_PARAM = '/bnn-pynq/Test/bootstrap-state';
+export const INSTANCE_ID = 'i-0abc1234def567890';
+
+/** KEY=value lines of scripts/instance/environment/pins.env. */
+export function readPins(): Record<string, string> {
+  const text = fs.readFileSync(path.join(INSTANCE_SCRIPTS, 'environment', 'pins.env'), 'utf8');
+  const pins: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) pins[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+  }
+  return pins;
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FakeInstanceOptions {
+  /** nvidia-smi on PATH and answering (ok), on PATH and failing (fail), or not installed (absent). */
+  nvidia?: 'ok' | 'fail' | 'absent';
+  deviceHint?: 'gpu' | 'cpu';
+  /** Use the pinned micromamba shim as if already installed (default true). */
+  micromambaInstalled?: boolean;
+}
+
+/**
+ * A stand-in for the training instance in a temp dir: every path the scripts use points inside it, what only
+ * an instance has is a recording shim on PATH (test/instance/shims), and S3 calls go through the real Debian
+ * aws CLI to the loopback S3 server.
+ */
+export class FakeInstance {
+  readonly dir: string;
+  readonly root: string;
+  readonly shimBin: string;
+  readonly shimDir: string;
+  readonly env: Record<string, string>;
+
+  constructor(
+    readonly s3: LocalS3,
+    options: FakeInstanceOptions = {},
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-instance-'));
+    this.root = path.join(this.dir, 'opt', 'bnn-pynq');
+    this.shimBin = path.join(this.dir, 'shim-bin');
+    this.shimDir = path.join(this.dir, 'shim-state');
+    for (const d of [this.root, this.shimBin, this.shimDir, path.join(this.dir, 'etc'), path.join(this.dir, 'tmp')]) {
+      fs.mkdirSync(d, { recursive: true });
+    }
+    const nvidia = options.nvidia ?? 'absent';
+    for (const name of fs.readdirSync(SHIMS)) {
+      if (name === 'nvidia-smi' && nvidia === 'absent') continue;
+      fs.copyFileSync(path.join(SHIMS, name), path.join(this.shimBin, name));
+      fs.chmodSync(path.join(this.shimBin, name), 0o755);
+    }
+    const envFile = path.join(this.dir, 'etc', 'env');
+    const header: Record<string, string> = {
+      BNN_STACK: 'Test',
+      BNN_REGION: 'us-east-1',
+      BNN_DATASET_BUCKET: BUCKETS.datasets,
+      BNN_ARTIFACT_BUCKET: BUCKETS.artifacts,
+      BNN_LOG_GROUP: '/bnn-pynq/Test/logs',
+      BNN_STATE_PARAM: STATE_PARAM,
+      BNN_ASSET_URL: `s3://${BUCKETS.assets}/instance-scripts.zip`,
+    };
+    if (options.deviceHint) header.BNN_DEVICE_HINT = options.deviceHint;
+    fs.writeFileSync(
+      envFile,
+      Object.entries(header)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
+    const pins = readPins();
+    const urls = [
+      [pins.LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+      [pins.PYLEARN2_URL, path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
+      [pins.BNN_PYNQ_URL, path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
+      // Not the real micromamba: its SHA-256 cannot match the pin.
+      [pins.MICROMAMBA_URL, path.join(SHIMS, 'micromamba')],
+      [
+        'https://s3.us-east-1.amazonaws.com/amazoncloudwatch-agent-us-east-1/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb',
+        path.join(SHIMS, 'dpkg'),
+      ],
+    ];
+    this.writeUrls(urls);
+    this.env = {
+      PATH: `${this.shimBin}:/usr/bin:/bin`,
+      HOME: this.dir,
+      TMPDIR: path.join(this.dir, 'tmp'),
+      LANG: 'C.UTF-8',
+      ...s3.env,
+      BNN_ROOT: this.root,
+      BNN_ENV_FILE: envFile,
+      BNN_LOG_DIR: path.join(this.dir, 'log'),
+      BNN_SYSTEMD_DIR: path.join(this.dir, 'systemd'),
+      BNN_CWAGENT_DIR: path.join(this.dir, 'cwagent'),
+      BNN_SRC: INSTANCE_SCRIPTS,
+      SHIM_BIN: this.shimBin,
+      SHIM_DIR: this.shimDir,
+      SHIM_LOG: path.join(this.shimDir, 'calls.log'),
+    };
+    fs.mkdirSync(this.env.BNN_SYSTEMD_DIR, { recursive: true });
+    if (options.micromambaInstalled ?? true) this.env.BNN_MICROMAMBA = path.join(this.shimBin, 'micromamba');
+    if (nvidia === 'fail') this.env.SHIM_NVIDIA = 'fail';
+  }
+
+  writeUrls(urls: string[][], append = false): void {
+    const text = urls.map(([u, f]) => `${u}\t${f}\n`).join('');
+    if (append) fs.appendFileSync(path.join(this.shimDir, 'urls.tsv'), text);
+    else fs.writeFileSync(path.join(this.shimDir, 'urls.tsv'), text);
+  }
+
+  /** Runs a script under bash (or sh) with the instance's environment. */
+  run(script: string, args: string[] = [], extraEnv: Record<string, string> = {}, shell = 'bash'): RunResult {
+    const r = spawnSync(shell, [script, ...args], {
+      env: { ...this.env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Starts a script in the background (to signal it). */
+  start(script: string, args: string[] = [], extraEnv: Record<string, string> = {}) {
+    const child = spawn('bash', [script, ...args], { env: { ...this.env, ...extraEnv }, stdio: 'pipe' });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const done = new Promise<{ status: number | null; output: string }>((resolve) =>
+      child.on('close', (status) => resolve({ status, output: out })),
+    );
+    return { child, done };
+  }
+
+  /** Every shim call so far, as "<name> <args>" lines. */
+  calls(prefix?: string): string[] {
+    const file = this.env.SHIM_LOG;
+    if (!fs.existsSync(file)) return [];
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    return prefix ? lines.filter((l) => l.startsWith(`${prefix} `) || l === prefix) : lines;
+  }
+
+  clearCalls(): void {
+    fs.rmSync(this.env.SHIM_LOG, { force: true });
+  }
+
+  /** Values written to the bootstrap-state SSM parameter, in order. */
+  ssmStates(): string[] {
+    return this.tsv('ssm-put-parameter.tsv').map(([name, value]) => {
+      expect(name).toBe(STATE_PARAM);
+      return value;
+    });
+  }
+
+  /** Tag values the instance put on itself, in order: [resource, key, value]. */
+  tags(): string[][] {
+    return this.tsv('ec2-create-tags.tsv').map(([resource, json]) => {
+      const [tag] = JSON.parse(json) as { Key: string; Value: string }[];
+      return [resource, tag.Key, tag.Value];
+    });
+  }
+
+  private tsv(name: string): string[][] {
+    const file = path.join(this.shimDir, name);
+    if (!fs.existsSync(file)) return [];
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
+  }
+
+  /** path → sha256 of every file under dir (symlinks by target), to prove a re-run changes nothing. */
+  snapshot(dir: string = this.root): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isSymbolicLink()) out[path.relative(dir, p)] = `-> ${fs.readlinkSync(p)}`;
+        else if (e.isDirectory()) walk(p);
+        else {
+          const st = fs.statSync(p);
+          out[path.relative(dir, p)] =
+            `${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')} ${st.mtimeMs}`;
+        }
+      }
+    };
+    walk(dir);
+    return out;
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
