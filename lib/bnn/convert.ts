@@ -29,26 +29,33 @@ export function convertLayer(
   const thresholds = new Int16Array(mh).fill(Math.min(PAD_THRESHOLD, INT16_MAX));
   let flipped = 0;
   let saturated = 0;
+  const sign = new Float64Array(fanOut);
   for (let n = 0; n < fanOut; n++) {
     const g = gamma[n] as number;
     const s = g < 0 ? -1 : 1;
+    sign[n] = s;
     if (s < 0) flipped++;
     const thr = (mean[n] as number) - (b[n] as number) - (beta[n] as number) / (g * (invStd[n] as number));
     const t = Math.trunc((fanIn + s * thr) / 2);
-    const clipped = t < INT16_MIN ? INT16_MIN : t > INT16_MAX ? INT16_MAX : t;
+    const clipped = Math.max(INT16_MIN, Math.min(INT16_MAX, t));
     if (clipped !== t) saturated++;
     thresholds[n] = clipped;
-    const row = n * wordsPerRow;
-    for (let w = 0; w * 32 < fanIn; w++) {
-      let word = 0;
-      const end = Math.min(32, fanIn - w * 32);
-      for (let j = 0; j < end; j++) {
-        const v = s * (W[(w * 32 + j) * fanOut + n] as number);
-        if (v >= 0) word |= 1 << j;
-      }
-      if (end < 32) word |= ~0 << end; // padding synapses: 1
-      bits[row + w] = word >>> 0;
+    // Clear the real synapses' bits (padding synapses past fanIn stay 1); set below where s * W >= 0.
+    for (let i = 0; i < fanIn; i += 32) {
+      const end = Math.min(32, fanIn - i);
+      bits[n * wordsPerRow + (i >>> 5)] = end === 32 ? 0 : (~0 << end) >>> 0;
     }
+  }
+  // Walk W row by row (its memory order): input i, all neurons n.
+  for (let i = 0; i < fanIn; i++) {
+    const row = i * fanOut;
+    const word = i >>> 5;
+    const mask = 1 << (i & 31);
+    for (let n = 0; n < fanOut; n++)
+      if ((sign[n] as number) * (W[row + n] as number) >= 0) {
+        const at = n * wordsPerRow + word;
+        bits[at] = ((bits[at] as number) | mask) >>> 0;
+      }
   }
   return { params: { ...shape, bits, thresholds }, flipped, saturated };
 }
