@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as registerBoard } from './board';
 import { register as registerConvert } from './convert';
 import { register as registerConvertRun } from './convert-run';
+import { register as registerDataset } from './dataset';
 import { register as registerFetch } from './fetch';
 import { register as registerInstance } from './instance';
 import { register as registerLogs } from './logs';
@@ -28,4 +29,5 @@ export function registerCommands(_program: Command): void {
   registerConvertRun(_program);
   registerFetch(_program);
   registerReport(_program);
+  registerDataset(_program);
 }

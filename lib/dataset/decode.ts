@@ -1,0 +1,134 @@
+import * as bmp from 'bmp-ts';
+import sharp from 'sharp';
+import { IMAGE_PIXELS, IMAGE_SIDE } from './limits';
+
+/**
+ * One image file → 28×28 grey pixels (0..255, row-major), as the board will read them before
+ * polarity is decided for the whole dataset. libvips (through sharp) does the decoding, EXIF
+ * orientation, colour → grey and the resize; this module only adds what sharp has no option for.
+ */
+
+export const FITS = ['contain', 'cover', 'fill'] as const;
+export type Fit = (typeof FITS)[number];
+
+/** Thrown for an image that cannot be decoded; the caller lists these (or skips them with --skip-bad). */
+export class ImageDecodeError extends Error {}
+
+// Tiny images: threads inside one image only add overhead; throughput comes from many images in
+// flight on libuv's pool. The cache holds recently used operations for re-use, which never happens here.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/**
+ * True for an 8-bit, grey, 28×28 PNG without transparency or EXIF: for those, resize, colour
+ * conversion and alpha handling are all no-ops, and decoding alone is the whole job (Fashion-MNIST
+ * and MNIST exported as PNG look like this). We only walk the chunk headers; sharp decodes.
+ */
+export function isPlainGrey28Png(bytes: Uint8Array): boolean {
+  if (bytes.length < 33 || bytes[0] !== 0x89 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47)
+    return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const w = view.getUint32(16);
+  const h = view.getUint32(20);
+  const depth = bytes[24];
+  const colourType = bytes[25];
+  if (w !== IMAGE_SIDE || h !== IMAGE_SIDE || depth !== 8 || colourType !== 0) return false;
+  let offset = 8;
+  while (offset + 8 <= bytes.length) {
+    const length = view.getUint32(offset);
+    const type = String.fromCharCode(
+      bytes[offset + 4],
+      bytes[offset + 5],
+      bytes[offset + 6],
+      bytes[offset + 7],
+    );
+    if (type === 'IDAT') return true;
+    if (type === 'tRNS' || type === 'eXIf' || type === 'iCCP' || type === 'gAMA') return false;
+    offset += 12 + length;
+  }
+  return false;
+}
+
+const isBmp = (b: Uint8Array): boolean => b.length > 26 && b[0] === 0x42 && b[1] === 0x4d;
+
+/** sharp has no BMP loader (libvips' comes with ImageMagick); bmp-ts decodes it to RGB for sharp. */
+function bmpToSharp(bytes: Buffer): sharp.Sharp {
+  const image = bmp.decode(bytes, { toRGBA: true });
+  const rgb = Buffer.alloc(image.width * image.height * 3);
+  const src = image.data;
+  // 24-bit BMPs carry no alpha (bmp-ts reports 0), so alpha is dropped for every BMP.
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    rgb[j] = src[i];
+    rgb[j + 1] = src[i + 1];
+    rgb[j + 2] = src[i + 2];
+  }
+  return sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
+}
+
+/**
+ * A transparent background becomes the opposite of the ink: dark ink (a black glyph on
+ * transparency) is laid on white, light ink on black, so the shape always stays visible and the
+ * dataset-wide polarity decision then works on it like on any other image.
+ */
+function flattenAlpha(greyAlpha: Uint8Array, count: number): Uint8Array {
+  let inkWeight = 0;
+  let inkSum = 0;
+  for (let i = 0; i < count; i++) {
+    const a = greyAlpha[2 * i + 1];
+    inkWeight += a;
+    inkSum += a * greyAlpha[2 * i];
+  }
+  const background = inkWeight > 0 && inkSum / inkWeight < 128 ? 255 : 0;
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const a = greyAlpha[2 * i + 1] / 255;
+    out[i] = Math.round(greyAlpha[2 * i] * a + background * (1 - a));
+  }
+  return out;
+}
+
+/** Centres a w×h image on 28×28, padding with the rounded mean of its own border (so the pad is invisible). */
+export function padToSquare(pixels: Uint8Array, w: number, h: number): Uint8Array {
+  if (w === IMAGE_SIDE && h === IMAGE_SIDE) return pixels;
+  let sum = 0;
+  let n = 0;
+  for (let x = 0; x < w; x++) {
+    sum += pixels[x] + pixels[(h - 1) * w + x];
+    n += 2;
+  }
+  for (let y = 0; y < h; y++) {
+    sum += pixels[y * w] + pixels[y * w + w - 1];
+    n += 2;
+  }
+  const out = new Uint8Array(IMAGE_PIXELS).fill(Math.round(sum / n));
+  const left = Math.floor((IMAGE_SIDE - w) / 2);
+  const top = Math.floor((IMAGE_SIDE - h) / 2);
+  for (let y = 0; y < h; y++) out.set(pixels.subarray(y * w, y * w + w), (top + y) * IMAGE_SIDE + left);
+  return out;
+}
+
+/** Decodes one image file into 28×28 grey pixels. Throws ImageDecodeError when it cannot. */
+export async function decodeToGrey28(bytes: Buffer, fit: Fit): Promise<Uint8Array> {
+  try {
+    if (isPlainGrey28Png(bytes)) {
+      const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      if (info.channels === 1 && info.width === IMAGE_SIDE && info.height === IMAGE_SIDE)
+        return new Uint8Array(data.buffer, data.byteOffset, IMAGE_PIXELS);
+    }
+    const input = isBmp(bytes) ? bmpToSharp(bytes) : sharp(bytes, { pages: 1 });
+    const { data, info } = await input
+      .autoOrient()
+      .resize(IMAGE_SIDE, IMAGE_SIDE, { fit: fit === 'contain' ? 'inside' : fit })
+      .toColourspace('b-w')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const count = info.width * info.height;
+    let grey: Uint8Array = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (info.channels === 2) grey = flattenAlpha(grey, count);
+    else if (info.channels !== 1)
+      throw new Error(`unexpected ${info.channels} channels after grey conversion`);
+    return padToSquare(grey, info.width, info.height);
+  } catch (err) {
+    throw new ImageDecodeError((err as Error).message.split('\n')[0]);
+  }
+}

@@ -1,0 +1,114 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../bnn';
+import { UserError } from '../errors';
+import { DATASET_MANIFEST_FILE, DATASET_NAME_PATTERN, datasetPrefix, IDX_FILES } from '../layout';
+import { CLASSES_FILE } from './import';
+import { sha256Hex, writeFolderAtomic } from './output';
+
+/**
+ * The test split as plain (uncompressed) idx files, which is what the BNN-PYNQ notebooks hand to
+ * `classify_mnists` on the board, plus classes.txt. The SHA-256 sums in dataset.json are checked first.
+ */
+export const EXPORTED_TEST_FILES = {
+  images: 't10k-images-idx3-ubyte',
+  labels: 't10k-labels-idx1-ubyte',
+} as const;
+
+type Fetch = (file: string) => Promise<Buffer | undefined>;
+
+export interface ExportTestOptions {
+  name: string;
+  out: string;
+  /** A dataset folder (default `./datasets/<name>`), unless `s3` is given. */
+  from?: string;
+  s3?: { client: S3Client; bucket: string };
+  force: boolean;
+}
+
+/** The sha256 dataset.json records for `file`: `files: {name: {sha256}}` (ours and stage-dataset.sh's). */
+function recordedSha(manifest: unknown, file: string): string | undefined {
+  const files = (manifest as { files?: Record<string, { sha256?: unknown }> }).files;
+  const sha = files && typeof files === 'object' ? files[file]?.sha256 : undefined;
+  return typeof sha === 'string' ? sha : undefined;
+}
+
+export async function exportTestSplit(
+  options: ExportTestOptions,
+): Promise<{ outDir: string; count: number; where: string; files: string[] }> {
+  if (!DATASET_NAME_PATTERN.test(options.name))
+    throw new UserError(`dataset name ${JSON.stringify(options.name)} is not valid`);
+  let where: string;
+  let fetch: Fetch;
+  if (options.s3) {
+    const { client, bucket } = options.s3;
+    const prefix = datasetPrefix(options.name);
+    where = `s3://${bucket}/${prefix}`;
+    fetch = async (file) => {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${file}` }));
+        if (!out.Body) return undefined;
+        return Buffer.from(await out.Body.transformToByteArray());
+      } catch (err) {
+        const e = err as { name?: string; message?: string };
+        if (e.name === 'NoSuchKey' || e.name === 'NotFound') return undefined;
+        throw new UserError(`reading ${where}${file} failed: ${e.name ?? ''} ${e.message ?? ''}`.trim(), {
+          cause: err,
+        });
+      }
+    };
+  } else {
+    const dir = options.from ?? path.join('datasets', options.name);
+    where = `${dir}/`;
+    fetch = (file) => fsp.readFile(path.join(dir, file)).catch(() => undefined);
+  }
+  const manifestBytes = await fetch(DATASET_MANIFEST_FILE);
+  if (!manifestBytes)
+    throw new UserError(
+      `${where}${DATASET_MANIFEST_FILE} not found: no complete dataset '${options.name}' there. Import it first (bnn-pynq dataset import ... --name ${options.name}) or pass --from <folder>`,
+    );
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(manifestBytes.toString('utf8'));
+  } catch {
+    throw new UserError(`${where}${DATASET_MANIFEST_FILE}: not valid JSON; import the dataset again`);
+  }
+  const load = async (file: string): Promise<Buffer> => {
+    const bytes = await fetch(file);
+    if (!bytes) throw new UserError(`${where}${file} is missing; import the dataset again`);
+    return bytes;
+  };
+  const [imagesGz, labelsGz] = await Promise.all([load(IDX_FILES.testImages), load(IDX_FILES.testLabels)]);
+  const images = readIdxImages(imagesGz, `${where}${IDX_FILES.testImages}`);
+  const labels = readIdxLabels(labelsGz, `${where}${IDX_FILES.testLabels}`);
+  const rawImages = writeIdxImages(images, { gzip: false });
+  const rawLabels = writeIdxLabels(labels, { gzip: false });
+  for (const [file, raw] of [
+    [IDX_FILES.testImages, rawImages],
+    [IDX_FILES.testLabels, rawLabels],
+  ] as const) {
+    const want = recordedSha(manifest, file);
+    const got = sha256Hex(raw);
+    if (want !== got)
+      throw new UserError(
+        `${where}${file}: SHA-256 of its decompressed bytes is ${got}, dataset.json says ${want ?? '(nothing)'}; the copy is corrupt or partial, import or upload it again`,
+      );
+  }
+  if (images.count !== labels.count)
+    throw new UserError(
+      `${where}: ${images.count} test images but ${labels.count} labels; import the dataset again`,
+    );
+  if (images.count === 0)
+    throw new UserError(
+      `dataset '${options.name}' has an empty test split; import it again with a --split whose last part is not 0`,
+    );
+  const files: { name: string; bytes: Uint8Array }[] = [
+    { name: EXPORTED_TEST_FILES.images, bytes: rawImages },
+    { name: EXPORTED_TEST_FILES.labels, bytes: rawLabels },
+  ];
+  const classes = await fetch(CLASSES_FILE);
+  if (classes) files.push({ name: CLASSES_FILE, bytes: classes });
+  await writeFolderAtomic(options.out, files, options.force);
+  return { outDir: options.out, count: images.count, where, files: files.map((f) => f.name) };
+}

@@ -1,0 +1,299 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors';
+import { BUILTIN_DATASETS, DATASET_MANIFEST_FILE, DATASET_NAME_PATTERN, IDX_FILES } from '../layout';
+import { decodeToGrey28, type Fit, ImageDecodeError } from './decode';
+import { IMAGE_PIXELS } from './limits';
+import { DATASET_FORMAT, type DatasetManifest } from './manifest';
+import { type EncodedFile, encodeIdxPair, sha256Hex, writeFolderAtomic } from './output';
+import {
+  decidePolarity,
+  describePolarity,
+  type InvertMode,
+  invertInPlace,
+  type PolarityDecision,
+} from './polarity';
+import { PREVIEW_PER_CLASS, renderPreview } from './preview';
+import { type DatasetSource, scanSource } from './source';
+import { checkClassSizes, type SplitPercent, type SplitResult, stratifiedSplit } from './split';
+
+export const CLASSES_FILE = 'classes.txt';
+export const PREVIEW_FILE = 'preview.png';
+
+export const SPLIT_ORDER =
+  'train-images/labels hold the train part, then the validation part (the trainer takes validation from the end); each part and the t10k files are in seeded random order';
+
+export interface ImportOptions {
+  source: string;
+  name: string;
+  /** Default `./datasets/<name>`. */
+  out?: string;
+  split: SplitPercent;
+  seed: number;
+  invert: InvertMode;
+  fit: Fit;
+  classesFile?: string;
+  skipBad: boolean;
+  /** Replace an existing output folder. */
+  force: boolean;
+  /** Images decoded at once (default 16). */
+  inFlight?: number;
+  toolVersion: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ImportResult {
+  outDir: string;
+  manifest: DatasetManifest;
+  polarity: PolarityDecision;
+  /** Notes for the user (polarity choice, skipped and ignored files, duplicates). */
+  notes: string[];
+  /** Files in the order they must be uploaded (dataset.json last). */
+  fileOrder: string[];
+  timings: Record<string, number>;
+}
+
+export function checkDatasetName(name: string): void {
+  if (!DATASET_NAME_PATTERN.test(name))
+    throw new UserError(
+      `--name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits and dashes, starting with a letter or digit (it becomes an S3 prefix and the board's params folder name)`,
+    );
+  if ((BUILTIN_DATASETS as readonly string[]).includes(name))
+    throw new UserError(
+      `--name ${name}: '${name}' is a built-in dataset and cannot be replaced; choose another name, e.g. my-${name}`,
+    );
+}
+
+const listSome = (items: string[], n = 5): string =>
+  items.slice(0, n).join(', ') + (items.length > n ? ` and ${items.length - n} more` : '');
+
+interface Decoded {
+  pixels: Uint8Array;
+  ok: boolean[];
+  failures: { path: string; reason: string }[];
+}
+
+async function decodeAll(source: DatasetSource, options: ImportOptions): Promise<Decoded> {
+  const total = source.images.length;
+  const pixels = new Uint8Array(total * IMAGE_PIXELS);
+  const ok = new Array<boolean>(total).fill(false);
+  const failures: Decoded['failures'] = [];
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const image = source.images[i];
+      try {
+        const bytes = await image.read();
+        pixels.set(await decodeToGrey28(bytes, options.fit), i * IMAGE_PIXELS);
+        ok[i] = true;
+      } catch (err) {
+        if (!(err instanceof ImageDecodeError)) {
+          const e = err as NodeJS.ErrnoException;
+          failures.push({ path: image.path, reason: `cannot read (${e.code ?? e.message})` });
+        } else failures.push({ path: image.path, reason: err.message });
+      }
+      done++;
+      if (options.onProgress && (done % 5000 === 0 || done === total)) options.onProgress(done, total);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 16, Math.max(total, 1)) }, worker));
+  failures.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { pixels, ok, failures };
+}
+
+/** Imports a folder or zip of class folders into a checked dataset folder (see docs/datasets.md). */
+export async function importDataset(options: ImportOptions): Promise<ImportResult> {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - t);
+    t = now;
+  };
+  checkDatasetName(options.name);
+  const outDir = options.out ?? path.join('datasets', options.name);
+  if (!options.force && (await fsp.stat(outDir).catch(() => undefined)))
+    throw new UserError(`${outDir} already exists; pass --force to replace it, or --out another folder`);
+
+  const source = await scanSource(options.source, { classesFile: options.classesFile });
+  try {
+    const classCount = source.classNames.length;
+    const fileCounts = new Array<number>(classCount).fill(0);
+    for (const im of source.images) fileCounts[im.classIndex]++;
+    checkClassSizes(source.classNames, fileCounts, options.split);
+    lap('scan');
+
+    const decoded = await decodeAll(source, options);
+    lap('decode');
+    const notes: string[] = [];
+    if (decoded.failures.length > 0) {
+      const list = decoded.failures.map((f) => `${f.path} (${f.reason})`);
+      if (!options.skipBad)
+        throw new UserError(
+          `${decoded.failures.length} unreadable or corrupt image(s) in ${options.source}: ${listSome(list, 10)}. Fix or delete them, or pass --skip-bad to import without them`,
+        );
+      notes.push(`skipped ${decoded.failures.length} unreadable image(s) (--skip-bad): ${listSome(list)}`);
+    }
+
+    // The images that made it, compacted, in source order.
+    const keep: number[] = [];
+    decoded.ok.forEach((good, i) => {
+      if (good) keep.push(i);
+    });
+    const count = keep.length;
+    const pixels = count === decoded.ok.length ? decoded.pixels : new Uint8Array(count * IMAGE_PIXELS);
+    const labels = new Uint8Array(count);
+    const paths: string[] = new Array(count);
+    keep.forEach((src, j) => {
+      if (pixels !== decoded.pixels)
+        pixels.set(decoded.pixels.subarray(src * IMAGE_PIXELS, (src + 1) * IMAGE_PIXELS), j * IMAGE_PIXELS);
+      labels[j] = source.images[src].classIndex;
+      paths[j] = source.images[src].path;
+    });
+    if (decoded.failures.length > 0) {
+      const counts = new Array<number>(classCount).fill(0);
+      for (const l of labels) counts[l]++;
+      const empty = counts.indexOf(0);
+      if (empty >= 0)
+        throw new UserError(
+          `class '${source.classNames[empty]}' is empty after skipping its unreadable images; fix them or remove the class`,
+        );
+      checkClassSizes(source.classNames, counts, options.split, ' after skipping unreadable images');
+    }
+
+    const polarity = decidePolarity(pixels, count, options.invert);
+    if (polarity.inverted) invertInPlace(pixels);
+    notes.unshift(`polarity: ${describePolarity(polarity)}`);
+
+    // Identical 28×28 images (what the board sees) are one unit for the split.
+    const keys: string[] = new Array(count);
+    const firstWithKey = new Map<string, number>();
+    const groups = new Map<string, number[]>();
+    for (let j = 0; j < count; j++) {
+      const key = createHash('sha1')
+        .update(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS))
+        .digest('base64');
+      keys[j] = key;
+      const first = firstWithKey.get(key);
+      if (first === undefined) firstWithKey.set(key, j);
+      else {
+        const g = groups.get(key);
+        if (g) g.push(j);
+        else groups.set(key, [first, j]);
+      }
+    }
+    const conflicting = [...groups.values()]
+      .filter((g) => g.some((j) => labels[j] !== labels[g[0]]))
+      .map((g) => g.map((j) => paths[j]));
+    const extraCopies = [...groups.values()].reduce((s, g) => s + g.length - 1, 0);
+    if (groups.size > 0) {
+      const examples = [...groups.values()].slice(0, 3).map((g) => g.map((j) => paths[j]).join(' = '));
+      notes.push(
+        `duplicates: ${extraCopies} image(s) are identical copies of another (${groups.size} group(s), e.g. ${examples.join('; ')}); each group is kept in one split so no test image has a copy in training`,
+      );
+    }
+    if (conflicting.length > 0)
+      notes.push(
+        `warning: ${conflicting.length} group(s) of identical images carry different labels, e.g. ${conflicting[0].join(' = ')}; the network cannot tell them apart`,
+      );
+
+    const split: SplitResult = stratifiedSplit(
+      Array.from(labels, (classIndex, index) => ({ index, classIndex, key: keys[index] })),
+      classCount,
+      options.split,
+      options.seed,
+    );
+    lap('polarity+split');
+
+    const gather = (indices: number[]) => {
+      const images = new Uint8Array(indices.length * IMAGE_PIXELS);
+      const lab = new Uint8Array(indices.length);
+      indices.forEach((j, k) => {
+        images.set(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS), k * IMAGE_PIXELS);
+        lab[k] = labels[j];
+      });
+      return { images, labels: lab };
+    };
+    const trainOrder = [...split.train, ...split.validation];
+    const [trainFiles, testFiles] = await Promise.all([
+      encodeIdxPair({ images: IDX_FILES.trainImages, labels: IDX_FILES.trainLabels }, gather(trainOrder)),
+      encodeIdxPair({ images: IDX_FILES.testImages, labels: IDX_FILES.testLabels }, gather(split.test)),
+    ]);
+    lap('idx');
+
+    // Preview samples: the first images of each class in file order (train file, then test file).
+    const samples: Uint8Array[][] = Array.from({ length: classCount }, () => []);
+    for (const j of [...trainOrder, ...split.test]) {
+      const s = samples[labels[j]];
+      if (s.length < PREVIEW_PER_CLASS) s.push(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS));
+    }
+    const previewBytes = await renderPreview({
+      classNames: source.classNames,
+      perClass: split.perClass,
+      samples,
+    });
+    lap('preview');
+
+    const classesBytes = Buffer.from(source.classNames.join('\n'), 'utf8');
+    const files: EncodedFile[] = [
+      ...trainFiles,
+      ...testFiles,
+      { name: CLASSES_FILE, bytes: classesBytes, sha256: sha256Hex(classesBytes) },
+      { name: PREVIEW_FILE, bytes: previewBytes, sha256: sha256Hex(previewBytes) },
+    ];
+    if (source.ignored.length > 0)
+      notes.push(
+        `ignored ${source.ignored.length} file(s) that are not images in class folders: ${listSome(source.ignored)}`,
+      );
+
+    const manifest: DatasetManifest = {
+      format: DATASET_FORMAT,
+      name: options.name,
+      createdAt: new Date().toISOString(),
+      createdBy: { tool: 'bnn-pynq', version: options.toolVersion },
+      source: {
+        kind: source.kind,
+        path: options.source,
+        imageFiles: source.images.length,
+        imported: count,
+        skipped: decoded.failures,
+        ignoredFiles: source.ignored.length,
+      },
+      image: { width: 28, height: 28, fit: options.fit, binarizeAt: 128 },
+      polarity: {
+        mode: polarity.mode,
+        inverted: polarity.inverted,
+        medianBorderBeforeInversion: Math.round(polarity.medianBorder * 100) / 100,
+        result: 'white-on-black',
+      },
+      classes: source.classNames,
+      split: { percent: options.split, seed: options.seed, order: SPLIT_ORDER },
+      splits: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+      perClass: source.classNames.map((name, label) => {
+        const [train, validation, test] = split.perClass[label];
+        return { label, class: name, train, validation, test };
+      }),
+      duplicates: { groups: groups.size, extraCopies, conflictingLabels: conflicting },
+      files: Object.fromEntries(
+        files.map((f) => [
+          f.name,
+          {
+            sha256: f.sha256,
+            ...(f.rawBytes !== undefined ? { bytes: f.rawBytes } : {}),
+            ...(f.count !== undefined ? { count: f.count } : {}),
+          },
+        ]),
+      ),
+    };
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+    const ordered = [...files, { name: DATASET_MANIFEST_FILE, bytes: manifestBytes }];
+    await writeFolderAtomic(outDir, ordered, options.force);
+    lap('write');
+    return { outDir, manifest, polarity, notes, fileOrder: ordered.map((f) => f.name), timings };
+  } finally {
+    source.close();
+  }
+}

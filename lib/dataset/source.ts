@@ -1,0 +1,196 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { InputFormatError, UserError } from '../errors';
+import { isImageName, JUNK_DIRS, JUNK_NAMES, MAX_CLASSES, MIN_CLASSES } from './limits';
+import { openZip } from './zip';
+
+/** One image file of the source, labelled by its class folder. */
+export interface SourceImage {
+  classIndex: number;
+  /** Path relative to the dataset root, '/'-separated, starting with the class folder: `cat/img_01.png`. */
+  path: string;
+  read(): Promise<Buffer>;
+}
+
+export interface DatasetSource {
+  kind: 'folder' | 'zip';
+  /** The folder or zip the user named. */
+  location: string;
+  classNames: string[];
+  /** Sorted by class index, then by path (code point order), so every run sees the same order. */
+  images: SourceImage[];
+  /** Files that are not images, or not inside a class folder (reported, not imported). */
+  ignored: string[];
+  close(): void;
+}
+
+interface Listing {
+  files: { rel: string; read: () => Promise<Buffer> }[];
+  directories: string[];
+}
+
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const isJunk = (rel: string): boolean =>
+  rel
+    .split('/')
+    .some(
+      (seg) => seg.startsWith('.') || JUNK_DIRS.has(seg.toLowerCase()) || JUNK_NAMES.has(seg.toLowerCase()),
+    );
+
+async function listFolder(root: string): Promise<Listing> {
+  const files: Listing['files'] = [];
+  const directories: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const dir = rel ? path.join(root, rel) : root;
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const childRel = rel ? `${rel}/${e.name}` : e.name;
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        const st = await fsp.stat(path.join(dir, e.name)).catch(() => undefined);
+        isDir = st?.isDirectory() ?? false;
+        isFile = st?.isFile() ?? false;
+      }
+      if (isDir) {
+        directories.push(childRel);
+        await walk(childRel);
+      } else if (isFile) {
+        const abs = path.join(dir, e.name);
+        files.push({ rel: childRel, read: () => fsp.readFile(abs) });
+      }
+    }
+  };
+  await walk('');
+  return { files, directories };
+}
+
+/**
+ * The widely used image-folder layout: `<root>/<class>/<any sub-folders>/<image>`. A root that
+ * holds nothing but a single folder of class folders (what zipping a folder produces) is unwrapped.
+ */
+function arrange(
+  listing: Listing,
+  kind: DatasetSource['kind'],
+  location: string,
+  classesOrder: string[] | undefined,
+  classesFile: string | undefined,
+  close: () => void,
+): DatasetSource {
+  let files = listing.files.filter((f) => !isJunk(f.rel));
+  let dirs = listing.directories.filter((d) => !isJunk(d));
+  const first = (rel: string) => rel.split('/')[0] as string;
+  const tops = new Set([...files.map((f) => first(f.rel)), ...dirs.map(first)]);
+  if (tops.size === 1 && files.length > 0 && files.every((f) => f.rel.split('/').length >= 3)) {
+    const wrapper = `${[...tops][0]}/`;
+    files = files.map((f) => ({ ...f, rel: f.rel.slice(wrapper.length) }));
+    dirs = dirs.filter((d) => d.startsWith(wrapper)).map((d) => d.slice(wrapper.length));
+  }
+  const ignored: string[] = [];
+  const classFolders = new Set<string>(dirs.filter((d) => !d.includes('/')));
+  for (const f of files) if (f.rel.includes('/')) classFolders.add(first(f.rel));
+  if (classFolders.size === 0) {
+    throw new UserError(
+      `${location}: no class sub-folders found. Put the images of each class in a folder named after the class (${location}/cat/001.png, ${location}/dog/001.png, ...)`,
+    );
+  }
+  for (const name of classFolders) {
+    if (/[\r\n]/.test(name))
+      throw new UserError(
+        `${location}: class folder '${JSON.stringify(name)}' has a line break in its name; rename it`,
+      );
+  }
+  let classNames: string[];
+  if (classesOrder) {
+    const listed = new Set(classesOrder);
+    const unlisted = [...classFolders].filter((c) => !listed.has(c)).sort(byCodePoint);
+    if (unlisted.length > 0)
+      throw new UserError(
+        `${classesFile}: class folder '${unlisted[0]}' of ${location} is not listed${unlisted.length > 1 ? ` (nor ${unlisted.length - 1} more: ${unlisted.slice(1, 6).join(', ')})` : ''}; add it to the classes file or remove the folder`,
+      );
+    classNames = classesOrder;
+  } else {
+    classNames = [...classFolders].sort(byCodePoint);
+  }
+  if (classNames.length > MAX_CLASSES)
+    throw new UserError(
+      `${location}: ${classNames.length} classes (first: ${classNames.slice(0, 3).join(', ')}, ...); the LFC overlay supports at most ${MAX_CLASSES}. Merge or drop ${classNames.length - MAX_CLASSES} class folder(s)`,
+    );
+  if (classNames.length < MIN_CLASSES)
+    throw new UserError(
+      `${location}: only one class ('${classNames[0]}'); a classifier needs at least ${MIN_CLASSES} class folders`,
+    );
+  const index = new Map(classNames.map((c, i) => [c, i]));
+  const images: SourceImage[] = [];
+  for (const f of files) {
+    if (!f.rel.includes('/')) {
+      ignored.push(`${f.rel} (not inside a class folder)`);
+      continue;
+    }
+    if (!isImageName(f.rel)) {
+      ignored.push(`${f.rel} (not an image file name)`);
+      continue;
+    }
+    images.push({ classIndex: index.get(first(f.rel)) as number, path: f.rel, read: f.read });
+  }
+  images.sort((a, b) => a.classIndex - b.classIndex || byCodePoint(a.path, b.path));
+  const counts = new Array<number>(classNames.length).fill(0);
+  for (const im of images) counts[im.classIndex] = (counts[im.classIndex] as number) + 1;
+  const empty = classNames.findIndex((_, i) => counts[i] === 0);
+  if (empty >= 0) {
+    const name = classNames[empty] as string;
+    const why = classFolders.has(name)
+      ? `folder ${name}/ holds no image files`
+      : `listed in ${classesFile} but there is no folder ${name}/`;
+    throw new UserError(`${location}: class '${name}' is empty (${why}); add images or remove the class`);
+  }
+  return { kind, location, classNames, images, ignored, close };
+}
+
+/** Reads `--classes <file>`: one class name per line, in label order. */
+export async function readClassesFile(file: string): Promise<string[]> {
+  const text = await fsp.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UserError(`${file}: cannot read the classes file (${err.code ?? err.message})`);
+  });
+  const names = text.split(/\r?\n/).map((l) => l.trim());
+  while (names.length > 0 && names[names.length - 1] === '') names.pop();
+  const blank = names.indexOf('');
+  if (names.length === 0) throw new InputFormatError(file, 'no class names; write one class name per line');
+  if (blank >= 0)
+    throw new InputFormatError(file, `line ${blank + 1} is empty; write one class name per line`);
+  const seen = new Set<string>();
+  for (const [i, n] of names.entries()) {
+    if (seen.has(n)) throw new InputFormatError(file, `line ${i + 1}: class '${n}' is listed twice`);
+    seen.add(n);
+  }
+  return names;
+}
+
+/** Scans a folder or a .zip of class folders. Checks the class limits before any image is decoded. */
+export async function scanSource(
+  location: string,
+  options: { classesFile?: string } = {},
+): Promise<DatasetSource> {
+  const order = options.classesFile ? await readClassesFile(options.classesFile) : undefined;
+  const st = await fsp.stat(location).catch(() => undefined);
+  if (!st) throw new UserError(`${location}: no such folder or .zip file`);
+  if (st.isDirectory()) {
+    return arrange(await listFolder(location), 'folder', location, order, options.classesFile, () => {});
+  }
+  if (!location.toLowerCase().endsWith('.zip'))
+    throw new UserError(
+      `${location}: not a folder or a .zip file; pass a folder of class folders, or a zip of one`,
+    );
+  const zip = await openZip(location);
+  try {
+    const listing: Listing = {
+      files: zip.files.map((f) => ({ rel: f.name, read: f.read })),
+      directories: zip.directories,
+    };
+    return arrange(listing, 'zip', location, order, options.classesFile, () => zip.close());
+  } catch (err) {
+    zip.close();
+    throw err;
+  }
+}
