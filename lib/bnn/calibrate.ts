@@ -88,8 +88,8 @@ export function calibrateLastLayer(
           }
         const y = labels.labels[i] as number;
         const v = acc[i * classes + c] as number;
-        if ((other > c ? other : c) === y) ifFired[v] = (ifFired[v] as number) + 1;
-        if ((other < 0 ? 0 : other) === y) ifSilent[v] = (ifSilent[v] as number) + 1;
+        if (Math.max(other, c) === y) ifFired[v] = (ifFired[v] as number) + 1;
+        if (Math.max(other, 0) === y) ifSilent[v] = (ifSilent[v] as number) + 1;
       }
       // score(t) = sum_{v > t} ifFired[v] + sum_{v <= t} ifSilent[v], for t in -1 .. maxAcc.
       let firedAbove = 0;

@@ -52,9 +52,9 @@ describe('convertLfc on the reconstructed MNIST model', () => {
     const back = paramsFromFiles(files, 'converted');
     const direct = convertLfc(model, mnistClasses).params;
     back.layers.forEach((l, i) => {
-      const d = direct.layers[i];
-      expect(Buffer.from(l.bits.buffer).equals(Buffer.from((d?.bits as Uint32Array).buffer))).toBe(true);
-      expect(Array.from(l.thresholds)).toEqual(Array.from(d?.thresholds as Int16Array));
+      const d = direct.layers[i] as (typeof direct.layers)[number];
+      expect(Buffer.from(l.bits.buffer).equals(Buffer.from(d.bits.buffer))).toBe(true);
+      expect(Array.from(l.thresholds)).toEqual(Array.from(d.thresholds));
     });
     const again = encodeParams(back);
     for (const [name, bytes] of files)
