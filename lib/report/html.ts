@@ -94,8 +94,8 @@ function perClassTable(v: VerifySummary, classes: string[]): string {
   if (!v.perClass || v.perClass.length === 0) return '';
   const rows = v.perClass
     .map((acc, i) => {
-      const w = Math.max(0, Math.min(100, acc));
-      return `<tr><td>${i}</td><td>${escapeXml(classes[i] ?? `class ${i}`)}</td><td class="num">${acc.toFixed(1)} %</td><td><div class="bar" style="width:${w.toFixed(1)}%"></div></td></tr>`;
+      const w = Number.isFinite(acc) ? Math.max(0, Math.min(100, acc)) : 0;
+      return `<tr><td>${i}</td><td>${escapeXml(classes[i] ?? `class ${i}`)}</td><td class="num">${Number.isFinite(acc) ? `${acc.toFixed(1)} %` : '–'}</td><td><div class="bar" style="width:${w.toFixed(1)}%"></div></td></tr>`;
     })
     .join('');
   return `<table class="perclass"><thead><tr><th>#</th><th>class</th><th>board accuracy</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;

@@ -2,7 +2,8 @@
  * Reading the training run's records, tolerantly: `progress.jsonl` (one JSON object per epoch, written by
  * the instance's training loop) and `verify.json` (written by the conversion job). Field names are matched
  * by their words, not letter for letter (`valid_error_board`, `validationErrorBoard`, `val.error.board`
- * all mean the same), missing fields stay undefined, and fractions (0.153) become percents (15.3).
+ * all mean the same), and missing fields stay undefined. Errors and accuracies are percents, as
+ * scripts/instance/bnn_train/progress.py writes them (`val_error_board`, `test_error_argmax`, ...).
  * Pure: no I/O.
  */
 
@@ -58,7 +59,7 @@ const ruleOf = (w: string[]): Rule => (has(w, 'board', 'hw', 'hardware', 'bit', 
 
 interface Raw {
   point: EpochPoint;
-  /** Accuracy fields (error = 100 - accuracy once the scale, fraction or percent, is known). */
+  /** Accuracy fields, turned into errors (100 - accuracy) unless the line also has the error itself. */
   accuracies: Array<{ series: 'validError' | 'testError'; rule: Rule; value: number }>;
 }
 
@@ -87,7 +88,7 @@ function classify(obj: Record<string, unknown>): Raw | undefined {
       if (!series) continue;
       if (isErr) point[series][ruleOf(w)] = value;
       else accuracies.push({ series, rule: ruleOf(w), value });
-    } else if (has(w, 'seconds', 'secs', 'elapsed', 'duration', 'time') && point.seconds === undefined) {
+    } else if (has(w, 'seconds', 'secs', 'duration') && !has(w, 'elapsed', 'total')) {
       point.seconds = value;
     }
   }
@@ -115,23 +116,11 @@ export function parseProgress(text: string): ProgressLog {
     if (raw) raws.push(raw);
     else skipped++;
   }
-  // Fractions or percents? Decided once per file from every error/accuracy value: if none exceeds 1, fractions.
-  const all: number[] = [];
-  for (const { point, accuracies } of raws) {
-    for (const s of [point.validError, point.testError]) all.push(...Object.values(s));
-    if (point.bestValidError !== undefined) all.push(point.bestValidError);
-    all.push(...accuracies.map((a) => a.value));
-  }
-  const scale = all.length > 0 && all.every((v) => v <= 1) ? 100 : 1;
   // A resumed run can repeat an epoch: the last line written for an epoch wins.
   const byEpoch = new Map<number, EpochPoint>();
   for (const { point, accuracies } of raws) {
-    for (const s of [point.validError, point.testError]) {
-      for (const r of Object.keys(s) as Rule[]) s[r] = (s[r] as number) * scale;
-    }
     // An error field wins over an accuracy field for the same series and rule.
-    for (const a of accuracies) point[a.series][a.rule] ??= 100 - a.value * scale;
-    if (point.bestValidError !== undefined) point.bestValidError *= scale;
+    for (const a of accuracies) point[a.series][a.rule] ??= 100 - a.value;
     byEpoch.set(point.epoch, point);
   }
   const points = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
@@ -155,68 +144,70 @@ export interface VerifySummary {
   accuracy: number;
   correct?: number;
   total?: number;
-  /** Per-class accuracy in percent. */
+  /** Per-class board accuracy in percent, by class index (NaN for a class with no test images). */
   perClass?: number[];
   /** confusion[true][predicted] counts. */
   confusion?: number[][];
   classes?: string[];
   microsecondsPerImage?: number;
-  /** Float model under argmax, when the job compared it. */
+  /** Test images where no output bit fired (all read as class 0), and where several fired. */
+  noBitFired?: number;
+  severalBitsFired?: number;
+  /** The float model under argmax (what training reports), when the job compared it. */
   argmaxAccuracy?: number;
   /** Percent of images where the float model (board rule) and the converted params agree. */
   agreement?: number;
+  /** The conversion job's publish decision, e.g. "published" or "refused: accuracy below 80 %". */
+  publishDecision?: string;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const pct = (v: number | undefined): number | undefined =>
-  v === undefined ? undefined : v <= 1 ? v * 100 : v;
+const obj = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
-/** Finds a number anywhere in `obj` whose key words include all of `need` and none of `avoid`. */
-function findNumber(obj: unknown, need: string[], avoid: string[] = []): number | undefined {
-  for (const [key, value] of numericFields(obj)) {
-    const w = words(key);
-    if (need.every((n) => w.includes(n)) && !avoid.some((a) => w.includes(a))) return value;
-  }
-  return undefined;
-}
-
-/** Parses verify.json; throws an Error naming `where` when it has no accuracy at all. */
+/**
+ * Parses verify.json: the conversion job's `bnn-pynq-verify/1` (figures under `board` and `float`) or the
+ * flat object of `bnn-pynq verify --json`. Throws an Error naming `where` when it has no accuracy.
+ */
 export function parseVerify(text: string, where: string): VerifySummary {
-  let v: Record<string, unknown>;
+  let v: Record<string, unknown> | undefined;
   try {
-    v = JSON.parse(text);
+    v = obj(JSON.parse(text));
   } catch {
     throw new Error(`${where}: not valid JSON`);
   }
-  if (!v || typeof v !== 'object') throw new Error(`${where}: not a JSON object`);
-  const accuracy =
-    num(v.accuracy) ??
-    findNumber(v, ['board', 'accuracy']) ??
-    findNumber(v, ['accuracy'], ['argmax', 'float']);
-  if (accuracy === undefined) throw new Error(`${where}: no accuracy field`);
+  if (!v) throw new Error(`${where}: not a JSON object`);
+  const board = obj(v.board) ?? v;
+  const float = obj(v.float);
+  const accuracy = num(board.accuracy);
+  if (accuracy === undefined) throw new Error(`${where}: no board accuracy (board.accuracy or accuracy)`);
   const confusion =
-    Array.isArray(v.confusion) &&
-    v.confusion.every((r) => Array.isArray(r) && r.every((c) => typeof c === 'number'))
-      ? (v.confusion as number[][])
+    Array.isArray(board.confusion) &&
+    board.confusion.every((r) => Array.isArray(r) && r.every((c) => typeof c === 'number'))
+      ? (board.confusion as number[][])
       : undefined;
-  const perClassRaw = Array.isArray(v.perClass) ? v.perClass : undefined;
-  const perClass = perClassRaw
-    ?.map((p) => num(p) ?? num((p as Record<string, unknown>)?.accuracy))
-    .filter((p): p is number => p !== undefined);
-  const classesRaw = v.classes ?? v.classNames;
+  const perClass = Array.isArray(board.perClass)
+    ? board.perClass.map((p) => num(p) ?? num(obj(p)?.accuracy) ?? Number.NaN)
+    : undefined;
+  const classesRaw = v.classes ?? board.classes;
   const classes =
     Array.isArray(classesRaw) && classesRaw.every((c) => typeof c === 'string')
       ? (classesRaw as string[])
       : undefined;
+  const publish = obj(v.publish);
   return {
-    accuracy: pct(accuracy) as number,
-    correct: num(v.correct),
-    total: num(v.total),
-    perClass: perClass && perClass.length > 0 ? perClass.map((p) => pct(p) as number) : undefined,
+    accuracy,
+    correct: num(board.correct),
+    total: num(board.total),
+    perClass: perClass && perClass.length > 0 ? perClass : undefined,
     confusion,
     classes,
-    microsecondsPerImage: num(v.microsecondsPerImage),
-    argmaxAccuracy: pct(findNumber(v, ['argmax', 'accuracy']) ?? findNumber(v, ['argmax'])),
-    agreement: pct(findNumber(v, ['agreement']) ?? findNumber(v, ['agree'])),
+    microsecondsPerImage: num(board.microsecondsPerImage),
+    noBitFired: num(board.noBitFired),
+    severalBitsFired: num(board.severalBitsFired),
+    argmaxAccuracy: num(float?.argmaxAccuracy) ?? num(obj(v.against)?.argmaxAccuracy),
+    agreement:
+      num(obj(float?.agreementWithHardware)?.percent) ?? num(obj(obj(v.against)?.agreement)?.percent),
+    publishDecision: typeof publish?.decision === 'string' ? publish.decision : undefined,
   };
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack } from '../../cloud/discovery';
-import { assertRunId, objectExists, readRun, runNotFound } from '../../cloud/runs';
+import { assertRunId, objectExists, readRun } from '../../cloud/runs';
 import { startConvertAutomation, waitForAutomation } from '../../cloud/ssm';
-import { DEFAULT_NETWORK, runKeys } from '../../layout';
+import { DEFAULT_NETWORK, publishedParamsPrefix, runKeys } from '../../layout';
 import type { VerifySummary } from '../../report/progress';
 import { formatPercent } from '../ui/format';
 import { startSpinner } from '../ui/spinner';
@@ -24,9 +24,18 @@ export function formatVerify(v: VerifySummary): string {
     lines.push(`params agree with the float model (board rule) on ${formatPercent(v.agreement)} of images`);
   if (v.perClass && v.perClass.length > 0) {
     const named = v.perClass.map((acc, i) => ({ acc, name: v.classes?.[i] ?? `class ${i}` }));
-    const worst = [...named].sort((a, b) => a.acc - b.acc).slice(0, 3);
+    const worst = named
+      .filter((w) => Number.isFinite(w.acc))
+      .sort((a, b) => a.acc - b.acc)
+      .slice(0, 3);
     lines.push(`weakest classes: ${worst.map((w) => `${w.name} ${formatPercent(w.acc, 1)}`).join(', ')}`);
   }
+  if (v.noBitFired !== undefined && v.total) {
+    lines.push(
+      `no output bit fired on ${v.noBitFired} images (${formatPercent((100 * v.noBitFired) / v.total)}): the board reads them as class 0`,
+    );
+  }
+  if (v.publishDecision) lines.push(`publish: ${v.publishDecision}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -37,19 +46,13 @@ export async function runConvertRun(env: CloudEnv, runId: string, options: Conve
   const stack = await discoverStack(clients, env.stackName, env.region);
   const run = await readRun(clients, stack.artifactBucket, runId, { verify: false });
   if (!(await objectExists(clients, stack.artifactBucket, runKeys(runId).model))) {
-    if (!run) throw runNotFound(runId, stack.artifactBucket);
     throw new CloudError(
       'not-found',
       `run ${runId} has no model.npz yet (state: ${run.status?.state ?? 'unknown'}): wait for it to finish (\`bnn-pynq watch ${runId}\`)`,
     );
   }
-  const dataset = options.dataset ?? run.request?.dataset;
-  if (!dataset) {
-    throw new CloudError(
-      'failed',
-      `run ${runId} does not say which dataset it trained on: pass --dataset <name>`,
-    );
-  }
+  // Empty: the automation takes the dataset from the run's run.json.
+  const dataset = options.dataset ?? run.request?.dataset ?? '';
   const publish = options.publish !== false;
   const executionId = await startConvertAutomation(clients, stack, {
     runId,
@@ -78,7 +81,7 @@ export async function runConvertRun(env: CloudEnv, runId: string, options: Conve
   else term.err(`note: s3://${stack.artifactBucket}/${runKeys(runId).verify} is missing or unreadable\n`);
   term.err(
     publish
-      ? `published to s3://${stack.artifactBucket}/params/${dataset}/${DEFAULT_NETWORK}/: \`bnn-pynq fetch --dataset ${dataset}\`\n`
+      ? `published to s3://${stack.artifactBucket}/${publishedParamsPrefix(after.request?.dataset ?? dataset)}: \`bnn-pynq fetch --dataset ${after.request?.dataset ?? dataset}\`\n`
       : `not published (--no-publish): \`bnn-pynq fetch --run ${runId}\`\n`,
   );
 }

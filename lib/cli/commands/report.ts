@@ -99,6 +99,11 @@ export async function runReport(env: CloudEnv, runId: string, options: ReportOpt
     ? reportInputFromFolder(runId, options.local, new Date(env.clock.now()).toISOString())
     : await reportInputFromS3(env, runId);
   const out = path.resolve(options.out ?? `report-${runId}.html`);
+  if (!existsSync(path.dirname(out))) {
+    throw new UserError(
+      `--out ${options.out}: folder ${path.dirname(out)} does not exist; create it or choose another path`,
+    );
+  }
   const temp = `${out}.tmp-${process.pid}`;
   await writeFile(temp, renderReport(input));
   await rename(temp, out);

@@ -1,0 +1,129 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { CloudEnv } from '../../lib/cli/commands/cloud-common';
+import { runReport } from '../../lib/cli/commands/report';
+import { captureTerminal } from '../../lib/cli/ui/terminal';
+import { realClock } from '../../lib/cloud/instance';
+import { renderReport } from '../../lib/report/html';
+import { parseProgress, parseVerify } from '../../lib/report/progress';
+import { runCli } from '../support/cli';
+import { FASHION_CLASSES, fashionConfusion, progressLines, verifyJson } from './fixtures';
+
+const RUN = '20261126-061500-fashion-mnist-a1b2';
+
+function report(epochs = 40, withVerify = true): string {
+  return renderReport({
+    runId: RUN,
+    dataset: 'fashion-mnist',
+    state: 'succeeded',
+    progress: parseProgress(progressLines(epochs).join('\n')),
+    verify: withVerify ? parseVerify(verifyJson(RUN), 'verify.json') : undefined,
+    generatedAt: '2026-11-26T07:00:00.000Z',
+  });
+}
+
+/** The `d` of each <path> (one per plotted series), split into its points. */
+const paths = (html: string) =>
+  [...html.matchAll(/<path d="([^"]+)"[^>]*><title>([^<]+)<\/title>/g)].map((m) => ({
+    name: m[2],
+    points: m[1].split(/[ML]/).filter((s) => s.trim()).length,
+  }));
+
+test('training curves: one line per series with a point per epoch, both decision rules, and the loss', () => {
+  const html = report(40);
+  expect(paths(html)).toEqual([
+    { name: 'validation, board rule', points: 40 },
+    { name: 'validation, argmax', points: 40 },
+    { name: 'test, board rule', points: 40 },
+    { name: 'test, argmax', points: 40 },
+    { name: 'train loss (squared hinge)', points: 40 },
+  ]);
+  // the best epoch is marked on both charts
+  const best = parseProgress(progressLines(40).join('\n')).points.at(-1)?.bestEpoch;
+  expect(html.match(new RegExp(`best \\(${best}\\)`, 'g'))).toHaveLength(2);
+});
+
+test('confusion matrix: a cell per (true, predicted) pair with its count, and the class names', () => {
+  const html = report();
+  const cells = [...html.matchAll(/<rect [^>]*class="cell"><title>true ([^,]+), predicted ([^:]+): (\d+) /g)];
+  expect(cells).toHaveLength(100);
+  const confusion = fashionConfusion();
+  for (const [, t, p, count] of cells) {
+    expect(Number(count)).toBe(confusion[FASHION_CLASSES.indexOf(t)][FASHION_CLASSES.indexOf(p)]);
+  }
+  expect(html).toContain('>T-shirt/top<');
+  expect(html).toContain('83.81 %');
+  expect(html).toContain('84.65 %');
+  // the gap between training's argmax and the board's rule is explained in numbers
+  expect(html).toContain('costs 0.84 points');
+});
+
+test('self-contained: no scripts, no external URLs, names escaped', () => {
+  const html = renderReport({
+    runId: RUN,
+    progress: parseProgress(''),
+    verify: {
+      accuracy: 50,
+      confusion: [
+        [1, 0],
+        [0, 1],
+      ],
+      classes: ['<b>&', 'ok'],
+    },
+    generatedAt: 'now',
+  });
+  expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  expect(html).toContain('&lt;b&gt;&amp;');
+  expect(html).not.toContain('<b>&');
+  expect(html).toContain('no data yet');
+});
+
+test('without verify.json the report says how to get it', () => {
+  expect(report(5, false)).toContain(`bnn-pynq convert-run ${RUN}`);
+});
+
+test('`bnn-pynq report <runId> --local <dir>` writes the HTML from a local copy of the run, without AWS', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  writeFileSync(path.join(dir, 'progress.jsonl'), `${progressLines(12, 40).join('\n')}\n`);
+  writeFileSync(path.join(dir, 'verify.json'), verifyJson(RUN));
+  writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({ runId: RUN, dataset: 'fashion-mnist', epochs: 40 }),
+  );
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ runId: RUN, state: 'running' }));
+  writeFileSync(path.join(dir, 'r.html'), 'old');
+  const res = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'r.html')]);
+  expect(res.stderr).toContain('report: 12 epoch(s), verified confusion matrix');
+  expect(res.status).toBe(0);
+  expect(res.stdout.trim()).toBe(path.join(dir, 'r.html'));
+  const html = readFileSync(path.join(dir, 'r.html'), 'utf8');
+  expect(html).toContain('12 of 40');
+  expect(paths(html)[0].points).toBe(12);
+  expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+});
+
+test('report into a folder that does not exist: one clear error', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  writeFileSync(path.join(dir, 'progress.jsonl'), `${progressLines(2).join('\n')}\n`);
+  const env = {
+    clients: {} as CloudEnv['clients'],
+    term: captureTerminal(),
+    clock: realClock,
+    stackName: 'BnnPynq',
+  };
+  const out = path.join(dir, 'no', 'r.html');
+  await expect(runReport(env, RUN, { local: dir, out })).rejects.toThrow(
+    `--out ${out}: folder ${path.join(dir, 'no')} does not exist; create it or choose another path`,
+  );
+});
+
+test('`report --local` on a folder without progress.jsonl: one clear error, nothing written', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'report-empty-'));
+  const res = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'r.html')]);
+  expect(res.status).toBe(2);
+  expect(res.stderr).toBe(
+    `error: ${path.join(dir, 'progress.jsonl')} does not exist: --local must be a copy of runs/<runId>/ holding progress.jsonl\n`,
+  );
+  expect(readdirSync(dir)).toEqual([]);
+});
