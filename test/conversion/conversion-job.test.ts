@@ -1,0 +1,361 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { ConversionJob } from '../../lib/constructs/conversion-job';
+import { Storage } from '../../lib/constructs/storage';
+import { CONVERSION_ENV } from '../../lib/conversion/config';
+import { CONVERT_AUTOMATION_PARAMETERS } from '../../lib/layout';
+import { type LocalS3, startLocalS3 } from '../support/s3-server';
+
+// The conversion job's CloudFormation: document, rule, function and the three roles. The app is built
+// (and the Lambda bundled with the local esbuild) once for the whole file.
+
+jest.setTimeout(300_000);
+
+let app: App;
+let stack: Stack;
+let job: ConversionJob;
+let storage: Storage;
+let template: Template;
+let outdir: string;
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+beforeAll(() => {
+  outdir = mkdtempSync(path.join(tmpdir(), 'cdk-conversion-'));
+  app = new App({ outdir });
+  stack = new Stack(app, 'ConversionTest', { env: { account: '123456789012', region: 'eu-west-1' } });
+  storage = new Storage(stack, 'Storage', { retainData: true });
+  job = new ConversionJob(stack, 'Conversion', {
+    artifactBucket: storage.artifactBucket,
+    datasetBucket: storage.datasetBucket,
+    minAccuracyPercent: 70,
+  });
+  template = Template.fromStack(stack);
+});
+
+const logicalId = (c: IConstruct): string =>
+  stack.getLogicalId((c instanceof CfnElement ? c : c.node.defaultChild) as CfnElement);
+
+function documentContent(): Record<string, any> {
+  const docs = template.findResources('AWS::SSM::Document');
+  const [doc] = Object.values(docs);
+  expect(Object.keys(docs)).toHaveLength(1);
+  return doc.Properties.Content;
+}
+
+/** The statements of the inline policies attached to a role. */
+function statementsOf(role: { node: { defaultChild?: unknown } }): any[] {
+  const id = logicalId(role);
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === id))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('the convert automation document', () => {
+  test('is schema 0.3 with the layout parameters plus AutomationAssumeRole, assuming its own role', () => {
+    template.hasResourceProperties('AWS::SSM::Document', {
+      DocumentType: 'Automation',
+      DocumentFormat: 'JSON',
+    });
+    const content = documentContent();
+    expect(content.schemaVersion).toBe('0.3');
+    expect(content.assumeRole).toBe('{{ AutomationAssumeRole }}');
+    expect(Object.keys(content.parameters).sort()).toEqual(
+      [...CONVERT_AUTOMATION_PARAMETERS, 'AutomationAssumeRole'].sort(),
+    );
+    expect(content.parameters.AutomationAssumeRole.default).toEqual({
+      'Fn::GetAtt': [logicalId(job.automationRole), 'Arn'],
+    });
+    expect(content.parameters.publish).toMatchObject({ default: 'true', allowedValues: ['true', 'false'] });
+    expect(content.parameters.network).toMatchObject({ default: 'lfcW1A1', allowedValues: ['lfcW1A1'] });
+    expect(content.parameters.dataset.default).toBe('');
+  });
+
+  test('runId accepts a run id or the model key the S3 event carries, nothing else', () => {
+    const pattern = new RegExp(documentContent().parameters.runId.allowedPattern);
+    expect(pattern.test('20261126-061500-fashion-mnist-a1b2')).toBe(true);
+    expect(pattern.test('runs/20261126-061500-fashion-mnist-a1b2/model.npz')).toBe(true);
+    expect(pattern.test('runs/20261126-061500-fashion-mnist-a1b2/checkpoint/model.npz')).toBe(false);
+    expect(pattern.test('../params')).toBe(false);
+    const dataset = new RegExp(documentContent().parameters.dataset.allowedPattern);
+    expect(['', 'mnist', 'fashion-mnist'].every((d) => dataset.test(d))).toBe(true);
+    expect(dataset.test('Fashion MNIST')).toBe(false);
+  });
+
+  test('has one step that invokes the conversion Lambda once, failing the execution on a function error', () => {
+    const steps = documentContent().mainSteps;
+    expect(steps).toEqual([
+      {
+        name: 'convert',
+        action: 'aws:invokeLambdaFunction',
+        description: expect.any(String),
+        maxAttempts: 1,
+        timeoutSeconds: 300,
+        onFailure: 'Abort',
+        isEnd: true,
+        inputs: {
+          FunctionName: { Ref: logicalId(job.function) },
+          InvocationType: 'RequestResponse',
+          InputPayload: {
+            runId: '{{ runId }}',
+            dataset: '{{ dataset }}',
+            network: '{{ network }}',
+            publish: '{{ publish }}',
+          },
+        },
+      },
+    ]);
+    expect(documentContent().outputs).toEqual(['convert.Payload']);
+  });
+});
+
+describe('the trigger', () => {
+  test('fires on Object Created for runs/*/model.npz in the ArtifactBucket only', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: logicalId(storage.artifactBucket) }] },
+          object: { key: [{ wildcard: 'runs/*/model.npz' }] },
+        },
+      },
+    });
+    // The bucket really sends its events to EventBridge.
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    });
+  });
+
+  test('starts the automation definition with the object key as runId, through its own role', () => {
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as any[];
+    const [target] = rule.Properties.Targets;
+    expect(target.Arn).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':ssm:eu-west-1:123456789012:automation-definition/',
+          { Ref: logicalId(job.document) },
+          ':$DEFAULT',
+        ],
+      ],
+    });
+    expect(target.RoleArn['Fn::GetAtt'][1]).toBe('Arn');
+    expect(target.InputTransformer.InputPathsMap).toEqual({ 'detail-object-key': '$.detail.object.key' });
+    const template_ = JSON.stringify(target.InputTransformer.InputTemplate);
+    expect(template_).toContain('{\\"runId\\":[<detail-object-key>],\\"AutomationAssumeRole\\":[\\"');
+  });
+});
+
+describe('the Lambda', () => {
+  test('runs on the newest Node runtime with the buckets and the accuracy floor in its environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      MemorySize: 1024,
+      Timeout: 120,
+      Environment: {
+        Variables: {
+          [CONVERSION_ENV.artifactBucket]: { Ref: logicalId(storage.artifactBucket) },
+          [CONVERSION_ENV.datasetBucket]: { Ref: logicalId(storage.datasetBucket) },
+          [CONVERSION_ENV.minAccuracyPercent]: '70',
+        },
+      },
+    });
+  });
+
+  test('is bundled from lib/ by the local esbuild, SDK included, into one file', () => {
+    const assets = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
+    const bundle = assets.map((d) => path.join(outdir, d, 'index.js')).find((f) => existsSync(f));
+    expect(bundle).toBeDefined();
+    const text = readFileSync(bundle as string, 'utf8');
+    // Only the SDK's optional CRT signer (SigV4a, guarded by try/catch) stays a runtime require.
+    const sdkRequires = new Set(text.match(/require\("@aws-sdk\/[^"]+"\)/g));
+    expect([...sdkRequires]).toEqual(['require("@aws-sdk/signature-v4-crt")']);
+    expect(text.includes('refused to publish')).toBe(true);
+  });
+});
+
+describe('least privilege', () => {
+  const artifactArn = () => ({ 'Fn::GetAtt': [logicalId(storage.artifactBucket), 'Arn'] });
+  const datasetArn = () => ({ 'Fn::GetAtt': [logicalId(storage.datasetBucket), 'Arn'] });
+  const objects = (bucket: object, suffix: string) => ({ 'Fn::Join': ['', [bucket, `/${suffix}`]] });
+
+  test('the Lambda reads, writes and deletes only the prefixes of lib/layout.ts', () => {
+    const statements = statementsOf(job.function.role as never);
+    const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
+    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
+      [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:ListBucket',
+        's3:PutObject',
+      ].sort(),
+    );
+    expect(byAction('s3:PutObject')[0].Resource).toEqual([
+      objects(artifactArn(), 'runs/*/verify.json'),
+      objects(artifactArn(), 'runs/*/params/*'),
+      objects(artifactArn(), 'params/*'),
+    ]);
+    expect(byAction('s3:DeleteObject')[0].Resource).toEqual([
+      objects(artifactArn(), 'runs/*/params/*'),
+      objects(artifactArn(), 'params/*'),
+    ]);
+    expect(byAction('s3:GetObject')[0].Resource).toEqual([
+      objects(artifactArn(), 'runs/*/model.npz'),
+      objects(artifactArn(), 'runs/*/run.json'),
+      objects(artifactArn(), 'runs/*/verify.json'),
+      objects(artifactArn(), 'runs/*/params/*/manifest.json'),
+      objects(artifactArn(), 'params/*/manifest.json'),
+      objects(datasetArn(), 'datasets/*/t10k-images-idx3-ubyte.gz'),
+      objects(datasetArn(), 'datasets/*/t10k-labels-idx1-ubyte.gz'),
+      objects(datasetArn(), 'datasets/*/classes.txt'),
+    ]);
+    expect(byAction('s3:ListBucket')).toEqual([
+      expect.objectContaining({
+        Resource: artifactArn(),
+        Condition: { StringLike: { 's3:prefix': ['runs/*', 'params/*'] } },
+      }),
+      expect.objectContaining({
+        Resource: datasetArn(),
+        Condition: { StringLike: { 's3:prefix': ['datasets/*'] } },
+      }),
+    ]);
+    expect(byAction('logs:PutLogEvents')[0].Resource).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^ConversionLogs/), 'Arn'],
+    });
+    for (const s of statements) expect(s.Resource).not.toBe('*');
+  });
+
+  test('the automation role may invoke this function only, and only SSM of this account assumes it', () => {
+    expect(statementsOf(job.automationRole)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [logicalId(job.function), 'Arn'] },
+      },
+    ]);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'ssm.amazonaws.com' },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '123456789012' },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':ssm:eu-west-1:123456789012:automation-execution/*'],
+                  ],
+                },
+              },
+            },
+          }),
+        ],
+      },
+    });
+  });
+
+  test('the EventBridge role may start this automation and pass its role to SSM, nothing more', () => {
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as any[];
+    const triggerRoleId = rule.Properties.Targets[0].RoleArn['Fn::GetAtt'][0];
+    const triggerRole = stack.node
+      .findAll()
+      .find((c) => stack.resolve((c as any).logicalId) === triggerRoleId);
+    expect(triggerRole).toBeDefined();
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === triggerRoleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([
+      { Action: 'ssm:StartAutomationExecution', Effect: 'Allow', Resource: rule.Properties.Targets[0].Arn },
+      {
+        Action: 'iam:PassRole',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [logicalId(job.automationRole), 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'ssm.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  test('no role of the job carries a managed policy', () => {
+    for (const role of [job.function.role, job.automationRole]) {
+      const props = template.toJSON().Resources[logicalId(role as never)].Properties;
+      expect(props.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  test('cdk-nag AwsSolutions finds nothing unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    expect(
+      report.violations.map(
+        (v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`,
+      ),
+    ).toEqual([]);
+  });
+});
+
+test('the stack output is a ready-to-paste start-automation-execution line', () => {
+  const outputs = template.findOutputs('*');
+  const [output] = Object.values(outputs).filter((o: any) =>
+    JSON.stringify(o.Value).includes('start-automation-execution'),
+  );
+  expect(output).toBeDefined();
+  expect(output.Value).toEqual({
+    'Fn::Join': [
+      '',
+      [
+        'aws ssm start-automation-execution --region eu-west-1 --document-name ',
+        { Ref: logicalId(job.document) },
+        ' --parameters runId=$RUN_ID',
+      ],
+    ],
+  });
+});
+
+describe('the bundled handler', () => {
+  let s3: LocalS3;
+  beforeAll(async () => {
+    s3 = await startLocalS3(['artifacts', 'datasets']);
+  });
+  afterAll(() => s3.stop());
+
+  test('runs under node with only its environment, and names a missing model', () => {
+    const bundle = readdirSync(outdir)
+      .map((d) => path.join(outdir, d, 'index.js'))
+      .find((f) => existsSync(f)) as string;
+    const script = `require(${JSON.stringify(bundle)}).handler({ runId: 'no-such-run-0001', dataset: 'mnist' })
+      .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(7); });`;
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, ['-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          ...s3.env,
+          [CONVERSION_ENV.artifactBucket]: 'artifacts',
+          [CONVERSION_ENV.datasetBucket]: 'datasets',
+          [CONVERSION_ENV.minAccuracyPercent]: '50',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      stderr = String((err as { stderr: Buffer }).stderr);
+      expect((err as { status: number }).status).toBe(7);
+    }
+    expect(stderr).toContain(
+      's3://artifacts/runs/no-such-run-0001/model.npz does not exist; has the training run finished?',
+    );
+  });
+});
