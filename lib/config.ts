@@ -25,7 +25,7 @@ export type Device = 'gpu' | 'cpu';
  * Returns a reason string instead of a device when the type cannot work.
  */
 export function deviceForInstanceType(instanceType: string): Device | { refused: string } {
-  const match = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/.exec(instanceType);
+  const match = /^([a-z]+)(\d+)([a-z0-9-]*)\.([a-z0-9]+)$/.exec(instanceType);
   if (!match) return { refused: 'not an EC2 instance type of the form <family>.<size>, e.g. g4dn.xlarge' };
   const [, series, generationText, attributes] = match;
   const generation = Number(generationText);
