@@ -34,11 +34,12 @@ def read_bytes(path):
 
 def parse_images(data, path):
     """uint8 array (N, 28, 28) from the bytes of an idx3 image file."""
+    if len(data) >= 4 and struct.unpack(">I", data[:4])[0] != IMAGES_MAGIC:
+        magic = struct.unpack(">I", data[:4])[0]
+        raise InputError(f"{path}: not an idx3 image file (magic 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x})")
     if len(data) < 16:
         raise InputError(f"{path}: too short for an idx image header ({len(data)} bytes)")
-    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
-    if magic != IMAGES_MAGIC:
-        raise InputError(f"{path}: not an idx3 image file (magic 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x})")
+    _, count, rows, cols = struct.unpack(">IIII", data[:16])
     if (rows, cols) != (ROWS, COLS):
         raise InputError(f"{path}: images are {rows}x{cols}; the LFC network takes 28x28 grey images")
     expected = 16 + count * rows * cols
