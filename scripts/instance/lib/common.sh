@@ -71,7 +71,8 @@ instance_id() {
 fetch_url() {
   local url=$1 dest=$2
   rm -f "$dest.part"
-  if curl -fsSL --retry 4 --retry-delay 3 --connect-timeout 20 -o "$dest.part" "$url"; then
+  # curl's own complaint goes to the log (stdout); the caller decides whether it is an error.
+  if curl -fsSL --retry 4 --retry-delay 3 --connect-timeout 20 -o "$dest.part" "$url" 2>&1; then
     mv -f "$dest.part" "$dest"
   else
     rm -f "$dest.part"
