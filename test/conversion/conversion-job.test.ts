@@ -39,10 +39,14 @@ beforeAll(() => {
   template = Template.fromStack(stack);
 });
 
+/** Synthesized CloudFormation, navigated freely (the assertions below pin its shape). */
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
+type Json = any;
+
 const logicalId = (c: IConstruct): string =>
   stack.getLogicalId((c instanceof CfnElement ? c : c.node.defaultChild) as CfnElement);
 
-function documentContent(): Record<string, any> {
+function documentContent(): Record<string, Json> {
   const docs = template.findResources('AWS::SSM::Document');
   const [doc] = Object.values(docs);
   expect(Object.keys(docs)).toHaveLength(1);
@@ -50,11 +54,11 @@ function documentContent(): Record<string, any> {
 }
 
 /** The statements of the inline policies attached to a role. */
-function statementsOf(role: { node: { defaultChild?: unknown } }): any[] {
+function statementsOf(role: IConstruct): Json[] {
   const id = logicalId(role);
   return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === id))
-    .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    .filter((p: Json) => p.Properties.Roles.some((r: Json) => r.Ref === id))
+    .flatMap((p: Json) => p.Properties.PolicyDocument.Statement);
 }
 
 describe('the convert automation document', () => {
@@ -135,7 +139,7 @@ describe('the trigger', () => {
   });
 
   test('starts the automation definition with the object key as runId, through its own role', () => {
-    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as any[];
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as Json[];
     const [target] = rule.Properties.Targets;
     expect(target.Arn).toEqual({
       'Fn::Join': [
@@ -191,7 +195,7 @@ describe('least privilege', () => {
   const objects = (bucket: object, suffix: string) => ({ 'Fn::Join': ['', [bucket, `/${suffix}`]] });
 
   test('the Lambda reads, writes and deletes only the prefixes of lib/layout.ts', () => {
-    const statements = statementsOf(job.function.role as never);
+    const statements = statementsOf(job.function.role as IConstruct);
     const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
       [
@@ -270,15 +274,15 @@ describe('least privilege', () => {
   });
 
   test('the EventBridge role may start this automation and pass its role to SSM, nothing more', () => {
-    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as any[];
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as Json[];
     const triggerRoleId = rule.Properties.Targets[0].RoleArn['Fn::GetAtt'][0];
     const triggerRole = stack.node
       .findAll()
-      .find((c) => stack.resolve((c as any).logicalId) === triggerRoleId);
+      .find((c) => stack.resolve((c as Json).logicalId) === triggerRoleId);
     expect(triggerRole).toBeDefined();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === triggerRoleId))
-      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+      .filter((p: Json) => p.Properties.Roles.some((r: Json) => r.Ref === triggerRoleId))
+      .flatMap((p: Json) => p.Properties.PolicyDocument.Statement);
     expect(statements).toEqual([
       { Action: 'ssm:StartAutomationExecution', Effect: 'Allow', Resource: rule.Properties.Targets[0].Arn },
       {
@@ -292,7 +296,7 @@ describe('least privilege', () => {
 
   test('no role of the job carries a managed policy', () => {
     for (const role of [job.function.role, job.automationRole]) {
-      const props = template.toJSON().Resources[logicalId(role as never)].Properties;
+      const props = template.toJSON().Resources[logicalId(role as IConstruct)].Properties;
       expect(props.ManagedPolicyArns).toBeUndefined();
     }
   });
@@ -309,7 +313,7 @@ describe('least privilege', () => {
 
 test('the stack output is a ready-to-paste start-automation-execution line', () => {
   const outputs = template.findOutputs('*');
-  const [output] = Object.values(outputs).filter((o: any) =>
+  const [output] = Object.values(outputs).filter((o: Json) =>
     JSON.stringify(o.Value).includes('start-automation-execution'),
   );
   expect(output).toBeDefined();
