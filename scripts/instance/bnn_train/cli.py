@@ -108,4 +108,11 @@ def main(argv=None):
     except Interrupted as e:
         log("stopped by a signal; rerun the same command to resume from the last complete checkpoint")
         return 128 + e.signum
+    except Exception:
+        if received:
+            # systemd stops the whole control group: a g++ run by Theano's compiler may die of the same SIGTERM and
+            # surface here as a compile error. The stop was asked for; the checkpoint is intact.
+            log(f"stopped by signal {received[0]} (while {sys.exc_info()[1]!r}); rerun the same command to resume")
+            return 128 + received[0]
+        raise
     return EXIT_OK
