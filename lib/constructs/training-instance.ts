@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -240,6 +240,22 @@ export class TrainingInstance extends Construct {
     );
     this.role.addToPolicy(
       new iam.PolicyStatement({
+        // The SSM agent checks that the log group exists before streaming Run Command output into it
+        // (send-command --cloud-watch-output-config); DescribeLogGroups has no per-group resource.
+        sid: 'FindStackLogGroup',
+        actions: ['logs:DescribeLogGroups'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
         sid: 'ReportBootstrapState',
         actions: ['ssm:PutParameter'],
         resources: [props.bootstrapStateParameter.parameterArn],
@@ -272,6 +288,10 @@ export class TrainingInstance extends Construct {
       id: `AwsSolutions-IAM5[Resource::${arnOf(props.artifactBucket)}/*]`,
       reason:
         'The instance writes runs/<runId>/... of the stack’s own ArtifactBucket; run ids are made at run time.',
+    });
+    role.acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
+      reason: 'logs:DescribeLogGroups (read-only, used by the SSM agent) cannot be limited to one log group.',
     });
     const instance = Validations.of(this.instance);
     instance.acknowledge({

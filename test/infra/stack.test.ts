@@ -383,6 +383,8 @@ describe('instance role', () => {
     const stateParamId = logicalId(stack.discovery.parameter('bootstrap-state'));
     expect(bySid.ReportBootstrapState.Action).toBe('ssm:PutParameter');
     expect(JSON.stringify(bySid.ReportBootstrapState.Resource)).toContain(`{"Ref":"${stateParamId}"}`);
+    expect(bySid.FindStackLogGroup).toMatchObject({ Action: 'logs:DescribeLogGroups' });
+    expect(JSON.stringify(bySid.FindStackLogGroup.Resource)).toMatch(/:log-group:\*"\]\]\}$/);
     const instanceId = logicalId(stack.instance);
     expect(bySid.TagItselfWithBootstrapState).toMatchObject({
       Action: 'ec2:CreateTags',
