@@ -222,7 +222,7 @@ ${common.replace(`Port ${port}`, `Port ${closedPort}`)}
     killSshd,
     async stop() {
       killSshd();
-      if (sshd.exitCode === null) await new Promise((r) => sshd.once('exit', r));
+      if (sshd.exitCode === null && sshd.signalCode === null) await new Promise((r) => sshd.once('exit', r));
       rmSync(dir, { recursive: true, force: true });
     },
   };
