@@ -84,7 +84,11 @@ export class TrainingInstance extends Construct {
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
-    this.scriptsAsset = new s3assets.Asset(this, 'ScriptsAsset', { path: scriptsDir });
+    // Byte caches from local test runs must not change the asset (and so the instance's user data).
+    this.scriptsAsset = new s3assets.Asset(this, 'ScriptsAsset', {
+      path: scriptsDir,
+      exclude: ['**/__pycache__', '**/*.pyc', '**/.pytest_cache'],
+    });
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),

@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, deviceForInstanceType, LOG_RETENTION_DAYS, parseConfig } from '../../lib/config';
 import { DEFAULT_STACK_NAME } from '../../lib/layout';
+import { REPO_ROOT } from '../support/cli';
 
 /** The message of the ConfigError `fn` throws (fails the test if it does not throw one). */
 function errorOf(fn: () => unknown): string {
@@ -25,6 +28,11 @@ describe('parseConfig', () => {
       retainData: true,
       logRetentionDays: 30,
     });
+  });
+
+  test('cdk.json context holds valid values, equal to the schema defaults (tests build apps without cdk.json)', () => {
+    const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'));
+    expect(parseConfig(cdkJson.context)).toEqual(parseConfig({}));
   });
 
   test('-c values arrive as strings and are parsed strictly', () => {
