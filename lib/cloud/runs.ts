@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   DEFAULT_NETWORK,
   MANIFEST_FILE,
+  PARAMS_ROOT_PREFIX,
   publishedParamsPrefix,
   RUN_ID_PATTERN,
   RUN_STATES,
@@ -214,9 +215,28 @@ export interface PublishedParams {
   manifest: ParamManifest;
 }
 
+/**
+ * Datasets that have a param folder (a manifest.json) under `root` (`params/` or `runs/<id>/params/`).
+ * Found from the manifest keys themselves rather than from "folders": a dataset whose publish never
+ * finished has files but no manifest, and is not a param folder yet.
+ */
+export async function paramFolderDatasets(
+  clients: CloudClients,
+  bucket: string,
+  root: string,
+  network: string = DEFAULT_NETWORK,
+): Promise<string[]> {
+  const suffix = `/${network}/${MANIFEST_FILE}`;
+  return (await listKeys(clients, bucket, root))
+    .map((o) => o.key.slice(root.length))
+    .filter((rest) => rest.endsWith(suffix) && !rest.slice(0, -suffix.length).includes('/'))
+    .map((rest) => rest.slice(0, -suffix.length))
+    .sort();
+}
+
 /** The manifests of every published param folder (`params/<dataset>/<network>/manifest.json`). */
 export async function listPublished(clients: CloudClients, bucket: string): Promise<PublishedParams[]> {
-  const datasets = await listFolders(clients, bucket, 'params/');
+  const datasets = await paramFolderDatasets(clients, bucket, PARAMS_ROOT_PREFIX);
   const found: PublishedParams[] = [];
   for (const dataset of datasets) {
     const key = `${publishedParamsPrefix(dataset, DEFAULT_NETWORK)}${MANIFEST_FILE}`;

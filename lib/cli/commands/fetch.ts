@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack } from '../../cloud/discovery';
 import { boardCopyCommands, type FetchResult, fetchParams } from '../../cloud/fetch';
-import { assertRunId, listFolders, readRun } from '../../cloud/runs';
+import { assertRunId, paramFolderDatasets, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import {
   DATASET_NAME_PATTERN,
   DEFAULT_NETWORK,
+  PARAMS_ROOT_PREFIX,
   publishedParamsPrefix,
   runParamsPrefix,
   runPrefix,
@@ -60,7 +61,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
     assertRunId(options.run);
     let datasets = options.dataset ? [options.dataset] : [];
     if (datasets.length === 0) {
-      datasets = await listFolders(clients, bucket, `${runPrefix(options.run)}params/`);
+      datasets = await paramFolderDatasets(clients, bucket, `${runPrefix(options.run)}params/`);
     }
     if (datasets.length === 0) {
       const run = await readRun(clients, bucket, options.run, { verify: false });
@@ -73,7 +74,9 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
       sources.push({ prefix: runParamsPrefix(options.run, dataset), dataset, label: `run ${options.run}` });
     }
   } else {
-    const datasets = options.dataset ? [options.dataset] : await listFolders(clients, bucket, 'params/');
+    const datasets = options.dataset
+      ? [options.dataset]
+      : await paramFolderDatasets(clients, bucket, PARAMS_ROOT_PREFIX);
     if (datasets.length === 0) {
       throw new CloudError(
         'not-found',
