@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { readIdxImages } from '../../lib/bnn/idx';
 import { paramsFromFiles } from '../../lib/bnn/params';
@@ -137,7 +136,7 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
   test("validate returns the stand-in's predictions, 98.40 % on MNIST, and 0 disagreements with verify", async () => {
     if (!existsSync(path.join(board.paramsDir, 'mnist', 'lfcW1A1')))
       await pushParamSet(target(), loadLocalParamSet(MNIST_PARAMS), 'mnist');
-    const out = path.join(os.tmpdir(), `bnn-pynq-board-preds-${process.pid}.txt`);
+    const out = path.join(board.dir, 'predictions.txt');
     const r = await boardCli(board, 'validate', board.host, [
       '--dataset',
       'mnist',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CliResult, runCli, SHARED_DATA } from '../../support/cli';
@@ -32,8 +32,15 @@ export function readFolder(dir: string): Map<string, Buffer> {
 }
 
 /** A writable copy of the shipped MNIST set (the fixture files are read-only), e.g. to damage it. */
+const copies: string[] = [];
+afterAll(() => {
+  for (const c of copies.splice(0)) rmSync(c, { recursive: true, force: true });
+});
+
 export function copyOfMnistParams(): string {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-params-')), 'mnist', 'lfcW1A1');
+  const root = mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-params-'));
+  copies.push(root);
+  const dir = path.join(root, 'mnist', 'lfcW1A1');
   cpSync(MNIST_PARAMS, dir, { recursive: true });
   for (const n of readdirSync(dir)) chmodSync(path.join(dir, n), 0o644);
   chmodSync(dir, 0o755);

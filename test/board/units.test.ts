@@ -1,0 +1,164 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { expectedFiles, LFC_SET_FILE_COUNT, loadLocalParamSet } from '../../lib/board/param-set';
+import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
+import { remoteCommand, shellQuote, sshFailure } from '../../lib/board/ssh';
+import { summarize } from '../../lib/board/validate';
+import type { CloudClients } from '../../lib/cloud/clients';
+import { datasetPrefix, IDX_FILES, MANIFEST_FILE, runParamsPrefix } from '../../lib/layout';
+import { buildManifest } from '../../lib/manifest';
+import { startLocalS3 } from '../support/s3-server';
+import { MNIST_IMAGES, MNIST_LABELS, MNIST_PARAMS, readFolder } from './support/helpers';
+
+describe('param set rules (params-format.md §3)', () => {
+  test('289 files with the sizes of the lfcW1A1 layout', () => {
+    const files = expectedFiles();
+    expect(files.size).toBe(LFC_SET_FILE_COUNT);
+    expect(files.get('0-31-weights.bin')).toBe(416 * 8);
+    expect(files.get('0-31-thres.bin')).toBe(32 * 8);
+    expect(files.get('1-63-weights.bin')).toBe(512 * 8);
+    expect(files.get('1-63-thres.bin')).toBe(16 * 8);
+    expect(files.get('3-15-thres.bin')).toBe(4 * 8);
+    expect(files.has('3-16-weights.bin')).toBe(false);
+    // The shipped folder matches them exactly.
+    const shipped = readFolder(MNIST_PARAMS);
+    for (const [name, size] of files) if (size !== null) expect(shipped.get(name)?.length).toBe(size);
+  });
+
+  test('the dataset is read from a <dataset>/lfcW1A1 layout', () => {
+    const set = loadLocalParamSet(MNIST_PARAMS);
+    expect(set.dataset).toBe('mnist');
+    expect(set.files).toHaveLength(289);
+    expect(set.files.map((f) => f.path)).toEqual([...set.files.map((f) => f.path)].sort());
+  });
+});
+
+describe('the remote command line', () => {
+  test('shellQuote survives the remote shell', () => {
+    for (const word of ["it's", 'a b', '$HOME', '`x`', '"q"', "'", '']) {
+      expect(execFileSync('/bin/sh', ['-c', `printf %s ${shellQuote(word)}`]).toString()).toBe(word);
+    }
+  });
+
+  test('sudo keeps BOARD/PYTHONPATH when set and adds nothing when unset', () => {
+    const cmd = remoteCommand({ host: 'h', sudo: true, python: '/usr/bin/python3' }, 'check').replace(
+      'exec sudo -n env',
+      'exec env',
+    );
+    const run = (env: Record<string, string>) =>
+      execFileSync(
+        '/bin/sh',
+        [
+          '-c',
+          cmd.replace(
+            /'\/usr\/bin\/python3' -c .*$/,
+            `/bin/sh -c 'echo "\${BOARD-unset}|\${PYTHONPATH-unset}"'`,
+          ),
+        ],
+        {
+          env: { PATH: process.env.PATH ?? '', ...env },
+        },
+      ).toString();
+    expect(run({ BOARD: 'Pynq-Z2', PYTHONPATH: '/opt/x y' })).toBe('Pynq-Z2|/opt/x y\n');
+    expect(run({})).toBe('unset|unset\n');
+  });
+});
+
+describe('ssh failures become one line with the fix', () => {
+  const t = { host: 'pynq' };
+  const cases: Array<[string, number, RegExp]> = [
+    [
+      'ssh: Could not resolve hostname pynq: Name or service not known\n',
+      255,
+      /cannot resolve the name pynq/,
+    ],
+    ['ssh: connect to host 192.168.2.99 port 22: Connection timed out\n', 255, /is unreachable .*timed out/],
+    ['ssh: connect to host 192.168.2.99 port 22: No route to host\n', 255, /is unreachable/],
+    [
+      'xilinx@pynq: Permission denied (publickey,password).\n',
+      255,
+      /refused the login .*ssh-copy-id xilinx@pynq/,
+    ],
+    [
+      '@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n',
+      255,
+      /ssh-keygen -R pynq/,
+    ],
+    ['sudo: a password is required\n', 1, /`sudo -n` was refused .*NOPASSWD/],
+    ['sh: 1: exec: python3: not found\n', 127, /has no python3 on the PATH .*--python/],
+    ['client_loop: send disconnect: Broken pipe\n', 255, /connection to board xilinx@pynq dropped/],
+  ];
+  test.each(cases)('%s', (stderr, code, pattern) => {
+    const e = sshFailure(code, stderr, 'xilinx@pynq', t);
+    expect(e.message).toMatch(pattern);
+    expect(e.message).not.toContain('\n');
+  });
+});
+
+test('summarize: accuracy against labels, disagreements against the simulator', () => {
+  const s = summarize([1, 2, 3, 0], [1, 2, 0, 0], [1, 2, 3, 3]);
+  expect(s).toMatchObject({ total: 4, correct: 3, accuracy: 75, simulatedAccuracy: 50, disagreements: 1 });
+  expect(s.examples).toEqual([{ image: 3, label: 0, board: 0, simulated: 3 }]);
+});
+
+describe('sources in S3 (loopback S3 server)', () => {
+  test("push --run: a run's params come through their manifest; a damaged file is refused", async () => {
+    const s3 = await startLocalS3(['artifacts', 'datasets']);
+    try {
+      const clients = { s3: s3.client } as unknown as CloudClients;
+      const files = readFolder(MNIST_PARAMS);
+      const runId = '20261126-061500-mnist-a1b2';
+      const prefix = runParamsPrefix(runId, 'mnist');
+      for (const [name, bytes] of files)
+        await s3.client.send(
+          new PutObjectCommand({ Bucket: 'artifacts', Key: `${prefix}${name}`, Body: bytes }),
+        );
+      const manifest = buildManifest(files, { runId, dataset: 'mnist', network: 'lfcW1A1', accuracy: 98.4 });
+      await s3.client.send(
+        new PutObjectCommand({
+          Bucket: 'artifacts',
+          Key: `${prefix}${MANIFEST_FILE}`,
+          Body: JSON.stringify(manifest),
+        }),
+      );
+      const set = await paramSetFromRun(clients, 'artifacts', runId, 'mnist');
+      expect(set.dataset).toBe('mnist');
+      expect(set.files).toHaveLength(289);
+      for (const f of set.files)
+        expect(Buffer.from(set.bytes.get(f.path) as Uint8Array).equals(files.get(f.path) as Buffer)).toBe(
+          true,
+        );
+
+      await s3.client.send(
+        new PutObjectCommand({ Bucket: 'artifacts', Key: `${prefix}0-0-thres.bin`, Body: 'short' }),
+      );
+      await expect(paramSetFromRun(clients, 'artifacts', runId, 'mnist')).rejects.toThrow(
+        /0-0-thres\.bin does not match its manifest/,
+      );
+
+      // validate's default test files: the dataset bucket's t10k files.
+      const images = readFolder(path.dirname(MNIST_IMAGES));
+      for (const [key, name] of [
+        [IDX_FILES.testImages, 't10k-images-idx3-ubyte.gz'],
+        [IDX_FILES.testLabels, 't10k-labels-idx1-ubyte.gz'],
+      ] as const)
+        await s3.client.send(
+          new PutObjectCommand({
+            Bucket: 'datasets',
+            Key: `${datasetPrefix('mnist')}${key}`,
+            Body: images.get(name),
+          }),
+        );
+      const test = await testFilesFromBucket(clients, 'datasets', 'mnist');
+      expect(Buffer.from(test.images).equals(images.get('t10k-images-idx3-ubyte.gz') as Buffer)).toBe(true);
+      expect(
+        Buffer.from(test.labels).equals(
+          readFolder(path.dirname(MNIST_LABELS)).get('t10k-labels-idx1-ubyte.gz') as Buffer,
+        ),
+      ).toBe(true);
+    } finally {
+      await s3.stop();
+    }
+  });
+});
