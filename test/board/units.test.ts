@@ -34,6 +34,16 @@ describe('param set rules (params-format.md §3)', () => {
   });
 });
 
+test('the board-side helper parses as Python 3.6 (PYNQ 2.3-2.5 images)', () => {
+  const helper = path.join(__dirname, '..', '..', 'lib', 'board', 'remote', 'board_helper.py');
+  const out = execFileSync('/usr/bin/python3', [
+    '-c',
+    'import ast, sys; ast.parse(open(sys.argv[1]).read(), feature_version=(3, 6)); print("ok")',
+    helper,
+  ]);
+  expect(out.toString()).toBe('ok\n');
+});
+
 describe('the remote command line', () => {
   test('shellQuote survives the remote shell', () => {
     for (const word of ["it's", 'a b', '$HOME', '`x`', '"q"', "'", '']) {
