@@ -70,21 +70,28 @@ function bmpToSharp(bytes: Buffer): sharp.Sharp {
  * transparency) is laid on white, light ink on black, so the shape always stays visible and the
  * dataset-wide polarity decision then works on it like on any other image.
  */
-function flattenAlpha(greyAlpha: Uint8Array, count: number): Uint8Array {
+function flattenAlpha(grey: Uint8Array, alpha: Uint8Array): Uint8Array {
   let inkWeight = 0;
   let inkSum = 0;
-  for (let i = 0; i < count; i++) {
-    const a = greyAlpha[2 * i + 1];
-    inkWeight += a;
-    inkSum += a * greyAlpha[2 * i];
+  for (let i = 0; i < grey.length; i++) {
+    inkWeight += alpha[i] as number;
+    inkSum += (alpha[i] as number) * (grey[i] as number);
   }
   const background = inkWeight > 0 && inkSum / inkWeight < 128 ? 255 : 0;
-  const out = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const a = greyAlpha[2 * i + 1] / 255;
-    out[i] = Math.round(greyAlpha[2 * i] * a + background * (1 - a));
+  const out = new Uint8Array(grey.length);
+  for (let i = 0; i < grey.length; i++) {
+    const a = (alpha[i] as number) / 255;
+    out[i] = Math.round((grey[i] as number) * a + background * (1 - a));
   }
   return out;
+}
+
+/** The alpha channel as 8 bits (16-bit images carry 16-bit alpha; a plain cast would clip it). */
+function alphaTo8(data: Buffer, depth: string): Uint8Array {
+  if (depth === 'uchar') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (depth !== 'ushort') throw new Error(`unexpected ${depth} alpha channel`);
+  const wide = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  return Uint8Array.from(wide, (v) => Math.round(v / 257));
 }
 
 /** Centres a w×h image on 28×28, padding with the rounded mean of its own border (so the pad is invisible). */
@@ -115,18 +122,24 @@ export async function decodeToGrey28(bytes: Buffer, fit: Fit): Promise<Uint8Arra
       if (info.channels === 1 && info.width === IMAGE_SIDE && info.height === IMAGE_SIDE)
         return new Uint8Array(data.buffer, data.byteOffset, IMAGE_PIXELS);
     }
-    const input = isBmp(bytes) ? bmpToSharp(bytes) : sharp(bytes, { pages: 1 });
-    const { data, info } = await input
-      .autoOrient()
-      .resize(IMAGE_SIDE, IMAGE_SIDE, { fit: fit === 'contain' ? 'inside' : fit })
+    const resized = () =>
+      (isBmp(bytes) ? bmpToSharp(bytes) : sharp(bytes, { pages: 1 }))
+        .autoOrient()
+        .resize(IMAGE_SIDE, IMAGE_SIDE, { fit: fit === 'contain' ? 'inside' : fit });
+    const { data, info } = await resized()
       .toColourspace('b-w')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    const count = info.width * info.height;
+    if (info.channels !== 1) throw new Error(`unexpected ${info.channels} channels after grey conversion`);
     let grey: Uint8Array = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (info.channels === 2) grey = flattenAlpha(grey, count);
-    else if (info.channels !== 1)
-      throw new Error(`unexpected ${info.channels} channels after grey conversion`);
+    if (info.hasAlpha) {
+      // sharp's raw grey output leaves the alpha channel out; fetch it with the same geometry.
+      const alpha = await resized().extractChannel('alpha').raw().toBuffer({ resolveWithObject: true });
+      grey = flattenAlpha(
+        grey,
+        alphaTo8(alpha.data, alpha.data.byteLength === grey.length ? 'uchar' : 'ushort'),
+      );
+    }
     return padToSquare(grey, info.width, info.height);
   } catch (err) {
     throw new ImageDecodeError((err as Error).message.split('\n')[0]);

@@ -82,9 +82,12 @@ function arrange(
   let dirs = listing.directories.filter((d) => !isJunk(d));
   const first = (rel: string) => rel.split('/')[0] as string;
   const tops = new Set([...files.map((f) => first(f.rel)), ...dirs.map(first)]);
-  if (tops.size === 1 && files.length > 0 && files.every((f) => f.rel.split('/').length >= 3)) {
+  const imageFiles = files.filter((f) => isImageName(f.rel));
+  if (tops.size === 1 && imageFiles.length > 0 && imageFiles.every((f) => f.rel.split('/').length >= 3)) {
     const wrapper = `${[...tops][0]}/`;
-    files = files.map((f) => ({ ...f, rel: f.rel.slice(wrapper.length) }));
+    files = files
+      .filter((f) => f.rel.startsWith(wrapper))
+      .map((f) => ({ ...f, rel: f.rel.slice(wrapper.length) }));
     dirs = dirs.filter((d) => d.startsWith(wrapper)).map((d) => d.slice(wrapper.length));
   }
   const ignored: string[] = [];
