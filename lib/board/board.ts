@@ -73,9 +73,10 @@ export function formatCheck(r: BoardReport, sudo: boolean): { lines: string[]; p
     `free space  ${r.freeBytes !== undefined ? formatBytes(r.freeBytes) : 'unknown'}`,
     `writable    ${r.writable ? `yes${sudo ? ' (with sudo)' : ''}` : 'no'}`,
   );
+  // Only validate imports bnn (push just needs its folder), so an import failure is a note, not a refusal.
   if (r.bnnImportError)
-    problems.push(
-      `board ${r.where}: import bnn fails (${r.bnnImportError}); ${!r.boardEnv ? 'BOARD is not set in ssh sessions: add BOARD=Pynq-Z1 (or Pynq-Z2, Ultra96) to /etc/environment on the board' : 'run python3 -c "import bnn" on the board to see why'}`,
+    lines.push(
+      `import bnn  fails: ${r.bnnImportError} (validate needs it: ${!r.boardEnv ? 'BOARD is not set in ssh sessions; add BOARD=Pynq-Z1 (or Pynq-Z2, Ultra96) to /etc/environment on the board' : 'try --sudo, the overlay needs root'})`,
     );
   if (!r.writable)
     problems.push(

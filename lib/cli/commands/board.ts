@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { readIdxImages, readIdxLabels } from '../../bnn/idx';
 import { paramsFromFiles } from '../../bnn/params';
-import { classify } from '../../bnn/simulate';
+import { checkImageShape, classify } from '../../bnn/simulate';
 import { checkBoard, formatCheck, pushParamSet, runOnBoard } from '../../board/board';
 import { checkDatasetName, loadLocalParamSet, type ParamSet } from '../../board/param-set';
 import { paramSetFromRun, testFilesFromBucket } from '../../board/sources';
@@ -196,6 +196,7 @@ export function register(program: Command): void {
           `${files.imagesName} has ${images.count} images but ${files.labelsName} has ${labels.count} labels`,
         );
 
+      checkImageShape(images, files.imagesName); // before the upload, not after
       const run = await runOnBoard(target(host, o), o.dataset, files.images);
       if (run.predictions.length !== images.count)
         throw new UserError(
@@ -204,7 +205,13 @@ export function register(program: Command): void {
       // verify's prediction for the same folder: the hardware-exact simulator on the bytes the board loaded.
       const simulated = classify(paramsFromFiles(run.files, `${run.where}:${run.folder}`), images);
       const s = summarize(run.predictions, labels.labels, simulated);
-      if (o.predictionsOut) writeFileSync(o.predictionsOut, `${Array.from(run.predictions).join('\n')}\n`);
+      if (o.predictionsOut) {
+        try {
+          writeFileSync(o.predictionsOut, Array.from(run.predictions, (p) => `${p}\n`).join(''));
+        } catch (err) {
+          throw new UserError(`${o.predictionsOut}: cannot write predictions (${(err as Error).message})`);
+        }
+      }
       out(`board       ${run.where}, ${run.folder}`);
       out(`images      ${s.total} (${files.imagesName})`);
       out(`accuracy    ${s.accuracy.toFixed(2)} % on the board (${s.correct} / ${s.total})`);
