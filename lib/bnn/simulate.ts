@@ -175,8 +175,15 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
       throw new RangeError(`layer ${i}: no kernel for ${l.neurons} x ${l.words * 32}`);
     return fn;
   });
+  // Level l > 0 holds the output of layer l - 1: as many words as it has neurons / 32 (at least 2).
   const views = Array.from({ length: layers.length + 1 }, (_, l) =>
-    u32.subarray((l * ACT_STRIDE) / 4, ((l + 1) * ACT_STRIDE) / 4),
+    u32.subarray(
+      (l * ACT_STRIDE) / 4,
+      (l * ACT_STRIDE) / 4 +
+        (l === 0
+          ? (layers[0] as PreparedLayer).words
+          : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
+    ),
   );
   const x0 = (views[0] as Uint32Array).subarray(0, (layers[0] as PreparedLayer).words);
   const result: Uint32Array[] = [x0];
