@@ -28,6 +28,11 @@ export interface ConversionJobProps {
   readonly minAccuracyPercent?: number;
   /** Start the automation when a run's model.npz lands (default true). */
   readonly triggerOnModelUpload?: boolean;
+  /**
+   * Emit the ready-to-paste `aws ssm start-automation-execution` line as a stack output (default true).
+   * BnnPynqStack turns it off: its Discovery construct prints the same command next to the other ones.
+   */
+  readonly commandOutput?: boolean;
   /** How long CloudWatch keeps the Lambda's logs (default one month). */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -76,9 +81,10 @@ export class ConversionJob extends Construct {
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      // Verify is ~0.2 s for 10k images on one core; memory buys CPU share and room for the test set.
-      memorySize: 1024,
-      timeout: Duration.minutes(2),
+      // 1769 MB is one full vCPU: the bit-exact verify of 10k images takes well under a second, the float-model
+      // comparison in verify.json (float64 forward pass over the same images) is the ~10-20 s part.
+      memorySize: 1769,
+      timeout: Duration.minutes(4),
       role: functionRole,
       logGroup,
       description: 'bnn-pynq: model.npz -> verified param folder (published with manifest.json last)',
@@ -179,10 +185,11 @@ export class ConversionJob extends Construct {
       });
     }
 
-    new CfnOutput(this, 'ConvertCommand', {
-      description: 'Convert, verify and publish a run by hand (set RUN_ID first)',
-      value: `aws ssm start-automation-execution --region ${stack.region} --document-name ${this.documentName} --parameters runId=$RUN_ID`,
-    });
+    if (props.commandOutput ?? true)
+      new CfnOutput(this, 'ConvertCommand', {
+        description: 'Convert, verify and publish a run by hand (set RUN_ID first)',
+        value: `aws ssm start-automation-execution --region ${stack.region} --document-name ${this.documentName} --parameters runId=$RUN_ID`,
+      });
   }
 
   /**

@@ -8,6 +8,7 @@ export const CONVERSION_ENV = {
   artifactBucket: 'BNN_PYNQ_ARTIFACT_BUCKET',
   datasetBucket: 'BNN_PYNQ_DATASET_BUCKET',
   minAccuracyPercent: 'BNN_PYNQ_MIN_ACCURACY_PERCENT',
+  floatCompareImages: 'BNN_PYNQ_FLOAT_COMPARE_IMAGES',
 } as const;
 
 /**
@@ -17,10 +18,18 @@ export const CONVERSION_ENV = {
  */
 export const DEFAULT_MIN_ACCURACY_PERCENT = 50;
 
+/**
+ * How many test images the float model is compared on by default: the whole MNIST-style test set.
+ * The float forward pass is ~10x the cost of the bit-exact one, so this is what sizes the Lambda.
+ */
+export const DEFAULT_FLOAT_COMPARE_IMAGES = 10_000;
+
 export interface ConversionConfig {
   artifactBucket: string;
   datasetBucket: string;
   minAccuracyPercent: number;
+  /** Test images (from the start) on which verify.json compares the float model with the params; 0 skips it. */
+  floatCompareImages?: number;
 }
 
 export function conversionConfigFromEnv(env: Record<string, string | undefined>): ConversionConfig {
@@ -37,9 +46,17 @@ export function conversionConfigFromEnv(env: Record<string, string | undefined>)
       `${CONVERSION_ENV.minAccuracyPercent}=${JSON.stringify(floorText)} is not a percentage between 0 and 100`,
     );
   }
+  const compareText = env[CONVERSION_ENV.floatCompareImages]?.trim();
+  const floatCompareImages = compareText ? Number(compareText) : DEFAULT_FLOAT_COMPARE_IMAGES;
+  if (!Number.isInteger(floatCompareImages) || floatCompareImages < 0) {
+    throw new UserError(
+      `${CONVERSION_ENV.floatCompareImages}=${JSON.stringify(compareText)} is not a whole number of images (0 or more)`,
+    );
+  }
   return {
     artifactBucket: required(CONVERSION_ENV.artifactBucket),
     datasetBucket: required(CONVERSION_ENV.datasetBucket),
     minAccuracyPercent,
+    floatCompareImages,
   };
 }

@@ -10,7 +10,7 @@ import {
   runParamsPrefix,
 } from '../layout';
 import { sha256Hex } from '../manifest';
-import type { ConversionConfig } from './config';
+import { type ConversionConfig, DEFAULT_FLOAT_COMPARE_IMAGES } from './config';
 import { type ClassNames, type ConversionOutcome, convertAndVerify } from './engine';
 import { type FolderWriteResult, writeParamFolder } from './param-folder';
 import type { ConversionRequest } from './request';
@@ -139,6 +139,7 @@ export async function runConversion(
       labels,
       labelsName: s3Uri({ bucket: datasetBucket, key: labelsKey }),
       classes: classNames,
+      floatCompareImages: config.floatCompareImages ?? DEFAULT_FLOAT_COMPARE_IMAGES,
     });
   } catch (err) {
     if (err instanceof UserError) {

@@ -40,11 +40,12 @@ export function buildVerifyReport(input: VerifyReportInput): Uint8Array {
         accuracy: c.accuracy === null ? null : round(c.accuracy),
       })),
       confusion: board.confusion,
-      noBitFired: board.noBitFired >= 0 ? board.noBitFired : null,
-      severalBitsFired: board.severalBitsFired >= 0 ? board.severalBitsFired : null,
+      noBitFired: board.noBitFired,
+      severalBitsFired: board.severalBitsFired,
     },
     float: outcome.float
       ? {
+          images: outcome.float.total,
           argmaxAccuracy: round(outcome.float.argmax.accuracy),
           boardRuleAccuracy: round(outcome.float.boardRule.accuracy),
           agreementWithHardware: {

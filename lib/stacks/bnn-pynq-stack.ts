@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type BnnPynqConfig, configDevice, configFromContext, type Device } from '../config';
+import { ConversionJob } from '../constructs/conversion-job';
 import { CostGuard } from '../constructs/cost-guard';
 import { Discovery } from '../constructs/discovery';
 import { Network } from '../constructs/network';
@@ -42,6 +43,7 @@ export class BnnPynqStack extends Stack {
   readonly costGuard?: CostGuard;
   readonly discovery: Discovery;
   readonly trainDocument: TrainDocument;
+  readonly conversion: ConversionJob;
 
   constructor(scope: Construct, id: string, props: BnnPynqStackProps) {
     super(scope, id, {
@@ -118,6 +120,19 @@ export class BnnPynqStack extends Stack {
       'train-document',
       this.trainDocument.documentName,
       'SSM Command document that starts a run',
+    );
+
+    // Issue 5: the conversion job (Automation `convert` -> Lambda; started when runs/<runId>/model.npz lands).
+    this.conversion = new ConversionJob(this, 'Conversion', {
+      artifactBucket: this.artifactBucket,
+      datasetBucket: this.datasetBucket,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+      commandOutput: false, // Discovery prints ConvertCommand
+    });
+    this.discovery.add(
+      'convert-document',
+      this.conversion.documentName,
+      'SSM Automation document that converts, verifies and publishes a run',
     );
   }
 }

@@ -165,8 +165,8 @@ describe('the Lambda', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Handler: 'index.handler',
-      MemorySize: 1024,
-      Timeout: 120,
+      MemorySize: 1769,
+      Timeout: 240,
       Environment: {
         Variables: {
           [CONVERSION_ENV.artifactBucket]: { Ref: logicalId(storage.artifactBucket) },

@@ -44,7 +44,13 @@ function countingClient(endpoint: string): S3Client {
 const handlerFor = (minAccuracyPercent = DEFAULT_MIN_ACCURACY_PERCENT) =>
   createConvertHandler({
     s3: handlerClient,
-    config: { artifactBucket: ARTIFACTS, datasetBucket: DATASETS, minAccuracyPercent },
+    // The float comparison on 300 images keeps this file fast; the board accuracy always uses all 10k.
+    config: {
+      artifactBucket: ARTIFACTS,
+      datasetBucket: DATASETS,
+      minAccuracyPercent,
+      floatCompareImages: 300,
+    },
     log: () => {},
     now: () => new Date('2026-11-26T07:00:00.000Z'),
   });
@@ -138,6 +144,21 @@ describe('a good run', () => {
       publish: { requested: true, decision: 'published' },
     });
     expect(report.board.perClass).toHaveLength(10);
+    expect(report.board.perClass[0]).toEqual({
+      index: 0,
+      name: '0',
+      total: 980,
+      correct: expect.any(Number),
+      accuracy: expect.any(Number),
+    });
+    // The reconstructed model is the shipped params' exact float counterpart: on the compared images the
+    // float model under the board rule and the bit-exact simulator agree everywhere.
+    expect(report.float).toMatchObject({
+      images: 300,
+      agreementWithHardware: { same: 300, percent: 100 },
+      disagreements: [],
+    });
+    expect(report.classesSource).toBe('s3://datasets/datasets/mnist/classes.txt');
     expect(report.board.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(10000);
     first = await snapshot('');
   });
