@@ -1,0 +1,123 @@
+/**
+ * Benchmark of `dataset import` (not a timed test): the 70,000 Fashion-MNIST images (Debian's
+ * dataset-fashion-mnist) written once as PNG files in class folders, then imported end to end
+ * (scan, decode, polarity, split, idx + gzip, preview, atomic write), as `bnn-pynq dataset import` does.
+ *
+ *   npm run bench:dataset -- [--limit N] [--in-flight N] [--cache DIR] [--runs N]
+ *
+ * Prints the images/s of each run, the time per phase, the CPU time used and the load average
+ * before the run (the machine may be shared).
+ */
+import { existsSync, promises as fsp, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { readIdxImages, readIdxLabels } from '../../lib/bnn';
+import { importDataset } from '../../lib/dataset';
+
+const FASHION = '/usr/share/datasets/fashion-mnist';
+const CLASSES = [
+  't-shirt',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle-boot',
+];
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+}
+
+/** Writes the PNG files once (8-bit grey, 28×28, as people export MNIST-like sets); reused across runs. */
+async function ensurePngFolder(root: string, limit: number): Promise<number> {
+  const marker = path.join(root, `.complete-${limit}`);
+  if (existsSync(marker)) return Number(readFileSync(marker, 'utf8'));
+  rmSync(root, { recursive: true, force: true });
+  let written = 0;
+  const started = performance.now();
+  for (const part of ['train', 't10k']) {
+    const images = readIdxImages(readFileSync(path.join(FASHION, `${part}-images-idx3-ubyte.gz`)), part);
+    const labels = readIdxLabels(
+      readFileSync(path.join(FASHION, `${part}-labels-idx1-ubyte.gz`)),
+      part,
+    ).labels;
+    for (const c of CLASSES) mkdirSync(path.join(root, c), { recursive: true });
+    const jobs: Promise<void>[] = [];
+    for (let k = 0; k < images.count && written < limit; k++, written++) {
+      const pixels = Buffer.from(images.pixels.subarray(k * 784, (k + 1) * 784));
+      const file = path.join(
+        root,
+        CLASSES[labels[k] as number] as string,
+        `${part}-${String(k).padStart(5, '0')}.png`,
+      );
+      jobs.push(
+        sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+          .toColourspace('b-w')
+          .png()
+          .toBuffer()
+          .then((png) => fsp.writeFile(file, png)),
+      );
+      if (jobs.length >= 32) await Promise.all(jobs.splice(0));
+    }
+    await Promise.all(jobs);
+  }
+  writeFileSync(marker, String(written));
+  process.stdout.write(
+    `wrote ${written} PNG files to ${root} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
+  return written;
+}
+
+async function main() {
+  const limit = Number(arg('limit', '70000'));
+  const inFlight = Number(arg('in-flight', '16'));
+  const runs = Number(arg('runs', '2'));
+  const cache = arg('cache', path.join(tmpdir(), 'bnn-pynq-bench', 'fashion-mnist-png'));
+  const count = await ensurePngFolder(cache, limit);
+  const out = path.join(tmpdir(), 'bnn-pynq-bench', `import-out-${process.pid}`);
+  process.stdout.write(
+    `node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${cpus().length} CPUs, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, in flight ${inFlight}\n`,
+  );
+  for (let run = 1; run <= runs; run++) {
+    const load = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const result = await importDataset({
+      source: cache,
+      name: 'bench-fashion-png',
+      out,
+      split: [80, 10, 10],
+      seed: 1,
+      invert: 'auto',
+      fit: 'contain',
+      skipBad: false,
+      force: true,
+      inFlight,
+      toolVersion: 'bench',
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const phases = Object.entries(result.timings)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+      .join(', ');
+    process.stdout.write(
+      `run ${run}: ${count} images in ${seconds.toFixed(2)} s = ${(count / seconds).toFixed(0)} images/s ` +
+        `(decode phase alone ${(count / ((result.timings.decode ?? 1) / 1000)).toFixed(0)} images/s); ` +
+        `${phases}; CPU user ${(cpu.user / 1e6).toFixed(1)} s + system ${(cpu.system / 1e6).toFixed(1)} s; load average before: ${load}\n`,
+    );
+  }
+  rmSync(out, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
