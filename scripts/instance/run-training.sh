@@ -53,6 +53,19 @@ mkdir -p "$RUN_DIR"
 exec > >(tee -a "$LOG") 2>&1
 log "run $RUN_ID: starting (pid $$)"
 
+# Ship this run's log to CloudWatch, stream runs/<runId> (the agent's stream names cannot come from a file name,
+# so each run appends its own file entry). Best effort: the log also goes to S3 with the run folder.
+ship_log() {
+  local ctl="$BNN_CWAGENT_DIR/bin/amazon-cloudwatch-agent-ctl" conf="$BNN_CWAGENT_DIR/etc/bnn-pynq-run-$RUN_ID.json"
+  [[ -x "$ctl" && -n "${BNN_LOG_GROUP:-}" ]] || return 0
+  [[ -f "$conf" ]] && return 0
+  jq -n --arg file "$LOG" --arg group "$BNN_LOG_GROUP" --arg stream "runs/$RUN_ID" \
+    '{logs: {logs_collected: {files: {collect_list: [{file_path: $file, log_group_name: $group, log_stream_name: $stream}]}}}}' \
+    >"$conf.tmp" && mv -f "$conf.tmp" "$conf"
+  "$ctl" -a append-config -m ec2 -s -c "file:$conf" >/dev/null || log "warning: the CloudWatch agent did not take $conf"
+}
+ship_log
+
 ATTEMPT=0
 DEVICE=""
 # state.json: RUN_STATES of lib/layout.ts (starting, running, succeeded, failed, stopped).

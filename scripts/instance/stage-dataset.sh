@@ -109,13 +109,13 @@ from_bucket() {
   s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json" "$manifest" >/dev/null 2>&1 || return 3
   jq -e . "$manifest" >/dev/null 2>&1 || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json is not valid JSON" >&2; return 1; }
   declare -A counts=()
+  # One call for the whole folder (idx files, classes.txt, anything else); dataset.json was read first.
+  s3cli s3 sync --only-show-errors --no-progress --exclude dataset.json "s3://$BNN_DATASET_BUCKET/$PREFIX/" "$WORK/bucket/" >/dev/null 2>"$WORK/s3.err" ||
+    { echo "could not read s3://$BNN_DATASET_BUCKET/$PREFIX/: $(head -c 300 "$WORK/s3.err")" >&2; return 1; }
   for f in "${FILES[@]}"; do
     want=$(manifest_sha "$manifest" "$f")
     [[ "$want" =~ ^[0-9a-f]{64}$ ]] || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json has no sha256 for $f" >&2; return 1; }
-    if ! s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/$f" "$WORK/bucket/$f" >/dev/null 2>"$WORK/s3.err"; then
-      echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is missing or unreadable: $(head -c 300 "$WORK/s3.err")" >&2
-      return 1
-    fi
+    [[ -f "$WORK/bucket/$f" ]] || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is missing (dataset.json lists it)" >&2; return 1; }
     out=$(check_idx "$WORK/bucket/$f" "$f" 2>"$WORK/check.err") || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is corrupt: $(cat "$WORK/check.err")" >&2; return 1; }
     got=${out#* }
     counts[$f]=${out%% *}
@@ -124,13 +124,17 @@ from_bucket() {
       return 1
     fi
   done
+  want=$(manifest_sha "$manifest" classes.txt)
+  if [[ -n "$want" && -f "$WORK/bucket/classes.txt" && "$(sha256_of "$WORK/bucket/classes.txt")" != "$want" ]]; then
+    echo "s3://$BNN_DATASET_BUCKET/$PREFIX/classes.txt does not match the sha256 in dataset.json" >&2
+    return 1
+  fi
   if [[ "${counts[train-images-idx3-ubyte.gz]}" != "${counts[train-labels-idx1-ubyte.gz]}" ||
     "${counts[t10k-images-idx3-ubyte.gz]}" != "${counts[t10k-labels-idx1-ubyte.gz]}" ]]; then
     echo "s3://$BNN_DATASET_BUCKET/$PREFIX/: image and label counts differ" >&2
     return 1
   fi
-  if s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/classes.txt" "$WORK/bucket/classes.txt" >/dev/null 2>&1; then :; fi
-  cp "$manifest" "$WORK/bucket/dataset.json"
+
   mv "$WORK/bucket" "$WORK/verified"
 }
 

@@ -19,6 +19,7 @@ fi
 SRC="$BNN_ROOT/src"
 
 mkdir -p "$BNN_ROOT" "$BNN_LOG_DIR"
+exec 3>&1 4>&2 # the console, for bootstrap.sh (which does its own logging)
 exec > >(tee -a "$BNN_LOG_DIR/bootstrap.log") 2>&1
 log() { printf '%s user-data: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
@@ -81,4 +82,4 @@ if [[ "$(cat "$SRC/.asset-url" 2>/dev/null || true)" != "$BNN_ASSET_URL" ]]; the
 fi
 
 # 4. Everything else (logged step by step, state published) is bootstrap.sh's job.
-exec /bin/bash "$SRC/bootstrap.sh"
+exec /bin/bash "$SRC/bootstrap.sh" 1>&3 2>&4 3>&- 4>&-

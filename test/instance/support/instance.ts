@@ -61,7 +61,13 @@ export class FakeInstance {
     this.root = path.join(this.dir, 'opt', 'bnn-pynq');
     this.shimBin = path.join(this.dir, 'shim-bin');
     this.shimDir = path.join(this.dir, 'shim-state');
-    for (const d of [this.root, this.shimBin, this.shimDir, path.join(this.dir, 'etc'), path.join(this.dir, 'tmp')]) {
+    for (const d of [
+      this.root,
+      this.shimBin,
+      this.shimDir,
+      path.join(this.dir, 'etc'),
+      path.join(this.dir, 'tmp'),
+    ]) {
       fs.mkdirSync(d, { recursive: true });
     }
     const nvidia = options.nvidia ?? 'absent';
@@ -132,7 +138,7 @@ export class FakeInstance {
     const r = spawnSync(shell, [script, ...args], {
       env: { ...this.env, ...extraEnv },
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 600_000, // the aws CLI takes seconds per call on a busy 2-core machine
     });
     return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   }
