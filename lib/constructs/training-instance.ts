@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { Device } from '../config';
 import { BOOTSTRAP_STATE_TAG, DATASET_ROOT_PREFIX } from '../layout';
@@ -63,6 +64,8 @@ export class TrainingInstance extends Construct {
   readonly amiParameterName: string;
   /** The EC2 launch template carrying the Spot options (only when spot is on). */
   readonly spotLaunchTemplate?: ec2.LaunchTemplate;
+  /** Cancels the persistent Spot request on stack deletion (only when spot is on). */
+  spotRequestCanceller?: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: TrainingInstanceProps) {
     super(scope, id);
@@ -165,6 +168,7 @@ export class TrainingInstance extends Construct {
         launchTemplateId: this.spotLaunchTemplate.launchTemplateId,
         version: this.spotLaunchTemplate.latestVersionNumber,
       };
+      this.cancelSpotRequestOnDelete();
     }
 
     // The instance tags itself with its bootstrap state. A separate policy (not the role's default
@@ -189,6 +193,61 @@ export class TrainingInstance extends Construct {
     void tagSelf;
 
     this.acknowledgeFindings(props);
+  }
+
+  /**
+   * A persistent Spot request outlives its instance: when CloudFormation terminates the instance (cdk destroy,
+   * replacement), EC2 would launch a new one from the still-open request, which would keep costing money and
+   * block the subnet's deletion. This custom resource records the instance's request id and cancels the
+   * request on delete; it depends on the instance, so it is deleted (request cancelled) before the instance.
+   */
+  private cancelSpotRequestOnDelete(): void {
+    const stack = Stack.of(this);
+    const canceller = new cr.AwsCustomResource(this, 'SpotRequestCanceller', {
+      resourceType: 'Custom::BnnPynqSpotRequest',
+      onCreate: {
+        service: 'EC2',
+        action: 'describeInstances',
+        parameters: { InstanceIds: [this.instance.instanceId] },
+        physicalResourceId: cr.PhysicalResourceId.fromResponse(
+          'Reservations.0.Instances.0.SpotInstanceRequestId',
+        ),
+        outputPaths: ['Reservations.0.Instances.0.SpotInstanceRequestId'],
+      },
+      onDelete: {
+        service: 'EC2',
+        action: 'cancelSpotInstanceRequests',
+        parameters: { SpotInstanceRequestIds: [new cr.PhysicalResourceIdReference()] },
+        ignoreErrorCodesMatching: 'InvalidSpotInstanceRequestID.*',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['ec2:CancelSpotInstanceRequests'],
+          resources: [
+            stack.formatArn({ service: 'ec2', resource: 'spot-instances-request', resourceName: '*' }),
+          ],
+        }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    canceller.node.addDependency(this.instance);
+    this.spotRequestCanceller = canceller;
+    const policy = Validations.of(canceller);
+    policy.acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeInstances has no resource-level permissions; it only reads the Spot request id.',
+    });
+    policy.acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:spot-instances-request/*]',
+      reason:
+        'The Spot request id exists only after launch; cancelling is limited to Spot requests of this account/region.',
+    });
+    Validations.of(canceller.grantPrincipal as iam.Role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'CDK’s AwsCustomResource provider Lambda (created by CDK, not editable) logs with the basic execution policy.',
+    });
   }
 
   private grantBaseAccess(props: TrainingInstanceProps): void {

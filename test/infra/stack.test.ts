@@ -256,6 +256,18 @@ describe('training instance', () => {
     });
   });
 
+  test('spot=true: the persistent request is cancelled before the instance is deleted (no relaunch)', () => {
+    const [[, canceller]] = resourcesOf(variant.json, 'Custom::BnnPynqSpotRequest');
+    expect(canceller.DependsOn).toContain(logicalId(variant.stack.instance));
+    const create = JSON.stringify(canceller.Properties.Create);
+    expect(create).toContain('\\"action\\":\\"describeInstances\\"');
+    expect(create).toContain('Reservations.0.Instances.0.SpotInstanceRequestId');
+    const del = JSON.stringify(canceller.Properties.Delete);
+    expect(del).toContain('\\"action\\":\\"cancelSpotInstanceRequests\\"');
+    expect(del).toContain('\\"SpotInstanceRequestIds\\":[\\"PHYSICAL:RESOURCEID:\\"]');
+    expect(resourcesOf(defaults.json, 'Custom::BnnPynqSpotRequest')).toHaveLength(0);
+  });
+
   test('user data = header writing /etc/bnn-pynq/env, then scripts/instance/user-data.sh verbatim', () => {
     const { stack, template } = defaults;
     const [, instance] = Object.entries(template.findResources('AWS::EC2::Instance'))[0];
