@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: convert time for the LFC npz and verify microseconds per image on the 10,000 MNIST
+ * test images, next to a numpy + OpenBLAS float reference run in the same go. Prints one line per
+ * figure (and `--json` for one JSON object). A benchmark, not a test: it asserts nothing.
+ *
+ * Wall time is what a user waits; CPU time (process.cpuUsage) is reported too, because this machine is
+ * shared and wall time swings with the load.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CLASS_PRESETS,
+  convertLfc,
+  createSimulator,
+  loadLfcModel,
+  paramsFromFiles,
+  readIdxImages,
+  readIdxLabels,
+} from '../../lib/bnn';
+
+const root = path.resolve(__dirname, '..', '..');
+const data = path.resolve(root, '..', 'shared', 'data');
+const npzFile = path.join(data, 'npz', 'mnist-lfc-w1a1-reconstructed.npz');
+const paramsDir = path.join(data, 'bnn-pynq', 'params', 'mnist', 'lfcW1A1');
+const imagesFile = path.join(data, 'mnist', 't10k-images-idx3-ubyte.gz');
+const labelsFile = path.join(data, 'mnist', 't10k-labels-idx1-ubyte.gz');
+const json = process.argv.includes('--json');
+
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+function time(fn: () => void): Timing {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  const wallMs = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wallMs, cpuMs: (c.user + c.system) / 1000 };
+}
+const best = (runs: Timing[]): Timing => runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+const repeat = (n: number, fn: () => void): Timing[] => Array.from({ length: n }, () => time(fn));
+
+const out: Record<string, unknown> = {
+  host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg() },
+};
+const line = (s: string) => {
+  if (!json) process.stdout.write(`${s}\n`);
+};
+
+// 1. Convert: read + validate + convert + encode the 289 files, from the npz bytes in memory.
+const npzBytes = new Uint8Array(readFileSync(npzFile));
+const classes = [...(CLASS_PRESETS.mnist as string[])];
+convertLfc(loadLfcModel(npzBytes, npzFile), classes); // warm-up (JIT)
+const conv = best(repeat(5, () => convertLfc(loadLfcModel(npzBytes, npzFile), classes)));
+out.convert = conv;
+line(
+  `convert   ${conv.wallMs.toFixed(1)} ms wall, ${conv.cpuMs.toFixed(1)} ms CPU  (npz -> 288 .bin + classes.txt, best of 5; finnthesizer reference ~200 ms)`,
+);
+
+// 2. Verify: hardware-exact simulator on the 10,000 MNIST test images.
+const files = new Map(
+  readdirSync(paramsDir).map((n) => [n, new Uint8Array(readFileSync(path.join(paramsDir, n)))]),
+);
+const params = paramsFromFiles(files, paramsDir);
+const images = readIdxImages(new Uint8Array(readFileSync(imagesFile)), imagesFile);
+const labels = readIdxLabels(new Uint8Array(readFileSync(labelsFile)), labelsFile);
+const predictions = new Uint8Array(images.count);
+for (const engine of ['wasm', 'js'] as const) {
+  const sim = createSimulator(params, { engine });
+  sim.run(images.pixels, 0, 500, predictions); // warm-up
+  const runs = engine === 'wasm' ? 5 : 1;
+  const t = best(repeat(runs, () => sim.run(images.pixels, 0, images.count, predictions)));
+  let correct = 0;
+  for (let i = 0; i < images.count; i++) if (predictions[i] === labels.labels[i]) correct++;
+  const us = (t.wallMs * 1000) / images.count;
+  const usCpu = (t.cpuMs * 1000) / images.count;
+  out[`verify_${engine}`] = {
+    ...t,
+    microsecondsPerImage: us,
+    cpuMicrosecondsPerImage: usCpu,
+    accuracy: (100 * correct) / images.count,
+  };
+  line(
+    `verify    ${engine.padEnd(4)} ${us.toFixed(1)} µs/image wall, ${usCpu.toFixed(1)} µs/image CPU  (${images.count} images in ${t.wallMs.toFixed(0)} ms, ${((100 * correct) / images.count).toFixed(2)} %, best of ${runs}; target <= 20, PYNQ-Z1 hardware 8.4)`,
+  );
+}
+
+// 3. numpy + OpenBLAS float reference, same images, same model family (the reconstructed npz).
+try {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE; // see the environment notes: the forced core type is not this CPU's
+  const py = execFileSync(
+    '/usr/bin/python3',
+    [path.join(__dirname, 'float_reference.py'), npzFile, imagesFile, labelsFile, '3'],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  const r = JSON.parse(py.trim().split('\n').pop() as string);
+  out.numpy = r;
+  line(
+    `numpy     ${r.microsecondsPerImage.toFixed(1)} µs/image wall  (float32 matmul over all ${r.images} images at once, numpy ${r.numpy} + OpenBLAS, best of 3; argmax ${r.argmaxAccuracy.toFixed(2)} %, board rule ${r.boardRuleAccuracy.toFixed(2)} %)`,
+  );
+} catch (err) {
+  out.numpy = { error: (err as Error).message };
+  line(`numpy     not run: ${(err as Error).message.split('\n')[0]}`);
+}
+line(
+  `load average ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')} on ${os.cpus().length} CPUs (figures are noisy when others run)`,
+);
+if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
