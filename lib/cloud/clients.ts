@@ -30,6 +30,9 @@ export function createClients(
   options: ConnectionOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): CloudClients {
+  // The project runs on Node 20 by decision; the SDK's multi-line "Node 20 support ends" warning would
+  // otherwise precede every command's output. An explicit setting by the user wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const common = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),

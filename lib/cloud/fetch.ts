@@ -104,8 +104,9 @@ export async function fetchParams(
   try {
     const fresh = new Map<string, Uint8Array>();
     const queue = [...manifest.files];
+    let failed = false;
     const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
+      for (let f = queue.shift(); f && !failed; f = queue.shift()) {
         const local = path.join(folder, ...f.path.split('/'));
         const target = path.join(temp, ...f.path.split('/'));
         await mkdir(path.dirname(target), { recursive: true });
@@ -131,7 +132,18 @@ export async function fetchParams(
         (localFiles.has(f.path) ? result.changed : result.added).push(f.path);
       }
     };
-    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    // On the first failure the other workers stop taking files; all of them finish their current write
+    // before the temporary folder is removed.
+    const settled = await Promise.allSettled(
+      Array.from({ length: options.concurrency ?? 8 }, () =>
+        worker().catch((err) => {
+          failed = true;
+          throw err;
+        }),
+      ),
+    );
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
     // The whole new folder, checked once more as it will be on disk.
     const problems = checkAgainstManifest(manifest, fresh);
     if (problems.length > 0) {
