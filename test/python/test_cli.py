@@ -91,3 +91,9 @@ def test_patch_set_makes_quantization_py_parse_and_is_idempotent(tmp_path):
     assert again.returncode == 0 and "already applied" in again.stderr
     wrong = subprocess.run(["bash", apply, "pylearn2", tree], capture_output=True, text=True)
     assert wrong.returncode == 1 and "does not apply" in wrong.stderr
+
+
+def test_two_bit_activations_need_the_argmax_rule(tmp_path):
+    data = write_dataset(str(tmp_path / "d"))
+    r = run_train(*base_args(data, str(tmp_path / "run")), "--ab", "2")
+    assert r.returncode == 2 and "add --select argmax" in r.stderr

@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT, runCli, SHARED_DATA } from '../support/cli';
@@ -105,6 +105,11 @@ const progressLines = (runDir: string): Record<string, unknown>[] =>
     .map((l) => JSON.parse(l));
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** CPU seconds the trainer used (user + system, with its children such as g++), from its last log line. */
+function cpuSeconds(run: Run): number {
+  return Number(/bnn_train: cpu ([\d.]+) s, wall/.exec(run.stdout)?.[1] ?? Number.NaN);
+}
 
 function compileSeconds(stdout: string): number {
   return Number(
@@ -204,7 +209,8 @@ describe('training on CPU with the pinned sources', () => {
       console.log(
         `BENCH training cpu: ${(perEpoch.reduce((a, b) => a + b, 0) / perEpoch.length).toFixed(1)} s/epoch ` +
           `(2,000 training + 20,000 evaluated images; epochs ${perEpoch.map((s) => s.toFixed(1)).join(', ')} s), ` +
-          `compile ${compileSeconds(run.stdout).toFixed(1)} s, whole run ${run.seconds.toFixed(1)} s; ` +
+          `compile ${compileSeconds(run.stdout).toFixed(1)} s, whole run ${run.seconds.toFixed(1)} s wall / ` +
+          `${cpuSeconds(run).toFixed(1)} s cpu (load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores); ` +
           `val error ${lines[1].val_error_argmax} % argmax / ${lines[1].val_error_board} % board`,
       );
     },
@@ -226,12 +232,13 @@ describe('training on CPU with the pinned sources', () => {
       const afterEpoch1 = readFileSync(path.join(runB(), 'checkpoint', 'checkpoint.npz'));
 
       // 2. Restarted, then stopped in the middle of epoch 2 (as a spot interruption would): the epoch is abandoned and
-      //    the checkpoint of epoch 1 stays as it was.
+      //    the checkpoint of epoch 1 stays as it was. 2 s after the resume message the run is binarizing, training or
+      //    evaluating epoch 2 (an epoch takes 10 s or more here), never writing its checkpoint.
       let sent = false;
       const second = await train(runB(), 'ci-run-b', [], (out, child) => {
         if (!sent && out.includes('resuming after epoch 1 of 2')) {
           sent = true;
-          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGTERM'), 2000);
         }
       });
       expect({ status: second.status, why: second.status === 143 ? '' : explain(second) }).toEqual({
@@ -263,8 +270,10 @@ describe('training on CPU with the pinned sources', () => {
       };
       expect(progressLines(runB()).map(strip)).toEqual(progressLines(runA()).map(strip));
       console.log(
-        `BENCH training resume: stop after epoch 1 ${first.seconds.toFixed(1)} s, abandoned epoch 2 ${second.seconds.toFixed(1)} s, ` +
-          `resumed epoch 2 ${third.seconds.toFixed(1)} s (uninterrupted run ${benchA?.seconds.toFixed(1)} s)`,
+        `BENCH training resume: stop after epoch 1 ${first.seconds.toFixed(1)} s (cpu ${cpuSeconds(first).toFixed(1)} s), ` +
+          `abandoned epoch 2 ${second.seconds.toFixed(1)} s (cpu ${cpuSeconds(second).toFixed(1)} s), ` +
+          `resumed epoch 2 ${third.seconds.toFixed(1)} s (cpu ${cpuSeconds(third).toFixed(1)} s); ` +
+          `uninterrupted run ${benchA?.seconds.toFixed(1)} s`,
       );
     },
     30 * MINUTES,

@@ -3,8 +3,10 @@
 import argparse
 import os
 import re
+import resource
 import signal
 import sys
+import time
 
 from bnn_train.errors import InputError, Interrupted
 
@@ -100,6 +102,7 @@ def main(argv=None):
 
     from bnn_train.train import Runner
 
+    started = time.time()
     try:
         Runner(args, lambda: received[0] if received else None, log=log).run()
     except InputError as e:
@@ -115,4 +118,8 @@ def main(argv=None):
             log(f"stopped by signal {received[0]} (while {sys.exc_info()[1]!r}); rerun the same command to resume")
             return 128 + received[0]
         raise
+    finally:
+        usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+        log(f"cpu {cpu:.1f} s, wall {time.time() - started:.1f} s")
     return EXIT_OK

@@ -18,6 +18,14 @@ def lr_for_epoch(epoch, epochs, lr_start, lr_end):
     return lr_start * decay ** (epoch - 1)
 
 
+def pct(value):
+    return "n/a" if value is None else f"{value:.2f} %"
+
+
+def accuracy(error):
+    return None if error is None else round(100.0 - error, 4)
+
+
 def run_config(args, data):
     """The options that determine the result: a checkpoint only resumes a run with the same ones."""
     return {
@@ -54,6 +62,11 @@ class Runner:
         args = self.args
         started = time.time()
         data = dataset.load(args.data_dir, args.limit_train)
+        if args.ab != 1 and args.select == "board":
+            raise InputError(
+                f"--ab {args.ab}: the board rule is computed for the lfcW1A1 overlay (1-bit activations); "
+                "add --select argmax"
+            )
         if len(data.train.labels) < args.batch_size:
             raise InputError(
                 f"{args.data_dir}: {len(data.train.labels)} training images, fewer than one batch of {args.batch_size}"
@@ -171,9 +184,9 @@ class Runner:
             files.save_jsonl(os.path.join(self.run_dir, "progress.jsonl"), meta["history"])
             self.log(
                 f"epoch {epoch}/{args.epochs}: {seconds:.1f} s (train {train_seconds:.1f} s), lr {float(lr):.3g}, "
-                f"loss {train_loss:.4f}, val error {val['error_board']:.2f} % board / {val['error_argmax']:.2f} % argmax, "
-                f"test error {test['error_board']:.2f} % board / {test['error_argmax']:.2f} % argmax "
-                f"(no bit {test['no_bit_rate']:.2f} %, several bits {test['multi_bit_rate']:.2f} %), "
+                f"loss {train_loss:.4f}, val error {pct(val['error_board'])} board / {pct(val['error_argmax'])} argmax, "
+                f"test error {pct(test['error_board'])} board / {pct(test['error_argmax'])} argmax "
+                f"(no bit {pct(test['no_bit_rate'])}, several bits {pct(test['multi_bit_rate'])}), "
                 f"best epoch {best['epoch']}, eta {rec['eta_seconds']:.0f} s"
             )
             self.on_epoch()
@@ -187,10 +200,10 @@ class Runner:
             "epochs": args.epochs,
             "best_epoch": best["epoch"],
             "select": args.select,
-            "test_accuracy_board": round(100.0 - best["test_error_board"], 4),
-            "test_accuracy_argmax": round(100.0 - best["test_error_argmax"], 4),
-            "val_accuracy_board": round(100.0 - best["val_error_board"], 4),
-            "val_accuracy_argmax": round(100.0 - best["val_error_argmax"], 4),
+            "test_accuracy_board": accuracy(best["test_error_board"]),
+            "test_accuracy_argmax": accuracy(best["test_error_argmax"]),
+            "val_accuracy_board": accuracy(best["val_error_board"]),
+            "val_accuracy_argmax": accuracy(best["val_error_argmax"]),
             "seconds": round(meta["elapsed_seconds"], 1),
             "device": args.device,
             "classes": data.class_names,
@@ -201,8 +214,8 @@ class Runner:
         layout.check(best_params, data.num_classes)
         files.save_json(os.path.join(self.run_dir, "result.json"), result)
         self.log(
-            f"done: best epoch {best['epoch']}, test accuracy {result['test_accuracy_board']:.2f} % on the board's rule, "
-            f"{result['test_accuracy_argmax']:.2f} % argmax"
+            f"done: best epoch {best['epoch']}, test accuracy {pct(result['test_accuracy_board'])} on the board's rule, "
+            f"{pct(result['test_accuracy_argmax'])} argmax"
         )
         self.on_epoch()  # once more, so result.json reaches S3 too
         return result
@@ -217,6 +230,9 @@ class Runner:
         targets = dataset.hinge_targets(split.labels, num_classes)
         loss = float(np.mean(np.square(np.maximum(0.0, 1.0 - targets * output.astype(np.float64)))))
         argmax_err = 100.0 * float(np.count_nonzero(np.argmax(output, axis=1) != split.labels)) / len(split.labels)
+        if self.args.ab != 1:
+            # The board rule here is the lfcW1A1 overlay's (1-bit activations); other widths report argmax only.
+            return {"loss": loss, "error_argmax": argmax_err, "error_board": None, "no_bit_rate": None, "multi_bit_rate": None}
         b = board.evaluate(split.images, split.labels, params)
         return {
             "loss": loss,
