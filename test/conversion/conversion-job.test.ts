@@ -363,3 +363,36 @@ describe('the bundled handler', () => {
     );
   });
 });
+
+describe('in the deployed stack (BnnPynqStack)', () => {
+  // Bundling skipped: this only checks the wiring, the bundle is checked above.
+  let stackTemplate: Template;
+  let real: import('../../lib/stacks/bnn-pynq-stack').BnnPynqStack;
+  beforeAll(() => {
+    const { buildApp } =
+      require('../../lib/stacks/bnn-pynq-stack') as typeof import('../../lib/stacks/bnn-pynq-stack');
+    real = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+    stackTemplate = Template.fromStack(real);
+  });
+
+  test('publishes the document name as the convert-document discovery parameter', () => {
+    stackTemplate.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/bnn-pynq/BnnPynq/convert-document',
+      Value: { Ref: real.getLogicalId(real.conversion.document) },
+    });
+  });
+
+  test('watches the stack ArtifactBucket and prints one ConvertCommand', () => {
+    stackTemplate.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        detail: {
+          bucket: { name: [{ Ref: real.getLogicalId(real.artifactBucket.node.defaultChild as CfnElement) }] },
+        },
+      },
+    });
+    const outputs = Object.values(stackTemplate.toJSON().Outputs as Record<string, Json>);
+    expect(
+      outputs.filter((o) => JSON.stringify(o.Value).includes('start-automation-execution')),
+    ).toHaveLength(1);
+  });
+});
