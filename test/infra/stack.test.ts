@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -528,6 +529,22 @@ describe('discovery', () => {
       '| --document-name Later-Convert --parameters runId=<RUN_ID>,dataset=fashion-mnist',
     );
     expect(out.TrainCommand).toBeUndefined(); // needs instance-id, train-document, log-group
+  });
+
+  test('grantRead: GetParameter(s)/GetParametersByPath on the stack prefix only', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Reader');
+    const { Discovery } =
+      require('../../lib/constructs/discovery') as typeof import('../../lib/constructs/discovery');
+    const discovery = new Discovery(stack, 'Discovery', { stackName: 'Reader' });
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    discovery.grantRead(role);
+    const [statement] = Template.fromStack(stack).toJSON().Resources.RoleDefaultPolicy5FFB7DAB.Properties
+      .PolicyDocument.Statement as Cfn[];
+    expect(statement.Action).toEqual(['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath']);
+    const resources = JSON.stringify(statement.Resource);
+    expect(resources).toContain(':parameter/bnn-pynq/Reader"');
+    expect(resources).toContain(':parameter/bnn-pynq/Reader/*"');
   });
 });
 

@@ -26,6 +26,7 @@ function cdkSynth(args: string[]) {
   }
   env.HOME = home;
   env.npm_config_cache = path.join(home, '.npm');
+  env.npm_config_update_notifier = 'false';
   const result = spawnSync(
     'npx',
     ['cdk', 'synth', '--no-notices', '--no-version-reporting', '-o', out, ...args],
