@@ -49,6 +49,39 @@ export function prepareLayers(params: LfcParams): PreparedLayer[] {
   });
 }
 
+/**
+ * Binarizes 4 pixels at once: pixel >= 128 exactly when its top bit is set, so from a little-endian
+ * 32-bit word of 4 pixels, (v >>> 7) & 0x01010101 leaves each flag at bit 8k, and one multiply by
+ * 0x01020408 gathers the four flags, in pixel order, into bits 24..27 (no carries reach them).
+ */
+export function binarizeImageWords(words: Uint32Array, image: number, x: Uint32Array): void {
+  const base = image * (LFC_INPUTS / 4);
+  let j = 0;
+  for (let w = 0; w < LFC_INPUTS / 4; w += 8, j++) {
+    let out = 0;
+    const end = Math.min(8, LFC_INPUTS / 4 - w);
+    for (let q = 0; q < end; q++)
+      out |= (Math.imul(((words[base + w + q] as number) >>> 7) & 0x01010101, 0x01020408) >>> 24) << (4 * q);
+    x[j] = out;
+  }
+  for (; j < x.length; j++) x[j] = 0;
+}
+
+const wordViews = new WeakMap<Uint8Array, Uint32Array>();
+/** The pixels as little-endian 32-bit words (a view when aligned, else one copy, cached). */
+export function pixelWords(pixels: Uint8Array): Uint32Array {
+  let v = wordViews.get(pixels);
+  if (!v) {
+    const n = pixels.length >>> 2;
+    v =
+      pixels.byteOffset % 4 === 0
+        ? new Uint32Array(pixels.buffer, pixels.byteOffset, n)
+        : new Uint32Array(pixels.slice(0, n * 4).buffer);
+    wordViews.set(pixels, v);
+  }
+  return v;
+}
+
 /** Packs image `image` into `x` (pixel >= 128 -> 1); the words past pixel 784 stay 0. */
 export function binarizeImage(pixels: Uint8Array, image: number, x: Uint32Array): void {
   x.fill(0);
@@ -170,7 +203,7 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
     for (let n = 0; n < l.neurons; n++)
       u32.set(l.bits.subarray(n * l.words, (n + 1) * l.words), p.w / 4 + n * stride);
     i32.set(l.limit, p.lim / 4);
-    const fn = layer.get(stride / 4);
+    const fn = layer.get(`simd${stride / 4}`);
     if (!fn || l.neurons % 32 !== 0)
       throw new RangeError(`layer ${i}: no kernel for ${l.neurons} x ${l.words * 32}`);
     return fn;
@@ -190,7 +223,7 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
   return {
     maxBatch: 1,
     forward(pixels, image, _batch, upTo) {
-      binarizeImage(pixels, image, x0);
+      binarizeImageWords(pixelWords(pixels), image, x0);
       for (let l = 0; l < upTo; l++) {
         const p = placed[l] as { w: number; lim: number };
         (kernels[l] as LayerFn)(

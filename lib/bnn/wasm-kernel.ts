@@ -172,11 +172,11 @@ let compiled: object | undefined;
 export const SIMD_CHUNKS = [7, 8];
 
 /** Instantiates the kernel on a fresh memory of at least `bytes` bytes. */
-export function instantiateKernel(bytes: number): { memory: WasmMemory; layer: Map<number, LayerFn> } {
+export function instantiateKernel(bytes: number): { memory: WasmMemory; layer: Map<string, LayerFn> } {
   compiled ??= new wasm.Module(assembleKernel(SIMD_CHUNKS));
   const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
   const instance = new wasm.Instance(compiled, { env: { mem: memory } });
-  const layer = new Map<number, LayerFn>();
-  for (const V of SIMD_CHUNKS) layer.set(V, instance.exports[`simd${V}`] as LayerFn);
+  const layer = new Map<string, LayerFn>();
+  for (const V of SIMD_CHUNKS) layer.set(`simd${V}`, instance.exports[`simd${V}`] as LayerFn);
   return { memory, layer };
 }
