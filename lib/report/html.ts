@@ -76,6 +76,13 @@ function summary(input: ReportInput): string {
     if (v.argmaxAccuracy !== undefined) rows.push(['float model, argmax', pct(v.argmaxAccuracy)]);
     if (v.agreement !== undefined)
       rows.push(['params vs float model (board rule)', `${pct(v.agreement)} of images agree`]);
+    if (v.noBitFired !== undefined && v.total) {
+      rows.push([
+        'no output bit fired',
+        `${v.noBitFired} images (${pct((100 * v.noBitFired) / v.total)}), all read as class 0 by the board${v.severalBitsFired !== undefined ? `; several bits fired: ${v.severalBitsFired}` : ''}`,
+      ]);
+    }
+    if (v.publishDecision) rows.push(['publish', v.publishDecision]);
   }
   const body = rows
     .map(
@@ -158,7 +165,7 @@ img{max-width:100%;image-rendering:pixelated}
 <p class="sub">lfcW1A1 (784→1024→1024→1024→${classes.length || 'C'}, 1-bit weights and activations) · report made ${escapeXml(input.generatedAt)}</p>
 ${summary(input)}${skipped}
 <section><h2>Training curves</h2><div class="row">
-<div>${lineChart(errorSeries, { title: 'Error per epoch (%)', xLabel: 'epoch', yLabel: 'error (%)', marker, yFromZero: true })}</div>
+<div>${lineChart(errorSeries, { title: 'Error per epoch (%)', xLabel: 'epoch', yLabel: 'error (%)', marker })}</div>
 <div>${lineChart(lossSeries, { title: 'Training loss per epoch', xLabel: 'epoch', yLabel: 'loss', marker })}</div>
 </div></section>
 ${verifySection}

@@ -23,7 +23,12 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
   const start = Math.floor(min / step) * step;
   const ticks: number[] = [];
-  for (let v = start; v <= max + step * 0.5; v += step) ticks.push(Math.round(v / step) * step);
+  // Up to the first tick at or above max, so no point is drawn above the frame.
+  for (let i = 0; i < 100; i++) {
+    const v = Math.round((start + i * step) / step) * step;
+    ticks.push(v);
+    if (v >= max - step * 1e-9) break;
+  }
   return ticks;
 }
 
@@ -48,8 +53,8 @@ export interface LineChartOptions {
 
 export function lineChart(series: Series[], o: LineChartOptions): string {
   const width = o.width ?? 560;
-  const height = o.height ?? 320;
-  const m = { top: 34, right: 16, bottom: 64, left: 56 };
+  const height = o.height ?? 340;
+  const m = { top: 34, right: 16, bottom: 84, left: 56 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const all = series.flatMap((s) => s.points);
@@ -108,16 +113,17 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
       }
     }
   }
-  // Legend under the plot, left to right.
-  let lx = m.left;
-  const ly = height - 12;
-  for (const s of series.filter((q) => q.points.length > 0)) {
+  // Legend under the plot: two entries per row, so long series names never run off the chart.
+  const shown = series.filter((q) => q.points.length > 0);
+  const colW = plotW / 2;
+  shown.forEach((s, i) => {
+    const lx = m.left + (i % 2) * colW;
+    const ly = m.top + plotH + 50 + Math.floor(i / 2) * 16;
     parts.push(
-      `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
-      `<text x="${lx + 27}" y="${ly}" class="legend">${escapeXml(s.name)}</text>`,
+      `<line x1="${fmt(lx)}" x2="${fmt(lx + 22)}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${fmt(lx + 27)}" y="${ly}" class="legend">${escapeXml(s.name)}</text>`,
     );
-    lx += 36 + s.name.length * 6.3;
-  }
+  });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(o.title)}">${parts.join('')}</svg>`;
 }
 
@@ -130,7 +136,7 @@ export function confusionMatrix(confusion: number[][], classes: string[], title:
   const cell = n <= 12 ? 44 : n <= 24 ? 24 : 14;
   const labelW = 110;
   const top = 40;
-  const width = labelW + n * cell + 20;
+  const width = labelW + n * cell + 60; // room for the last rotated column label
   const height = top + n * cell + 100;
   const parts: string[] = [
     `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(title)}</text>`,

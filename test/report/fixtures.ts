@@ -44,7 +44,7 @@ export function progressLines(
         epoch: e,
         epochs: total,
         lr: 0.003 * (3e-7 / 0.003) ** ((e - 1) / Math.max(1, total - 1)),
-        train_loss: r(0.02 + 0.1 * Math.exp(-e / 6)),
+        train_loss: Math.round((0.02 + 0.1 * Math.exp(-e / 6) + Math.sin(e) * 0.002) * 1e5) / 1e5,
         val_loss: r(0.03 + 0.08 * Math.exp(-e / 8)),
         val_error_argmax: r(valArgmax),
         val_error_board: r(valBoard),

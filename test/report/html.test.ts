@@ -7,6 +7,7 @@ import { captureTerminal } from '../../lib/cli/ui/terminal';
 import { realClock } from '../../lib/cloud/instance';
 import { renderReport } from '../../lib/report/html';
 import { parseProgress, parseVerify } from '../../lib/report/progress';
+import { niceTicks } from '../../lib/report/svg';
 import { runCli } from '../support/cli';
 import { FASHION_CLASSES, fashionConfusion, progressLines, verifyJson } from './fixtures';
 
@@ -126,4 +127,19 @@ test('`report --local` on a folder without progress.jsonl: one clear error, noth
     `error: ${path.join(dir, 'progress.jsonl')} does not exist: --local must be a copy of runs/<runId>/ holding progress.jsonl\n`,
   );
   expect(readdirSync(dir)).toEqual([]);
+});
+
+test('axis ticks cover the data: the highest value is never above the top tick', () => {
+  for (const [min, max] of [
+    [0.018, 0.107],
+    [13.9, 21.6],
+    [0, 1],
+    [5, 5],
+    [-3, 250],
+  ]) {
+    const ticks = niceTicks(min, max);
+    expect(ticks[0]).toBeLessThanOrEqual(min);
+    expect(ticks.at(-1)).toBeGreaterThanOrEqual(max);
+    expect(ticks.length).toBeLessThanOrEqual(12);
+  }
 });
