@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { UserError } from '../errors';
 import { MANIFEST_FILE } from '../layout';
 import { buildManifest, type ParamManifest, parseManifest } from '../manifest';
 import { deleteObjects, forEachLimited, getObjectBytes, listObjects, putObjectBytes } from './s3-objects';
@@ -87,5 +88,39 @@ export async function writeParamFolder(
     Buffer.from(`${JSON.stringify(fresh, null, 2)}\n`),
     'application/json',
   );
+  await checkFolderAfterWrite(s3, bucket, prefix, files);
   return { written: changed, deleted: stale, manifestWritten: true, manifest: fresh };
+}
+
+/** Two writers on one folder at once (e.g. two runs of one dataset converting together) leave a mix. */
+export class FolderChangedError extends UserError {}
+
+/**
+ * Lists the folder once more after the manifest is written: if another writer changed a file meanwhile, the
+ * folder no longer matches this manifest (readers already refuse it); say so instead of reporting success.
+ * ETags that are not plain MD5s (multipart or SSE-KMS uploads) cannot be compared and are skipped.
+ */
+async function checkFolderAfterWrite(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): Promise<void> {
+  const now = new Map((await listObjects(s3, bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+  const problems: string[] = [];
+  for (const [name, bytes] of files) {
+    const o = now.get(name);
+    if (!o) problems.push(`${name} missing`);
+    else if (o.size !== bytes.length || (/^[0-9a-f]{32}$/.test(o.etag) && o.etag !== md5Hex(bytes)))
+      problems.push(`${name} differs`);
+  }
+  for (const name of now.keys())
+    if (name !== MANIFEST_FILE && !files.has(name)) problems.push(`${name} appeared`);
+  if (problems.length > 0) {
+    throw new FolderChangedError(
+      `s3://${bucket}/${prefix} changed while it was being written (${problems.slice(0, 3).join(', ')}` +
+        `${problems.length > 3 ? ', ...' : ''}): another conversion was probably publishing the same folder. ` +
+        'Readers will refuse it (it does not match its manifest); start the conversion again for the run you want there',
+    );
+  }
 }
