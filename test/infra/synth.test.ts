@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../support/cli';
 
 // The real `npx cdk synth`, as a user runs it, with no AWS credentials anywhere: every AWS_* variable
 // removed and HOME pointed at an empty folder (so no ~/.aws either).
-jest.setTimeout(180_000);
+jest.setTimeout(300_000); // a real synth (esbuild bundling included) under a loaded CI machine
 
 let home: string;
 let out: string;
