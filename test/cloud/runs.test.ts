@@ -230,6 +230,25 @@ describe('logs', () => {
   });
 });
 
+test('logs --bootstrap reads the instance stream; a missing one says the instance has not booted', async () => {
+  const { env, mocks, term } = mockedCloud({ s3: s3.client });
+  mocks.logs
+    .on(GetLogEventsCommand, { logStreamName: `bootstrap/${INSTANCE}` })
+    .resolvesOnce({
+      events: [{ timestamp: Date.UTC(2026, 10, 26, 6), message: 'step pip-install: ok' }],
+      nextForwardToken: 'a',
+    })
+    .resolves({ events: [], nextForwardToken: 'a' });
+  await runLogs(env, undefined, { bootstrap: true, timestamps: true });
+  expect(term.stdout).toBe('2026-11-26T06:00:00.000Z step pip-install: ok\n');
+  mocks.logs.reset();
+  mocks.logs.on(GetLogEventsCommand).rejects(awsError('ResourceNotFoundException', 'no stream'));
+  await expect(runLogs(env, undefined, { bootstrap: true })).rejects.toThrow(
+    `no bootstrap log for ${INSTANCE} in ${DISCOVERED['log-group']} yet: the instance may not have booted since deploy (\`bnn-pynq status\`)`,
+  );
+  await expect(runLogs(env, undefined, {})).rejects.toThrow('name a run (`bnn-pynq logs <runId>`');
+});
+
 describe('convert-run', () => {
   test('starts the automation with the run and its dataset, waits, prints the verify summary', async () => {
     const { env, mocks, term } = mockedCloud({ s3: s3.client });
@@ -374,6 +393,20 @@ describe('runs and status', () => {
       .on(DescribeInstanceInformationCommand)
       .resolves({ InstanceInformationList: [{ PingStatus: 'Online' as const }] });
     await runStatus(st.env);
+    // A stopped instance with a failed bootstrap: the step is named.
+    const stopped = mockedCloud({
+      s3: s3.client,
+      discovery: { 'bootstrap-state': 'failed: install-cuda-runtime' },
+    });
+    stopped.mocks.ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: INSTANCE, State: { Name: 'stopped' as const } }] }],
+    });
+    await runStatus(stopped.env);
+    expect(stopped.term.stdout).toContain(`instance:   ${INSTANCE} on-demand: stopped\n`);
+    expect(stopped.term.stdout).toContain(
+      'bootstrap:  failed at step "install-cuda-runtime" (see `bnn-pynq logs --bootstrap`)',
+    );
+    expect(stopped.mocks.ssm.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
     const out = st.term.stdout;
     expect(out).toContain(`instance:   ${INSTANCE} g4dn.xlarge on-demand: running, SSM agent Online`);
     expect(out).toContain('bootstrap:  ready: gpu');

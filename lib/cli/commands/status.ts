@@ -22,7 +22,7 @@ export async function runStatus(env: CloudEnv): Promise<void> {
   const ping = inst.state === 'running' ? await agentPingStatus(clients, stack.instanceId) : undefined;
   line(
     'instance',
-    `${inst.id} ${inst.type ?? ''} ${inst.lifecycle}: ${paint(term, inst.state === 'running' ? 'green' : 'yellow', inst.state)}${ping ? `, SSM agent ${ping}` : ''}`,
+    `${inst.id}${inst.type ? ` ${inst.type}` : ''} ${inst.lifecycle}: ${paint(term, inst.state === 'running' ? 'green' : 'yellow', inst.state)}${ping ? `, SSM agent ${ping}` : ''}`,
   );
   const boot = parseBootstrapState(stack.bootstrapState);
   const bootText =
