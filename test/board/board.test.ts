@@ -18,7 +18,7 @@ import {
 } from './support/helpers';
 import { type StandInBoard, startStandInBoard } from './support/standin-board';
 
-jest.setTimeout(240_000);
+jest.setTimeout(600_000); // ssh sessions on a shared, loaded 2-core machine
 
 let board: StandInBoard;
 beforeAll(async () => {
