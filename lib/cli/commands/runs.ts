@@ -22,37 +22,43 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
     return;
   }
   const published = await listPublished(clients, stack.artifactBucket);
-  const rows: string[][] = [];
-  for (const id of ids) {
-    const run = await readRun(clients, stack.artifactBucket, id);
-    const dataset = run.request?.dataset ?? published.find((p) => p.manifest.runId === id)?.dataset ?? '?';
-    const last = run.progress.points.at(-1);
-    const total = totalEpochs(run.progress, run.request?.epochs);
-    const best = run.progress.points.reduce<number | undefined>(
-      (b, p) =>
-        p.bestValidError !== undefined && (b === undefined || p.bestValidError < b) ? p.bestValidError : b,
-      undefined,
-    );
-    // Test error: the verified board accuracy when the run was converted, else the training loop's board rule.
-    const testError = run.verify
-      ? 100 - run.verify.accuracy
-      : (last?.testError.board ?? last?.testError.argmax);
-    const isPublished = published.filter((p) => p.manifest.runId === id).map((p) => p.dataset);
-    const hasParams =
-      dataset !== '?' &&
-      (await objectExists(clients, stack.artifactBucket, `${runParamsPrefix(id, dataset)}${MANIFEST_FILE}`));
-    rows.push([
-      id,
-      dataset,
-      last ? `${last.epoch}${total ? `/${total}` : ''}` : '0',
-      formatPercent(best),
-      `${formatPercent(testError)}${run.verify ? ' (verified)' : ''}`,
-      run.status?.state === 'unknown'
-        ? (run.status.raw ?? '?')
-        : (run.status?.state ?? (run.hasModel ? 'succeeded?' : '?')),
-      isPublished.length > 0 ? 'yes (current)' : hasParams ? 'converted' : '-',
-    ]);
-  }
+  // Runs are read in parallel (a handful of small GETs each); the table keeps the newest-first order.
+  const rows = await Promise.all(
+    ids.map(async (id) => {
+      const run = await readRun(clients, stack.artifactBucket, id);
+      const dataset = run.request?.dataset ?? published.find((p) => p.manifest.runId === id)?.dataset ?? '?';
+      const last = run.progress.points.at(-1);
+      const total = totalEpochs(run.progress, run.request?.epochs);
+      const best = run.progress.points.reduce<number | undefined>(
+        (b, p) =>
+          p.bestValidError !== undefined && (b === undefined || p.bestValidError < b) ? p.bestValidError : b,
+        undefined,
+      );
+      // Test error: the verified board accuracy when the run was converted, else the training loop's board rule.
+      const testError = run.verify
+        ? 100 - run.verify.accuracy
+        : (last?.testError.board ?? last?.testError.argmax);
+      const isPublished = published.filter((p) => p.manifest.runId === id).map((p) => p.dataset);
+      const hasParams =
+        dataset !== '?' &&
+        (await objectExists(
+          clients,
+          stack.artifactBucket,
+          `${runParamsPrefix(id, dataset)}${MANIFEST_FILE}`,
+        ));
+      return [
+        id,
+        dataset,
+        last ? `${last.epoch}${total ? `/${total}` : ''}` : '0',
+        formatPercent(best),
+        `${formatPercent(testError)}${run.verify ? ' (verified)' : ''}`,
+        run.status?.state === 'unknown'
+          ? (run.status.raw ?? '?')
+          : (run.status?.state ?? (run.hasModel ? 'succeeded?' : '?')),
+        isPublished.length > 0 ? 'yes (current)' : hasParams ? 'converted' : '-',
+      ];
+    }),
+  );
   term.out(
     renderTable(
       ['run', 'dataset', 'epochs', 'best valid err', 'test err', 'state', 'params published'],

@@ -92,7 +92,8 @@ export async function followRun(
       const total = totalEpochs(run.progress, run.request?.epochs);
       if (term.live) {
         const bar = total && last ? `${progressBar(last.epoch / total)} ` : '';
-        term.err(`\r\x1b[K${bar}${describeProgress(run)}`);
+        // One terminal line, never wrapped: a wrapped line cannot be redrawn with \r.
+        term.err(`\r\x1b[K${`${bar}${describeProgress(run)}`.slice(0, Math.max(20, term.columns - 1))}`);
       } else if (last && last.epoch !== lastEpoch) {
         term.err(`${describeProgress(run)}\n`);
       }
