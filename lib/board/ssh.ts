@@ -227,7 +227,7 @@ export function sshFailure(code: number, stderr: string, where: string, target: 
     /Broken pipe|Connection reset|closed by remote host|Connection to .* closed/i.test(stderr)
   )
     return new UserError(
-      `the connection to board ${where} dropped (${said || `ssh exit ${code}`}); check the link and run the command again (an interrupted push changes nothing: its temporary folder is removed at once, or by the next push)`,
+      `the connection to board ${where} dropped (${said || `ssh exit ${code}`}); check the link and run the command again (an interrupted upload never replaces the live set; its temporary folder is removed at once, or by the next push)`,
       { exitCode: 4 },
     );
   return new UserError(`the board helper on ${where} failed (exit ${code}): ${said || 'no output'}`);

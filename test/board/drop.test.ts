@@ -42,7 +42,7 @@ test('the connection dropping mid-copy (sshd killed) leaves the live set as it w
   expect(r.status).not.toBe(0);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
   expect(r.stderr).toMatch(
-    /^error: the connection to board root@board-slow dropped \(.+\); check the link and run the command again \(an interrupted push changes nothing: its temporary folder is removed at once, or by the next push\)\n$/,
+    /^error: the connection to board root@board-slow dropped \(.+\); check the link and run the command again \(an interrupted upload never replaces the live set; its temporary folder is removed at once, or by the next push\)\n$/,
   );
   // The board-side helper sees its stdin end, removes the temp folder and exits.
   await waitFor(() => leftovers(board).length === 0, 20_000, 'the temp folder to be removed');
