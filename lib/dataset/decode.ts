@@ -1,4 +1,5 @@
 import * as bmp from 'bmp-ts';
+import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { IMAGE_PIXELS, IMAGE_SIDE } from './limits';
 
@@ -20,9 +21,9 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 /**
- * True for an 8-bit, grey, 28×28 PNG without transparency or EXIF: for those, resize, colour
- * conversion and alpha handling are all no-ops, and decoding alone is the whole job (Fashion-MNIST
- * and MNIST exported as PNG look like this). We only walk the chunk headers; sharp decodes.
+ * True for an 8-bit, grey, 28×28 PNG without transparency, EXIF or colour profile: for those, resize,
+ * colour conversion and alpha handling are all no-ops, and decoding alone is the whole job
+ * (Fashion-MNIST and MNIST exported as PNG look like this). We only walk the chunk headers.
  */
 export function isPlainGrey28Png(bytes: Uint8Array): boolean {
   if (bytes.length < 33 || bytes[0] !== 0x89 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47)
@@ -47,6 +48,26 @@ export function isPlainGrey28Png(bytes: Uint8Array): boolean {
     offset += 12 + length;
   }
   return false;
+}
+
+/**
+ * The fast path for plain 8-bit grey 28×28 PNGs: pngjs inflates and unfilters them in-process
+ * (about 0.1 ms of CPU), where a libvips pipeline costs about 1 ms of per-call overhead for a
+ * 784-pixel image, which is what caps an MNIST-sized import at ~1,000 images/s on 2 cores.
+ * The result is the same bytes (8-bit grey needs no conversion; pngjs checks the CRCs); anything
+ * pngjs rejects goes through sharp, which then reports the error.
+ */
+function decodePlainGrey28Png(bytes: Buffer): Uint8Array | undefined {
+  let rgba: Buffer;
+  try {
+    rgba = PNG.sync.read(bytes).data;
+  } catch {
+    return undefined;
+  }
+  if (rgba.length !== IMAGE_PIXELS * 4) return undefined;
+  const out = new Uint8Array(IMAGE_PIXELS);
+  for (let i = 0; i < IMAGE_PIXELS; i++) out[i] = rgba[i * 4] as number;
+  return out;
 }
 
 const isBmp = (b: Uint8Array): boolean => b.length > 26 && b[0] === 0x42 && b[1] === 0x4d;
@@ -118,9 +139,8 @@ export function padToSquare(pixels: Uint8Array, w: number, h: number): Uint8Arra
 export async function decodeToGrey28(bytes: Buffer, fit: Fit): Promise<Uint8Array> {
   try {
     if (isPlainGrey28Png(bytes)) {
-      const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
-      if (info.channels === 1 && info.width === IMAGE_SIDE && info.height === IMAGE_SIDE)
-        return new Uint8Array(data.buffer, data.byteOffset, IMAGE_PIXELS);
+      const fast = decodePlainGrey28Png(bytes);
+      if (fast) return fast;
     }
     const resized = () =>
       (isBmp(bytes) ? bmpToSharp(bytes) : sharp(bytes, { pages: 1 }))
