@@ -104,9 +104,13 @@ export function mapAwsError(err: unknown, action: string): UserError {
     ['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'Forbidden'].includes(name) ||
     (status === 403 && name !== 'InvalidAccessKeyId')
   ) {
+    // AWS often names the action it refused ("... is not authorized to perform: iam:PassRole on ..."),
+    // which can differ from the call made (StartAutomationExecution needs iam:PassRole on the automation role).
+    const base = action.split(' ')[0];
+    const named = /perform:\s*([a-z0-9-]+:[A-Za-z0-9*]+)/.exec(message)?.[1] ?? base;
     return new CloudError(
       'access-denied',
-      `access denied: your AWS identity may not call ${action}; use a profile that may (--profile), or ask your administrator to allow ${action}`,
+      `access denied: your AWS identity may not call ${named === base ? action : `${named} (needed by ${action})`}; use a profile that may (--profile), or ask your administrator to allow ${named}`,
       err,
     );
   }
