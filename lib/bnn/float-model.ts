@@ -3,14 +3,15 @@ import type { IdxImages, IdxLabels } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import { checkImageShape, createSimulator, popcount32 } from './simulate';
 import type { DenseLayer, Disagreement, FloatComparison, LfcModel, LfcParams } from './types';
+import { createMismatchCounter } from './wasm-kernel';
 
 /**
  * The trained float model as training evaluates it, independent of the converter: binarized input
  * (pixel >= 128 -> +1, else -1), weights binarized by sign (W >= 0 -> +1), pre-activation W·x + b,
  * batch norm with the stored statistics (x - mean) * (gamma * inv_std) + beta in float64, and the
  * sign activation (>= 0 -> +1, BinaryNet's round-half-away-from-zero). No padding, no flipping, no
- * integer thresholds. Because x and W are ±1, W·x = 2 * matches - fan_in is an exact integer, so it is
- * computed by popcount; only the batch-norm step is floating point.
+ * integer thresholds. Because x and W are ±1, W·x = fan_in - 2 * popcount(w xor x) is an exact integer, so
+ * it is computed by popcount (in the WebAssembly kernel); only the batch-norm step is floating point.
  */
 interface PackedSign {
   fanIn: number;
@@ -18,8 +19,6 @@ interface PackedSign {
   words: number;
   /** Neuron-major sign bits of W (bit 1 = W >= 0); bits past fanIn are 0. */
   bits: Uint32Array;
-  /** Mask of the last word's valid bits. */
-  lastMask: number;
   layer: DenseLayer;
   scale: Float64Array;
 }
@@ -35,20 +34,9 @@ function packSigns(layer: DenseLayer): PackedSign {
     for (let n = 0; n < fanOut; n++)
       if ((W[row + n] as number) >= 0) bits[n * words + w] = (bits[n * words + w] as number) | m;
   }
-  const rem = fanIn & 31;
   const scale = new Float64Array(fanOut);
   for (let n = 0; n < fanOut; n++) scale[n] = (gamma[n] as number) * (invStd[n] as number);
-  return { fanIn, fanOut, words, bits, lastMask: rem === 0 ? 0xffffffff : (1 << rem) - 1, layer, scale };
-}
-
-/** W·x of neuron n for packed ±1 input x (exact integer). */
-function dot(p: PackedSign, n: number, x: Uint32Array): number {
-  let matches = 0;
-  const row = n * p.words;
-  const last = p.words - 1;
-  for (let w = 0; w < last; w++) matches += popcount32(~((p.bits[row + w] as number) ^ (x[w] as number)));
-  matches += popcount32(~((p.bits[row + last] as number) ^ (x[last] as number)) & p.lastMask);
-  return 2 * matches - p.fanIn;
+  return { fanIn, fanOut, words, bits, layer, scale };
 }
 
 export interface FloatModelRunner {
@@ -59,6 +47,9 @@ export interface FloatModelRunner {
 
 export function floatForward(model: LfcModel): FloatModelRunner {
   const packed = model.layers.map(packSigns);
+  const counter = createMismatchCounter(
+    packed.map((p) => ({ words: p.words, neurons: p.fanOut, bits: p.bits })),
+  );
   const x0 = new Uint32Array(Math.ceil(LFC_INPUTS / 32));
   return {
     classes: model.classes,
@@ -71,14 +62,15 @@ export function floatForward(model: LfcModel): FloatModelRunner {
       let x: Uint32Array = x0;
       const bits: Uint32Array[] = [];
       let outputs = new Float64Array(0);
-      packed.forEach((p) => {
+      packed.forEach((p, l) => {
         const { b, beta, mean } = p.layer;
         const y = new Uint32Array(Math.ceil(p.fanOut / 32));
         const bn = new Float64Array(p.fanOut);
+        const mismatches = counter.count(l, x);
         for (let n = 0; n < p.fanOut; n++) {
+          const dot = p.fanIn - 2 * (mismatches[n] as number);
           const v =
-            (dot(p, n, x) + (b[n] as number) - (mean[n] as number)) * (p.scale[n] as number) +
-            (beta[n] as number);
+            (dot + (b[n] as number) - (mean[n] as number)) * (p.scale[n] as number) + (beta[n] as number);
           bn[n] = v;
           if (v >= 0) y[n >>> 5] = (y[n >>> 5] as number) | (1 << (n & 31));
         }

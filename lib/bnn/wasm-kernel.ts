@@ -8,7 +8,8 @@
  * held in locals:
  *   simdV(w, x, out, limit, neurons): for n in 0..neurons-1:
  *     pc = popcount(w[n] xor x);  bit n of out = (pc < limit[n])
- * `neurons` must be a multiple of 32 (it is: 1024 and 64).
+ * `neurons` must be a multiple of 32 (it is: 1024 and 64). `countV(w, x, out, _, neurons)` instead writes each
+ * neuron's popcount as an int32 to out[n] (the float model needs the exact dot product, not just the bit).
  */
 
 const uleb = (v: number): number[] => {
@@ -79,12 +80,13 @@ const simd = (code: number, ...imm: number[]): number[] => [0xfd, ...uleb(code),
  * 3 limit, 4 neurons (a multiple of 32). Out bit n = (popcount(w_n ^ x) < limit[n]).
  * Locals: 5 n, 6 bits (i32), 7.. x chunks (v128), then the accumulator (v128).
  */
-function simdBody(V: number): number[] {
+function simdBody(V: number, counts = false): number[] {
   const [W, X, OUT, LIM, NEURONS, N, BITS] = [0, 1, 2, 3, 4, 5, 6];
   const xl = (v: number) => 7 + v;
   const c: number[] = [];
   for (let v = 0; v < V; v++) c.push(op.localGet, X, ...simd(0x00, 4, ...uleb(16 * v)), op.localSet, xl(v));
   c.push(op.block, op.void, op.loop, op.void);
+  if (counts) c.push(op.localGet, OUT); // address of the i32.store below
   const term = (v: number) => [
     op.localGet,
     W,
@@ -101,6 +103,23 @@ function simdBody(V: number): number[] {
   c.push(op.localTee, xl(V));
   c.push(...simd(0x1b, 0), op.localGet, xl(V), ...simd(0x1b, 1), op.i32Add);
   c.push(op.localGet, xl(V), ...simd(0x1b, 2), op.localGet, xl(V), ...simd(0x1b, 3), op.i32Add, op.i32Add);
+  if (counts) {
+    // countV: out[n] = popcount (int32), for the float model and calibration.
+    c.push(op.i32Store, 2, 0);
+    c.push(op.localGet, OUT, op.i32Const, 4, op.i32Add, op.localSet, OUT);
+    c.push(op.localGet, W, op.i32Const, ...sleb(16 * V), op.i32Add, op.localSet, W);
+    c.push(op.localGet, N, op.i32Const, 1, op.i32Add, op.localTee, N);
+    c.push(op.localGet, NEURONS, op.i32LtU, op.brIf, 0);
+    c.push(op.end, op.end, op.end);
+    void LIM;
+    void BITS;
+    const locals = vec([
+      [2, I32],
+      [...uleb(V + 1), V128],
+    ]);
+    const body = [...locals, ...c];
+    return [...uleb(body.length), ...body];
+  }
   c.push(op.localGet, LIM, op.i32Load, 2, 0, op.i32LtS);
   c.push(
     op.localGet,
@@ -147,9 +166,15 @@ export function assembleKernel(simdChunks: number[]): Uint8Array {
     0x00,
     ...section(1, vec([type])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec(simdChunks.map(() => [0x00]))),
-    ...section(7, vec(simdChunks.map((V, i) => [...name(`simd${V}`), 0x00, ...uleb(i)]))),
-    ...section(10, vec(simdChunks.map((V) => simdBody(V)))),
+    ...section(3, vec([...simdChunks, ...simdChunks].map(() => [0x00]))),
+    ...section(
+      7,
+      vec([
+        ...simdChunks.map((V, i) => [...name(`simd${V}`), 0x00, ...uleb(i)]),
+        ...simdChunks.map((V, i) => [...name(`count${V}`), 0x00, ...uleb(simdChunks.length + i)]),
+      ]),
+    ),
+    ...section(10, vec([...simdChunks.map((V) => simdBody(V)), ...simdChunks.map((V) => simdBody(V, true))])),
   ];
   return new Uint8Array(bytes);
 }
@@ -177,6 +202,57 @@ export function instantiateKernel(bytes: number): { memory: WasmMemory; layer: M
   const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
   const instance = new wasm.Instance(compiled, { env: { mem: memory } });
   const layer = new Map<string, LayerFn>();
-  for (const V of SIMD_CHUNKS) layer.set(`simd${V}`, instance.exports[`simd${V}`] as LayerFn);
+  for (const V of SIMD_CHUNKS)
+    for (const kind of ['simd', 'count'])
+      layer.set(`${kind}${V}`, instance.exports[`${kind}${V}`] as LayerFn);
   return { memory, layer };
+}
+
+export interface BitMatrix {
+  /** 32-bit words per row (bits past the real width must be 0). */
+  words: number;
+  neurons: number;
+  /** Row-major: row n at words [n * words, (n + 1) * words). */
+  bits: Uint32Array;
+}
+
+/**
+ * popcount(row_n xor x) for every row of a matrix, in the WebAssembly kernel. Rows are padded to whole
+ * 128-bit chunks with 0 bits (in rows and input alike, so padding never counts). `count` returns a view
+ * that the next call overwrites.
+ */
+export function createMismatchCounter(matrices: BitMatrix[]): {
+  count(matrix: number, x: Uint32Array): Int32Array;
+} {
+  const strides = matrices.map((m) => Math.ceil(m.words / 4) * 4);
+  const maxStride = Math.max(...strides);
+  const maxNeurons = Math.max(...matrices.map((m) => m.neurons));
+  const input = 0;
+  const output = (maxStride * 4 + 15) & ~15;
+  let offset = (output + maxNeurons * 4 + 15) & ~15;
+  const at = matrices.map((m, i) => {
+    const o = offset;
+    offset += m.neurons * (strides[i] as number) * 4;
+    return o;
+  });
+  const { memory, layer } = instantiateKernel(offset);
+  const u32 = new Uint32Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  const fns = matrices.map((m, i) => {
+    const stride = strides[i] as number;
+    for (let n = 0; n < m.neurons; n++)
+      u32.set(m.bits.subarray(n * m.words, (n + 1) * m.words), (at[i] as number) / 4 + n * stride);
+    const fn = layer.get(`count${stride / 4}`);
+    if (!fn) throw new RangeError(`no count kernel for ${m.words * 32}-bit rows`);
+    return fn;
+  });
+  return {
+    count(matrix, x) {
+      const m = matrices[matrix] as BitMatrix;
+      u32.fill(0, input / 4, input / 4 + maxStride);
+      u32.set(x.subarray(0, m.words), input / 4);
+      (fns[matrix] as LayerFn)(at[matrix] as number, input, output, 0, m.neurons);
+      return i32.subarray(output / 4, output / 4 + m.neurons);
+    },
+  };
 }

@@ -3,12 +3,16 @@ import path from 'node:path';
 import {
   boardClass,
   CLASS_PRESETS,
+  compareWithFloatModel,
   convertLfc,
   createSimulator,
+  loadLfcModel,
   paramsFromFiles,
   parseLfcModel,
   readIdxImages,
   readIdxLabels,
+  sliceImages,
+  sliceLabels,
   verify,
 } from '../../lib/bnn';
 import { runCli } from '../support/cli';
@@ -142,4 +146,35 @@ describe('CLI verify', () => {
     expect(report.noBitFired).toBe(532);
     expect(report.perClass.map((p: { name: string }) => p.name)).toEqual(CLASS_PRESETS['fashion-mnist']);
   }, 600_000);
+});
+
+test('compareWithFloatModel lists and explains every image where the param folder and the float model differ', () => {
+  const model = loadLfcModel(new Uint8Array(readFileSync(FASHION_NPZ)), FASHION_NPZ);
+  const params = convertLfc(model, [...(CLASS_PRESETS['fashion-mnist'] as string[])]).params;
+  const images = readIdxImages(
+    new Uint8Array(readFileSync(path.join(FASHION_DIR, 't10k-images-idx3-ubyte.gz'))),
+    'i',
+  );
+  const labels = readIdxLabels(
+    new Uint8Array(readFileSync(path.join(FASHION_DIR, 't10k-labels-idx1-ubyte.gz'))),
+    'l',
+  );
+  const subset = { images: sliceImages(images, 0, 1000), labels: sliceLabels(labels, 0, 1000) };
+  const exact = compareWithFloatModel(model, params, subset.images, subset.labels);
+  expect(exact.agreement.same).toBe(1000);
+  expect(exact.disagreements).toEqual([]);
+  // Lower class 9's threshold on the "board": images where class 9 now fires but the float model says otherwise.
+  const last = params.layers[3] as (typeof params.layers)[number];
+  const thresholds = last.thresholds.slice();
+  thresholds[9] = (thresholds[9] as number) - 40;
+  const edited = { ...params, layers: params.layers.map((l, i) => (i === 3 ? { ...l, thresholds } : l)) };
+  const cmp = compareWithFloatModel(model, edited, subset.images, subset.labels);
+  expect(cmp.disagreements.length).toBeGreaterThan(0);
+  expect(cmp.agreement.same).toBe(1000 - cmp.disagreements.length);
+  for (const d of cmp.disagreements) {
+    expect(d.board).toBe(9);
+    expect(d.reason).toMatch(
+      /^layer 3 neuron 9: popcount \d+, hardware fires iff > \d+: fires; float fires iff popcount >= /,
+    );
+  }
 });
