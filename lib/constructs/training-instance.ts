@@ -65,7 +65,9 @@ export class TrainingInstance extends Construct {
   /** The EC2 launch template carrying the Spot options (only when spot is on). */
   readonly spotLaunchTemplate?: ec2.LaunchTemplate;
   /** Cancels the persistent Spot request on stack deletion (only when spot is on). */
-  spotRequestCanceller?: cr.AwsCustomResource;
+  readonly spotRequestCanceller?: cr.AwsCustomResource;
+  /** Lets the instance tag itself with its bootstrap state (separate from the role's default policy). */
+  readonly tagSelfPolicy: iam.Policy;
 
   constructor(scope: Construct, id: string, props: TrainingInstanceProps) {
     super(scope, id);
@@ -168,12 +170,12 @@ export class TrainingInstance extends Construct {
         launchTemplateId: this.spotLaunchTemplate.launchTemplateId,
         version: this.spotLaunchTemplate.latestVersionNumber,
       };
-      this.cancelSpotRequestOnDelete();
+      this.spotRequestCanceller = this.cancelSpotRequestOnDelete();
     }
 
     // The instance tags itself with its bootstrap state. A separate policy (not the role's default
     // policy) because it names the instance, which itself depends on the role: one policy would be a cycle.
-    const tagSelf = new iam.Policy(this, 'TagSelfPolicy', {
+    this.tagSelfPolicy = new iam.Policy(this, 'TagSelfPolicy', {
       roles: [this.role],
       statements: [
         new iam.PolicyStatement({
@@ -190,7 +192,6 @@ export class TrainingInstance extends Construct {
         }),
       ],
     });
-    void tagSelf;
 
     this.acknowledgeFindings(props);
   }
@@ -201,19 +202,23 @@ export class TrainingInstance extends Construct {
    * block the subnet's deletion. This custom resource records the instance's request id and cancels the
    * request on delete; it depends on the instance, so it is deleted (request cancelled) before the instance.
    */
-  private cancelSpotRequestOnDelete(): void {
+  private cancelSpotRequestOnDelete(): cr.AwsCustomResource {
     const stack = Stack.of(this);
+    const recordRequestId: cr.AwsSdkCall = {
+      service: 'EC2',
+      action: 'describeInstances',
+      parameters: { InstanceIds: [this.instance.instanceId] },
+      physicalResourceId: cr.PhysicalResourceId.fromResponse(
+        'Reservations.0.Instances.0.SpotInstanceRequestId',
+      ),
+      outputPaths: ['Reservations.0.Instances.0.SpotInstanceRequestId'],
+    };
     const canceller = new cr.AwsCustomResource(this, 'SpotRequestCanceller', {
       resourceType: 'Custom::BnnPynqSpotRequest',
-      onCreate: {
-        service: 'EC2',
-        action: 'describeInstances',
-        parameters: { InstanceIds: [this.instance.instanceId] },
-        physicalResourceId: cr.PhysicalResourceId.fromResponse(
-          'Reservations.0.Instances.0.SpotInstanceRequestId',
-        ),
-        outputPaths: ['Reservations.0.Instances.0.SpotInstanceRequestId'],
-      },
+      onCreate: recordRequestId,
+      // A replaced instance has a new request: the new physical id makes CloudFormation send a Delete for the
+      // old one, which cancels the old request.
+      onUpdate: recordRequestId,
       onDelete: {
         service: 'EC2',
         action: 'cancelSpotInstanceRequests',
@@ -232,7 +237,6 @@ export class TrainingInstance extends Construct {
       installLatestAwsSdk: false,
     });
     canceller.node.addDependency(this.instance);
-    this.spotRequestCanceller = canceller;
     const policy = Validations.of(canceller);
     policy.acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -248,6 +252,7 @@ export class TrainingInstance extends Construct {
       reason:
         'CDK’s AwsCustomResource provider Lambda (created by CDK, not editable) logs with the basic execution policy.',
     });
+    return canceller;
   }
 
   private grantBaseAccess(props: TrainingInstanceProps): void {

@@ -263,6 +263,8 @@ describe('training instance', () => {
     const create = JSON.stringify(canceller.Properties.Create);
     expect(create).toContain('\\"action\\":\\"describeInstances\\"');
     expect(create).toContain('Reservations.0.Instances.0.SpotInstanceRequestId');
+    // A replaced instance re-records its request id; the changed physical id cancels the old request.
+    expect(JSON.stringify(canceller.Properties.Update)).toBe(create);
     const del = JSON.stringify(canceller.Properties.Delete);
     expect(del).toContain('\\"action\\":\\"cancelSpotInstanceRequests\\"');
     expect(del).toContain('\\"SpotInstanceRequestIds\\":[\\"PHYSICAL:RESOURCEID:\\"]');
