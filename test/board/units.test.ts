@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expectedFiles, LFC_SET_FILE_COUNT, loadLocalParamSet } from '../../lib/board/param-set';
 import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
-import { remoteCommand, shellQuote, sshFailure } from '../../lib/board/ssh';
+import { remoteCommand, resolveLogin, shellQuote, sshFailure } from '../../lib/board/ssh';
 import { summarize } from '../../lib/board/validate';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { datasetPrefix, IDX_FILES, MANIFEST_FILE, runParamsPrefix } from '../../lib/layout';
@@ -42,6 +44,26 @@ test('the board-side helper parses as Python 3.6 (PYNQ 2.3-2.5 images)', () => {
     helper,
   ]);
   expect(out.toString()).toBe('ok\n');
+});
+
+test('login user: --user, then user@host, then User from the ssh config, else xilinx', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-sshcfg-'));
+  try {
+    const configFile = path.join(dir, 'config');
+    writeFileSync(
+      configFile,
+      'Host myboard\n  HostName 192.0.2.7\n  User alice\nHost plain\n  HostName 192.0.2.8\n',
+    );
+    expect(await resolveLogin({ host: 'myboard', configFile })).toEqual({ user: 'alice', host: 'myboard' });
+    expect(await resolveLogin({ host: 'plain', configFile })).toEqual({ user: 'xilinx', host: 'plain' });
+    expect(await resolveLogin({ host: 'bob@myboard', configFile })).toEqual({ user: 'bob', host: 'myboard' });
+    expect(await resolveLogin({ host: 'bob@myboard', user: 'carol', configFile })).toEqual({
+      user: 'carol',
+      host: 'myboard',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('the remote command line', () => {
