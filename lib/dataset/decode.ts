@@ -136,9 +136,13 @@ export function padToSquare(pixels: Uint8Array, w: number, h: number): Uint8Arra
 }
 
 /** Decodes one image file into 28×28 grey pixels. Throws ImageDecodeError when it cannot. */
-export async function decodeToGrey28(bytes: Buffer, fit: Fit): Promise<Uint8Array> {
+export async function decodeToGrey28(
+  bytes: Buffer,
+  fit: Fit,
+  options: { fastPath?: boolean } = {},
+): Promise<Uint8Array> {
   try {
-    if (isPlainGrey28Png(bytes)) {
+    if ((options.fastPath ?? true) && isPlainGrey28Png(bytes)) {
       const fast = decodePlainGrey28Png(bytes);
       if (fast) return fast;
     }

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { padToSquare } from '../../lib/dataset/decode';
+import { decodeToGrey28, ImageDecodeError, isPlainGrey28Png, padToSquare } from '../../lib/dataset/decode';
 import { decidePolarity } from '../../lib/dataset/polarity';
 import { minimumPerClass, parseSplit, splitCounts, stratifiedSplit } from '../../lib/dataset/split';
 import { zipPathEscapesRoot } from '../../lib/dataset/zip';
+import { encode, fashionSamples } from './fixtures';
 
 test('splitCounts: largest remainder, sums to n, zero percent stays zero', () => {
   expect(splitCounts(15, [80, 10, 10])).toEqual([12, 2, 1]);
@@ -69,4 +70,33 @@ test('padToSquare centres and pads with the border mean; polarity uses the media
   expect(decidePolarity(white, 3, 'auto')).toMatchObject({ inverted: true, medianBorder: 250 });
   expect(decidePolarity(white, 3, 'no').inverted).toBe(false);
   expect(decidePolarity(new Uint8Array(784), 1, 'yes').inverted).toBe(true);
+});
+
+describe('decodeToGrey28', () => {
+  const samples = fashionSamples(200, 6000);
+
+  test('the pngjs fast path and the sharp path give the source pixels for 8-bit grey 28×28 PNGs', async () => {
+    for (const s of samples) {
+      const { bytes } = await encode(s.pixels, 'png');
+      expect(isPlainGrey28Png(bytes)).toBe(true);
+      const fast = await decodeToGrey28(bytes, 'contain');
+      const slow = await decodeToGrey28(bytes, 'contain', { fastPath: false });
+      expect(Buffer.from(fast)).toEqual(Buffer.from(s.pixels));
+      expect(Buffer.from(slow)).toEqual(Buffer.from(s.pixels));
+    }
+  });
+
+  test('a PNG with a broken CRC is not silently accepted by the fast path', async () => {
+    const { bytes } = await encode((samples[0] as (typeof samples)[0]).pixels, 'png');
+    const broken = Buffer.from(bytes);
+    const idat = broken.indexOf('IDAT');
+    broken[idat + 10] = (broken[idat + 10] as number) ^ 0xff; // a byte of the compressed data
+    await expect(decodeToGrey28(broken, 'contain')).rejects.toBeInstanceOf(ImageDecodeError);
+  });
+
+  test('colour, 16-bit, alpha or non-28×28 PNGs do not take the fast path', async () => {
+    const px = (samples[1] as (typeof samples)[0]).pixels;
+    for (const v of ['rgba', 'png16', 'up56'] as const)
+      expect(isPlainGrey28Png((await encode(px, v)).bytes)).toBe(false);
+  });
 });
