@@ -277,3 +277,41 @@ describe('publishing over an existing folder', () => {
     expect((await snapshot(runParamsPrefix(dry, 'mnist'))).size).toBe(290);
   });
 });
+
+describe('a Fashion-MNIST run with defaults only', () => {
+  test('no dataset anywhere: fashion-mnist, preset class names, its own published folder', async () => {
+    const sample = path.join(SHARED_DATA, 'fashion-mnist-sample');
+    await put(
+      DATASETS,
+      `datasets/fashion-mnist/${IDX_FILES.testImages}`,
+      readFileSync(path.join(sample, IDX_FILES.testImages)),
+    );
+    await put(
+      DATASETS,
+      `datasets/fashion-mnist/${IDX_FILES.testLabels}`,
+      readFileSync(path.join(sample, IDX_FILES.testLabels)),
+    );
+    const mnistBefore = await snapshot(PUBLISHED);
+    const run = '20261126-080000-fashion-mnist-e5f6';
+    await uploadRun(run, readFileSync(path.join(SHARED_DATA, 'npz', 'fashion-mnist-lfc-w1a1.npz'))); // no run.json
+    const summary = await handlerFor()({ runId: run });
+    expect(summary).toMatchObject({
+      dataset: 'fashion-mnist',
+      published: true,
+      publishedParams: 's3://artifacts/params/fashion-mnist/lfcW1A1/',
+    });
+    const published = await snapshot(publishedParamsPrefix('fashion-mnist'));
+    expect(published.size).toBe(290);
+    expect(published.get('params/fashion-mnist/lfcW1A1/classes.txt')?.toString('utf8')).toBe(
+      'T-shirt/top\nTrouser\nPullover\nDress\nCoat\nSandal\nShirt\nSneaker\nBag\nAnkle boot',
+    );
+    const report = JSON.parse((await get(ARTIFACTS, runKeys(run).verify)).toString('utf8'));
+    expect(report).toMatchObject({
+      dataset: 'fashion-mnist',
+      classesSource: 'preset',
+      testSet: { count: 50 },
+    });
+    expect(report.board.accuracy).toBe(summary.accuracy);
+    expect(await snapshot(PUBLISHED)).toEqual(mnistBefore); // the mnist folder is another dataset's: untouched
+  });
+});
