@@ -99,6 +99,16 @@ class Lfc:
         return np.concatenate([self.predict_fn(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
+def actual_device():
+    """'cuda' only when Theano really initialised the GPU: with device=cuda and a failing pygpu/CUDA, Theano logs an
+    error and quietly computes on the CPU."""
+    if theano.config.device.startswith("cuda"):
+        from theano import gpuarray
+
+        return "cuda" if gpuarray.pygpu_activated else "cpu"
+    return "cpu"
+
+
 def versions():
     import sys
 

@@ -88,6 +88,12 @@ class Runner:
 
         from bnn_train import model  # imports Theano: only now that the input is known to be good
 
+        device = model.actual_device()
+        if device != args.device:
+            self.log(
+                f"WARNING: --device {args.device} asked for, but Theano could not use it: training on {device} "
+                "(see Theano's error above); result.json records the device actually used"
+            )
         self.check_stop()
         net = model.Lfc(data.num_classes, args.wb, args.ab, args.seed, log=self.log)
         self.check_stop()
@@ -205,7 +211,8 @@ class Runner:
             "val_accuracy_board": accuracy(best["val_error_board"]),
             "val_accuracy_argmax": accuracy(best["val_error_argmax"]),
             "seconds": round(meta["elapsed_seconds"], 1),
-            "device": args.device,
+            "device": device,
+            "device_requested": args.device,
             "classes": data.class_names,
             "config": config,
             "versions": dict(model.versions(), bnn_train=VERSION),
