@@ -9,10 +9,10 @@ const wanted = readFileSync(path.join(__dirname, 'system-packages.txt'), 'utf8')
   .split('\n')
   .map((l) => l.replace(/#.*/, '').trim())
   .filter(Boolean);
-// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a JS template
+const FORMAT = '-f=${Package} ${Status}\n';
 // dpkg-query exits non-zero when any package is unknown, but still prints the known ones.
-const out =
-  spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...wanted], { encoding: 'utf8' }).stdout ?? '';
+const out = spawnSync('dpkg-query', ['-W', FORMAT, ...wanted], { encoding: 'utf8' }).stdout ?? '';
 const installed = new Set(
   out
     .split('\n')

@@ -29,7 +29,7 @@ export async function startLocalS3(buckets: string[]): Promise<LocalS3> {
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d) => {
+    child.stdout?.on('data', (d) => {
       out += d;
       const line = out.split('\n')[0];
       if (out.includes('\n')) resolve(JSON.parse(line).port);
