@@ -2,6 +2,7 @@ import { GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/cl
 import { aws, awsErrorName, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 import { type Clock, realClock } from './instance';
+import { readText } from './runs';
 
 export interface LogLine {
   timestamp: number;
@@ -37,11 +38,8 @@ export async function streamLog(
       if (awsErrorName(err) !== 'ResourceNotFoundException') {
         await aws('logs:GetLogEvents', () => Promise.reject(err));
       }
-      // No stream yet: the run has not logged anything. Following waits for it to appear.
-      if (!options.follow) return false;
-      if (options.isDone && (await options.isDone())) return false;
-      await clock.sleep(options.pollMs ?? 3_000);
-      continue;
+      // No such stream: the caller decides where else to look (the run's train.log in S3).
+      return false;
     }
     const events = out.events ?? [];
     for (const e of events)
@@ -64,3 +62,34 @@ export const logGroupMissing = (logGroup: string, cause?: unknown) =>
     `log group ${logGroup} does not exist: run \`npx cdk deploy\` again`,
     cause,
   );
+
+/**
+ * Prints a text object in S3 (a run's train.log, which the instance re-uploads after every epoch); with
+ * `follow`, polls it and prints only what was appended, until `isDone()` and one more read. Returns
+ * whether the object was seen at all.
+ */
+export async function followS3Text(
+  clients: CloudClients,
+  bucket: string,
+  key: string,
+  onText: (text: string) => void,
+  options: { follow?: boolean; isDone?: () => Promise<boolean>; clock?: Clock; pollMs?: number } = {},
+): Promise<boolean> {
+  const clock = options.clock ?? realClock;
+  let printed = 0;
+  let seen = false;
+  let finishing = false;
+  for (;;) {
+    const text = await readText(clients, bucket, key);
+    if (text !== undefined) {
+      seen = true;
+      // A new attempt of the run may start a shorter log: print it from its start.
+      if (text.length < printed) printed = 0;
+      if (text.length > printed) onText(text.slice(printed));
+      printed = text.length;
+    }
+    if (!options.follow || finishing) return seen;
+    if (options.isDone && (await options.isDone())) finishing = true;
+    await clock.sleep(options.pollMs ?? 10_000);
+  }
+}

@@ -178,7 +178,13 @@ export async function readRun(
     what.verify === false ? Promise.resolve(undefined) : readText(clients, bucket, keys.verify),
     objectExists(clients, bucket, keys.model),
   ]);
-  if (request === undefined && state === undefined && progress === undefined && !hasModel) {
+  if (
+    request === undefined &&
+    state === undefined &&
+    progress === undefined &&
+    !hasModel &&
+    !(await objectExists(clients, bucket, keys.log))
+  ) {
     throw runNotFound(runId, bucket);
   }
   const req = RunRequestSchema.safeParse(parseJson(request));

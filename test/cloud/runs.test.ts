@@ -221,13 +221,39 @@ describe('logs', () => {
     await put(`runs/${id}/train.log`, 'epoch 1 done\n');
     await runLogs(env, id, {});
     expect(term.stdout).toBe('epoch 1 done\n');
-    expect(term.stderr).toContain(`printing s3://${ART}/runs/${id}/train.log`);
+    expect(term.stderr).toContain(`reading s3://${ART}/runs/${id}/train.log`);
     const missing = runId();
     await expect(runLogs(env, missing, {})).rejects.toThrow(
       `run ${missing} not found in s3://${ART}/runs/: list runs with \`bnn-pynq runs\` (wrong --stack or --region?)`,
     );
     await expect(runLogs(env, 'Not A Run', {})).rejects.toThrow('"Not A Run" is not a run id');
   });
+});
+
+test('logs -f without a CloudWatch stream follows train.log in S3, printing only what was appended', async () => {
+  const { env, mocks, term, clock } = mockedCloud({ s3: s3.client });
+  mocks.logs.on(GetLogEventsCommand).rejects(awsError('ResourceNotFoundException', 'no stream'));
+  const id = runId();
+  await put(`runs/${id}/state.json`, JSON.stringify({ state: 'running' }));
+  await put(`runs/${id}/train.log`, 'epoch 1\n');
+  const sleep = clock.sleep;
+  let polls = 0;
+  clock.sleep = async (ms: number) => {
+    await sleep(ms);
+    polls++;
+    if (polls === 1) await put(`runs/${id}/train.log`, 'epoch 1\nepoch 2\n');
+    if (polls === 2) {
+      await put(`runs/${id}/train.log`, 'epoch 1\nepoch 2\ndone');
+      await put(`runs/${id}/state.json`, JSON.stringify({ state: 'succeeded' }));
+    }
+  };
+  await runLogs(env, id, { follow: true });
+  expect(term.stdout).toBe('epoch 1\nepoch 2\ndone\n');
+  const empty = runId();
+  await put(`runs/${empty}/state.json`, JSON.stringify({ state: 'starting' }));
+  await expect(runLogs(env, empty, {})).rejects.toThrow(
+    `run ${empty} has no log yet (no stream runs/${empty} in ${DISCOVERED['log-group']}, no runs/${empty}/train.log): retry in a minute, or use -f to wait`,
+  );
 });
 
 test('logs --bootstrap reads the instance stream; a missing one says the instance has not booted', async () => {

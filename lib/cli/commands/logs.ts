@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
-import { streamLog } from '../../cloud/logs';
-import { assertRunId, readRun, readText, runNotFound } from '../../cloud/runs';
+import { followS3Text, streamLog } from '../../cloud/logs';
+import { assertRunId, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import { logStreams, runKeys } from '../../layout';
 import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
@@ -45,21 +45,28 @@ export async function runLogs(env: CloudEnv, runId: string | undefined, options:
       `no bootstrap log for ${stack.instanceId} in ${stack.logGroup} yet: the instance may not have booted since deploy (\`bnn-pynq status\`)`,
     );
   }
-  const copy = await readText(clients, stack.artifactBucket, runKeys(runId).log);
-  if (copy !== undefined) {
-    term.err(
-      `(no CloudWatch stream ${stream}; printing s3://${stack.artifactBucket}/${runKeys(runId).log})\n`,
-    );
-    term.out(copy.endsWith('\n') || copy === '' ? copy : `${copy}\n`);
-    return;
-  }
-  // Distinguish "no such run" from "run without logs yet".
-  await readRun(clients, stack.artifactBucket, runId, { verify: false }).catch((err) => {
-    throw err ?? runNotFound(runId, stack.artifactBucket);
-  });
-  throw new UserError(
-    `run ${runId} has no logs yet (stream ${stream} in ${stack.logGroup}): retry in a minute, or use -f to wait`,
+  // No CloudWatch stream for this run: its train.log in S3 (uploaded after every epoch) is the log.
+  // The run must exist first, or following would wait forever.
+  await readRun(clients, stack.artifactBucket, runId, { verify: false });
+  const key = runKeys(runId).log;
+  term.err(`(no CloudWatch stream ${stream}; reading s3://${stack.artifactBucket}/${key})\n`);
+  let last = '';
+  const seen = await followS3Text(
+    clients,
+    stack.artifactBucket,
+    key,
+    (text) => {
+      term.out(text);
+      last = text;
+    },
+    { follow: options.follow, isDone, clock: env.clock },
   );
+  if (seen && last !== '' && !last.endsWith('\n')) term.out('\n');
+  if (!seen) {
+    throw new UserError(
+      `run ${runId} has no log yet (no stream ${stream} in ${stack.logGroup}, no ${key}): retry in a minute, or use -f to wait`,
+    );
+  }
 }
 
 export function register(program: Command): void {
