@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputFormatError, UserError } from '../errors';
 import { isImageName, JUNK_DIRS, JUNK_NAMES, MAX_CLASSES, MIN_CLASSES } from './limits';
@@ -58,7 +58,9 @@ async function listFolder(root: string): Promise<Listing> {
         await walk(childRel);
       } else if (isFile) {
         const abs = path.join(dir, e.name);
-        files.push({ rel: childRel, read: () => fsp.readFile(abs) });
+        // Synchronous on purpose: for small image files it costs ~0.02 ms of CPU against ~0.1 ms for
+        // fs.promises.readFile (four thread-pool round trips), and decoding is CPU-bound anyway.
+        files.push({ rel: childRel, read: async () => readFileSync(abs) });
       }
     }
   };

@@ -106,11 +106,11 @@ async function main() {
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const phases = Object.entries(result.timings)
-      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+      .map(([k, v]) => `${k} ${(v.wallMs / 1000).toFixed(2)} s (CPU ${(v.cpuMs / 1000).toFixed(2)} s)`)
       .join(', ');
     process.stdout.write(
       `run ${run}: ${count} images in ${seconds.toFixed(2)} s = ${(count / seconds).toFixed(0)} images/s ` +
-        `(decode phase alone ${(count / ((result.timings.decode ?? 1) / 1000)).toFixed(0)} images/s); ` +
+        `(decode phase alone ${(count / ((result.timings.decode?.wallMs ?? 1) / 1000)).toFixed(0)} images/s); ` +
         `${phases}; CPU user ${(cpu.user / 1e6).toFixed(1)} s + system ${(cpu.system / 1e6).toFixed(1)} s; load average before: ${load}\n`,
     );
   }
