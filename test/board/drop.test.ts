@@ -49,3 +49,27 @@ test('the connection dropping mid-copy (sshd killed) leaves the live set as it w
   expect(readFolder(live)).toEqual(before);
   expect(existsSync(path.join(board.paramsDir, 'mnist.previous'))).toBe(false);
 });
+
+test('a second push while one is uploading is refused and does not disturb the first', async () => {
+  // The board of the test above lost its sshd; this one gets its own, with a link slow enough
+  // (~40 s for the upload) that the second CLI (~10 s to start on a loaded machine) meets the first.
+  const board = await startStandInBoard({ slowRate: 15_000 });
+  try {
+    const first = boardCli(board, 'push', board.slowHost, ['--params', MNIST_PARAMS]);
+    const staged = () => readdirSync(board.paramsDir).some((n) => n.startsWith('.mnist.incoming-'));
+    await waitFor(staged, 120_000, 'the first upload to start');
+    const second = await boardCli(board, 'push', board.host, ['--params', MNIST_PARAMS]);
+    expect(staged()).toBe(true); // the first one was still uploading
+    expect(second.status).toBe(2);
+    expect(second.stderr).toBe(
+      `error: board root@board: another push to ${board.paramsDir} is running; wait for it to finish (or for its ssh session to end), then push again\n`,
+    );
+    const r = await first;
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFolder(path.join(board.paramsDir, 'mnist', 'lfcW1A1'))).toEqual(readFolder(MNIST_PARAMS));
+    expect(leftovers(board)).toEqual([]);
+  } finally {
+    await board.stop();
+  }
+});
