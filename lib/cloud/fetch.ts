@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
@@ -90,6 +90,7 @@ export async function fetchParams(
   const folder = path.resolve(out, source.dataset, network);
   const parent = path.dirname(folder);
   await mkdir(parent, { recursive: true });
+  await removeStaleTemps(parent, network);
   const localFiles = new Set(await listLocal(folder));
   const temp = await mkdtemp(path.join(parent, `.${network}.fetch-`));
   const result: FetchResult = {
@@ -171,6 +172,20 @@ export async function fetchParams(
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Removes temporary folders an interrupted fetch (Ctrl-C, a killed process) left beside the param folder,
+ * so a later `scp -r <out>/<dataset>` does not carry them to the board. Only folders older than ten
+ * minutes, so a fetch running at the same moment keeps its own.
+ */
+async function removeStaleTemps(parent: string, network: string, now = Date.now()): Promise<void> {
+  for (const entry of await readdir(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith(`.${network}.fetch-`)) continue;
+    const full = path.join(parent, entry.name);
+    const { mtimeMs } = await stat(full);
+    if (now - mtimeMs > 10 * 60_000) await rm(full, { recursive: true, force: true });
   }
 }
 

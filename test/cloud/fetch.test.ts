@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -79,6 +87,13 @@ const newOut = () => mkdtempSync(path.join(tmpdir(), 'fetch-out-'));
 
 test('first fetch: all 289 files, byte-identical, plus the manifest; then the board copy command', async () => {
   const out = newOut();
+  // What an interrupted fetch an hour ago left behind is cleaned up; a fresh one (another fetch running) is kept.
+  const stale = path.join(out, 'mnist', '.lfcW1A1.fetch-old');
+  const fresh = path.join(out, 'mnist', '.lfcW1A1.fetch-new');
+  mkdirSync(stale, { recursive: true });
+  mkdirSync(fresh, { recursive: true });
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(stale, hourAgo, hourAgo);
   const { env: e, term } = env();
   const [r] = await runFetch(e, { out, bucket: BUCKET });
   expect(r.added).toHaveLength(289);
@@ -87,7 +102,7 @@ test('first fetch: all 289 files, byte-identical, plus the manifest; then the bo
   const folder = path.join(out, 'mnist', 'lfcW1A1');
   for (const [name, bytes] of files) expect(readFileSync(path.join(folder, name)).equals(bytes)).toBe(true);
   expect(readdirSync(folder).sort()).toEqual([...files.keys(), 'manifest.json'].sort());
-  expect(readdirSync(path.join(out, 'mnist'))).toEqual(['lfcW1A1']); // no temp folder left
+  expect(readdirSync(path.join(out, 'mnist')).sort()).toEqual(['.lfcW1A1.fetch-new', 'lfcW1A1']); // no temp of ours left
   expect(term.stdout).toContain(
     `fetched published mnist/lfcW1A1 from run ${RUN}, board accuracy 98.40 % → ${folder}`,
   );
