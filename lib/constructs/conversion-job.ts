@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -35,6 +35,8 @@ export interface ConversionJobProps {
   readonly commandOutput?: boolean;
   /** How long CloudWatch keeps the Lambda's logs (default one month). */
   readonly logRetention?: logs.RetentionDays;
+  /** Keep the log group when the stack is destroyed (default true). */
+  readonly retainLogs?: boolean;
 }
 
 /** Name of the single step of the `convert` automation (its output `<step>.Payload` is the job summary). */
@@ -66,6 +68,7 @@ export class ConversionJob extends Construct {
     // --- The Lambda -------------------------------------------------------------------------------
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.retainLogs === false ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
     const functionRole = new iam.Role(this, 'FunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -81,8 +84,8 @@ export class ConversionJob extends Construct {
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      // 1769 MB is one full vCPU: the bit-exact verify of 10k images takes well under a second, the float-model
-      // comparison in verify.json (float64 forward pass over the same images) is the ~10-20 s part.
+      // 1769 MB is one full vCPU: the bit-exact verify of 10k images takes about a second, the float-model
+      // comparison in verify.json (float64 forward pass over the same images) is the slow part (tens of seconds).
       memorySize: 1769,
       timeout: Duration.minutes(4),
       role: functionRole,

@@ -127,6 +127,7 @@ export class BnnPynqStack extends Stack {
       artifactBucket: this.artifactBucket,
       datasetBucket: this.datasetBucket,
       logRetention: config.logRetentionDays as logs.RetentionDays,
+      retainLogs: config.retainData,
       commandOutput: false, // Discovery prints ConvertCommand
     });
     this.discovery.add(
