@@ -36,7 +36,11 @@ export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,79}$/;
 /** Root of all datasets in the DatasetBucket (the instance may write below it to cache downloads). */
 export const DATASET_ROOT_PREFIX = 'datasets/';
 export const datasetPrefix = (dataset: string): string => `${DATASET_ROOT_PREFIX}${dataset}/`;
-export const runPrefix = (runId: string): string => `runs/${runId}/`;
+/** Root of all runs in the ArtifactBucket; `runs/<runId>/` sorts by start time. */
+export const RUNS_ROOT_PREFIX = 'runs/';
+export const runPrefix = (runId: string): string => `${RUNS_ROOT_PREFIX}${runId}/`;
+/** The dataset's contact sheet (written by `dataset import`, embedded in run reports). */
+export const DATASET_PREVIEW_FILE = 'preview.png';
 export const runKeys = (runId: string) => {
   const p = runPrefix(runId);
   return {
@@ -54,8 +58,10 @@ export const runKeys = (runId: string) => {
  * lifecycle rule expires objects with this tag (lifecycle prefixes cannot wildcard the run id).
  */
 export const CHECKPOINT_TAG = { key: 'bnn-pynq:kind', value: 'checkpoint' } as const;
+/** Root of a run's own param folders: `runs/<runId>/params/<dataset>/<network>/`. */
+export const runParamsRoot = (runId: string): string => `${runPrefix(runId)}params/`;
 export const runParamsPrefix = (runId: string, dataset: string, network: string = DEFAULT_NETWORK): string =>
-  `${runPrefix(runId)}params/${dataset}/${network}/`;
+  `${runParamsRoot(runId)}${dataset}/${network}/`;
 /** Root of the published param folders in the ArtifactBucket (`aws s3 sync s3://<artifacts>/params/ ./params/`). */
 export const PARAMS_ROOT_PREFIX = 'params/';
 export const publishedParamsPrefix = (dataset: string, network: string = DEFAULT_NETWORK): string =>

@@ -7,6 +7,7 @@ import {
   publishedParamsPrefix,
   RUN_ID_PATTERN,
   RUN_STATES,
+  RUNS_ROOT_PREFIX,
   type RunState,
   runKeys,
   runStateKey,
@@ -157,7 +158,7 @@ export function assertRunId(runId: string): void {
 export function runNotFound(runId: string, bucket: string): CloudError {
   return new CloudError(
     'run-not-found',
-    `run ${runId} not found in s3://${bucket}/runs/: list runs with \`bnn-pynq runs\` (wrong --stack or --region?)`,
+    `run ${runId} not found in s3://${bucket}/${RUNS_ROOT_PREFIX}: list runs with \`bnn-pynq runs\` (wrong --stack or --region?)`,
   );
 }
 
@@ -211,7 +212,7 @@ export async function readRun(
 
 /** Run ids in the bucket, newest first (ids start with their UTC start time). */
 export async function listRunIds(clients: CloudClients, bucket: string): Promise<string[]> {
-  const ids = await listFolders(clients, bucket, 'runs/');
+  const ids = await listFolders(clients, bucket, RUNS_ROOT_PREFIX);
   return ids.filter((id) => RUN_ID_PATTERN.test(id)).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
 }
 

@@ -10,7 +10,7 @@ import {
   PARAMS_ROOT_PREFIX,
   publishedParamsPrefix,
   runParamsPrefix,
-  runPrefix,
+  runParamsRoot,
 } from '../../layout';
 import { formatBytes, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
@@ -61,7 +61,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
     assertRunId(options.run);
     let datasets = options.dataset ? [options.dataset] : [];
     if (datasets.length === 0) {
-      datasets = await paramFolderDatasets(clients, bucket, `${runPrefix(options.run)}params/`);
+      datasets = await paramFolderDatasets(clients, bucket, runParamsRoot(options.run));
     }
     if (datasets.length === 0) {
       const run = await readRun(clients, bucket, options.run, { verify: false });

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
 import { assertRunId, readRun, readText } from '../../cloud/runs';
 import { InputFormatError, UserError } from '../../errors';
-import { datasetPrefix, runParamsPrefix } from '../../layout';
+import { DATASET_PREVIEW_FILE, datasetPrefix, runParamsPrefix } from '../../layout';
 import { type ReportInput, renderReport } from '../../report/html';
 import { parseProgress, parseVerify } from '../../report/progress';
 import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
@@ -72,7 +72,10 @@ async function reportInputFromS3(env: CloudEnv, runId: string): Promise<ReportIn
       .filter(Boolean);
     try {
       const out = await env.clients.s3.send(
-        new GetObjectCommand({ Bucket: stack.datasetBucket, Key: `${datasetPrefix(dataset)}preview.png` }),
+        new GetObjectCommand({
+          Bucket: stack.datasetBucket,
+          Key: `${datasetPrefix(dataset)}${DATASET_PREVIEW_FILE}`,
+        }),
       );
       previewPng = await out.Body?.transformToByteArray();
     } catch {
