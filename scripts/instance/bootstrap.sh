@@ -86,9 +86,10 @@ if $HAS_GPU; then CONDA_SPEC="$CONDA_PACKAGES $CONDA_PACKAGES_GPU"; fi
 # ---------------------------------------------------------------------------------------------------
 install_system_packages() {
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
+  # On a fresh Ubuntu boot unattended-upgrades often holds the dpkg lock: wait for it instead of failing.
+  apt-get -o DPkg::Lock::Timeout=900 update -q
   # g++: theano compiles every op; patch: source patches; jq: run.json/state.json; curl: downloads.
-  apt-get install -y -q --no-install-recommends g++ patch jq curl ca-certificates
+  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends g++ patch jq curl ca-certificates
 }
 
 install_cloudwatch_agent() {

@@ -54,7 +54,8 @@ if ! command -v aws >/dev/null 2>&1; then
   (
     set -e
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q && apt-get install -y -q --no-install-recommends unzip curl ca-certificates
+    apt-get -o DPkg::Lock::Timeout=900 update -q &&
+      apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends unzip curl ca-certificates
     tmp=$(mktemp -d)
     curl -fsSL --retry 4 -o "$tmp/awscliv2.zip" https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip
     unzip -q "$tmp/awscliv2.zip" -d "$tmp"

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { BOOTSTRAP_STATE_TAG } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS, readPins, SHIMS, VENDOR } from './support/instance';
+import {
+  BUCKETS,
+  FakeInstance,
+  INSTANCE_ID,
+  INSTANCE_SCRIPTS,
+  readPins,
+  SHIMS,
+  VENDOR,
+} from './support/instance';
 
 // Runs user-data.sh / bootstrap.sh for real under bash: shims stand in for apt-get, micromamba, dpkg,
 // systemctl, nvidia-smi, the metadata service and the env's python; S3 goes to the real aws CLI on loopback.
@@ -28,7 +36,9 @@ const instance = (options: ConstructorParameters<typeof FakeInstance>[1]) => {
 };
 const runtimeEnv = (i: FakeInstance) => fs.readFileSync(path.join(i.root, 'state', 'runtime.env'), 'utf8');
 const installerCalls = (i: FakeInstance) =>
-  i.calls().filter((l) => /^(apt-get|dpkg|micromamba create|curl .*-o)/.test(l) || l.startsWith('systemctl enable'));
+  i
+    .calls()
+    .filter((l) => /^(apt-get|dpkg|micromamba create|curl .*-o)/.test(l) || l.startsWith('systemctl enable'));
 
 describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
   let i: FakeInstance;
@@ -38,10 +48,16 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     // The scripts asset: a zip of scripts/instance, as the CDK asset uploads it.
     const zip = path.join(i.dir, 'asset.zip');
     const entries = fs.readdirSync(INSTANCE_SCRIPTS);
-    const z = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-c', zip, ...entries], { cwd: INSTANCE_SCRIPTS });
+    const z = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-c', zip, ...entries], {
+      cwd: INSTANCE_SCRIPTS,
+    });
     expect(z.status).toBe(0);
     await s3.client.send(
-      new PutObjectCommand({ Bucket: BUCKETS.assets, Key: 'instance-scripts.zip', Body: fs.readFileSync(zip) }),
+      new PutObjectCommand({
+        Bucket: BUCKETS.assets,
+        Key: 'instance-scripts.zip',
+        Body: fs.readFileSync(zip),
+      }),
     );
     // user data runs as a file written by cloud-init; BNN_SRC is its instance default ($BNN_ROOT/src).
     const userData = path.join(i.dir, 'part-001');
@@ -69,8 +85,8 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     );
     expect(create).not.toContain('cudatoolkit');
     expect(i.calls('apt-get')).toEqual([
-      'apt-get update -q',
-      'apt-get install -y -q --no-install-recommends g++ patch jq curl ca-certificates',
+      'apt-get -o DPkg::Lock::Timeout=900 update -q',
+      'apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends g++ patch jq curl ca-certificates',
     ]);
     expect(runtimeEnv(i)).toContain('BNN_DEVICE=cpu\n');
     expect(runtimeEnv(i)).toContain(
@@ -84,11 +100,17 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
 
   it('unpacks the pinned sources (digest-checked) with the project patches applied', () => {
     const src = path.join(i.root, 'sources');
-    const quant = fs.readFileSync(path.join(src, 'bnn-pynq', 'bnn', 'src', 'training', 'quantization.py'), 'utf8');
+    const quant = fs.readFileSync(
+      path.join(src, 'bnn-pynq', 'bnn', 'src', 'training', 'quantization.py'),
+      'utf8',
+    );
     expect(quant).not.toContain('def c_code(self, node, name, (x,), (z,), sub)'); // Python-3 patch applied
     const space = fs.readFileSync(path.join(src, 'pylearn2', 'pylearn2', 'space', '__init__.py'), 'utf8');
     expect(space).not.toContain('theano.compat.six');
-    const pth = fs.readFileSync(path.join(i.root, 'env', 'lib', 'python3.9', 'site-packages', 'bnn-pynq-sources.pth'), 'utf8');
+    const pth = fs.readFileSync(
+      path.join(i.root, 'env', 'lib', 'python3.9', 'site-packages', 'bnn-pynq-sources.pth'),
+      'utf8',
+    );
     expect(pth.split('\n').filter(Boolean)).toEqual([
       `${src}/lasagne`,
       `${src}/pylearn2`,
@@ -107,7 +129,9 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
   });
 
   it('ships bootstrap.log to CloudWatch with an agent config naming the stack log group', () => {
-    const config = JSON.parse(fs.readFileSync(path.join(i.env.BNN_CWAGENT_DIR, 'etc', 'bnn-pynq.json'), 'utf8'));
+    const config = JSON.parse(
+      fs.readFileSync(path.join(i.env.BNN_CWAGENT_DIR, 'etc', 'bnn-pynq.json'), 'utf8'),
+    );
     expect(config.logs.logs_collected.files.collect_list[0]).toMatchObject({
       file_path: `${i.env.BNN_LOG_DIR}/bootstrap.log`,
       log_group_name: '/bnn-pynq/Test/logs',
@@ -195,7 +219,9 @@ describe('failures are reported as failed: <step>', () => {
     expect(r.status).not.toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'failed: python-env']);
     expect(i.tags().map((t) => t[2])).toEqual(['installing', 'failed: python-env']);
-    expect(fs.readFileSync(path.join(i.root, 'state', 'bootstrap-state'), 'utf8')).toBe('failed: python-env\n');
+    expect(fs.readFileSync(path.join(i.root, 'state', 'bootstrap-state'), 'utf8')).toBe(
+      'failed: python-env\n',
+    );
     expect(fs.existsSync(path.join(i.root, 'state', 'runtime.env'))).toBe(false);
 
     i.clearCalls();
@@ -220,7 +246,9 @@ describe('failures are reported as failed: <step>', () => {
     // Serve pylearn2 with one file changed.
     const tampered = path.join(i.dir, 'pylearn2-tampered');
     fs.mkdirSync(tampered);
-    expect(spawnSync('tar', ['-xzf', path.join(VENDOR, 'pylearn2-af81e5c.tar.gz'), '-C', tampered]).status).toBe(0);
+    expect(
+      spawnSync('tar', ['-xzf', path.join(VENDOR, 'pylearn2-af81e5c.tar.gz'), '-C', tampered]).status,
+    ).toBe(0);
     fs.appendFileSync(path.join(tampered, 'pylearn2-af81e5c', 'pylearn2', '__init__.py'), '\n# changed\n');
     const archive = path.join(i.dir, 'pylearn2.tar.gz');
     expect(spawnSync('tar', ['-czf', archive, '-C', tampered, 'pylearn2-af81e5c']).status).toBe(0);
@@ -238,7 +266,9 @@ describe('failures are reported as failed: <step>', () => {
     const r = i.run(BOOTSTRAP);
     expect(r.status).not.toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'failed: sources']);
-    expect(r.stdout).toMatch(new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${readPins().PYLEARN2_DIGEST}`));
+    expect(r.stdout).toMatch(
+      new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${readPins().PYLEARN2_DIGEST}`),
+    );
     expect(fs.existsSync(path.join(i.root, 'sources', 'pylearn2'))).toBe(false);
   });
 });

@@ -102,7 +102,7 @@ describe('built-in datasets', () => {
       'Ankle boot',
     );
     // Upload order: the manifest is the last object written.
-    const uploads = i.calls('aws').filter((l) => / s3 cp .* s3:\/\/ds\//.test(l));
+    const uploads = i.calls('aws').filter((l) => / s3 cp --only-show-errors \/\S+ s3:\/\/ds\//.test(l));
     expect(uploads).toHaveLength(6);
     expect(uploads[5]).toContain(`s3://ds/datasets/fashion-mnist/${DATASET_MANIFEST_FILE}`);
   });
