@@ -68,7 +68,9 @@ export type Variant =
   | 'inverted'
   | 'webp'
   | 'gif'
-  | 'tiff';
+  | 'tiff'
+  | 'bmp'
+  | 'exif-rotated';
 
 /** One sample encoded as a file of the given variant (all made with sharp from the real pixels). */
 export async function encode(pixels: Uint8Array, variant: Variant): Promise<{ bytes: Buffer; ext: string }> {
@@ -115,12 +117,46 @@ export async function encode(pixels: Uint8Array, variant: Variant): Promise<{ by
         bytes: await grey().resize(56, 56, { kernel: 'nearest' }).toColourspace('b-w').png().toBuffer(),
         ext: 'png',
       };
+    case 'bmp':
+      return { bytes: bmp24(pixels), ext: 'bmp' };
+    case 'exif-rotated':
+      // Stored rotated 90° anticlockwise, with EXIF orientation 6 ("rotate 90° clockwise to display").
+      return {
+        bytes: await grey()
+          .rotate(-90)
+          .toColourspace('b-w')
+          .webp({ lossless: true })
+          .withMetadata({ orientation: 6 })
+          .toBuffer(),
+        ext: 'webp',
+      };
     case 'r20x35':
       return {
         bytes: await grey().resize(20, 35, { fit: 'fill' }).toColourspace('b-w').png().toBuffer(),
         ext: 'png',
       };
   }
+}
+
+/** A 24-bit BMP written by hand (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes): sharp cannot write BMP. */
+export function bmp24(pixels: Uint8Array, side = 28): Buffer {
+  const rowBytes = Math.ceil((side * 3) / 4) * 4;
+  const out = Buffer.alloc(54 + rowBytes * side);
+  out.write('BM', 0, 'latin1');
+  out.writeUInt32LE(out.length, 2);
+  out.writeUInt32LE(54, 10);
+  out.writeUInt32LE(40, 14);
+  out.writeInt32LE(side, 18);
+  out.writeInt32LE(side, 22);
+  out.writeUInt16LE(1, 26);
+  out.writeUInt16LE(24, 28);
+  out.writeUInt32LE(rowBytes * side, 34);
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) {
+      const v = pixels[y * side + x] as number;
+      out.fill(v, 54 + (side - 1 - y) * rowBytes + x * 3, 54 + (side - 1 - y) * rowBytes + x * 3 + 3);
+    }
+  return out;
 }
 
 /** Writes `samples` as `<root>/<folder>/<index>.<ext>` files; returns the root. */

@@ -63,6 +63,8 @@ describe.each<[Variant, 'exact' | 'any' | number]>([
   ['png16', 'exact'],
   ['webp', 'exact'],
   ['tiff', 'exact'],
+  ['bmp', 'exact'],
+  ['exif-rotated', 'exact'],
   ['jpeg', 6],
   ['up56', 12],
   ['r20x35', 'any'], // the fit test below checks the geometry
