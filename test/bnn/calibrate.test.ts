@@ -3,6 +3,9 @@ import path from 'node:path';
 import { runCli } from '../support/cli';
 import { FASHION_DIR, FASHION_NPZ, FASHION_SAMPLE_DIR, readFolder, removeDir, tmpDir } from './helpers';
 
+// Each test starts the real CLI (or reads whole datasets): slow on a busy shared machine.
+jest.setTimeout(300_000);
+
 const trainImages = path.join(FASHION_DIR, 'train-images-idx3-ubyte.gz');
 const trainLabels = path.join(FASHION_DIR, 'train-labels-idx1-ubyte.gz');
 const testImages = path.join(FASHION_DIR, 't10k-images-idx3-ubyte.gz');

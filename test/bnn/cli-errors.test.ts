@@ -23,6 +23,9 @@ import {
   tmpDir,
 } from './helpers';
 
+// Each test starts the real CLI (or reads whole datasets): slow on a busy shared machine.
+jest.setTimeout(300_000);
+
 /**
  * Every bad input gets its own run of the real CLI: a non-zero exit, one `error:` line naming the
  * file (and array) and the problem, and no output folder left behind.

@@ -11,6 +11,9 @@ import {
 } from '../../lib/bnn';
 import { arraysToNpz, PARAMS_DIR, RECONSTRUCTED_NPZ, randomLfcArrays, readFolder } from './helpers';
 
+// Each test starts the real CLI (or reads whole datasets): slow on a busy shared machine.
+jest.setTimeout(300_000);
+
 const mnistClasses = [...(CLASS_PRESETS.mnist as string[])];
 
 describe('convertLfc on the reconstructed MNIST model', () => {

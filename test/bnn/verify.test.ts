@@ -28,6 +28,9 @@ import {
   tmpDir,
 } from './helpers';
 
+// Each test starts the real CLI (or reads whole datasets): slow on a busy shared machine.
+jest.setTimeout(300_000);
+
 const mnistImages = readIdxImages(new Uint8Array(readFileSync(MNIST_IMAGES)), MNIST_IMAGES);
 const mnistLabels = readIdxLabels(new Uint8Array(readFileSync(MNIST_LABELS)), MNIST_LABELS);
 const shipped = paramsFromFiles(readFolder(PARAMS_DIR), PARAMS_DIR);
