@@ -33,6 +33,21 @@ async function exists(s3: S3Client, bucket: string, key: string): Promise<boolea
   }
 }
 
+/** Refuses early (before an import) when `name` already exists in the bucket and `force` is off. */
+export async function checkUploadTarget(
+  s3: S3Client,
+  bucket: string,
+  name: string,
+  force: boolean,
+): Promise<void> {
+  checkDatasetName(name);
+  const prefix = datasetPrefix(name);
+  if (!force && (await exists(s3, bucket, `${prefix}${DATASET_MANIFEST_FILE}`)))
+    throw new UserError(
+      `dataset '${name}' already exists in s3://${bucket}/${prefix}; pass --force to replace it, or import under another --name`,
+    );
+}
+
 /**
  * Uploads the dataset folder `dir` to `s3://<bucket>/datasets/<name>/`. An existing dataset of that name
  * is replaced only with `force`; its dataset.json is deleted first, so a run started mid-upload finds no

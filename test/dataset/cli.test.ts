@@ -339,6 +339,7 @@ describe('zip input and upload to the DatasetBucket (loopback S3 server)', () =>
     expect(again.stderr).toMatch(
       /dataset 'my-set' already exists in s3:\/\/dataset-bucket\/datasets\/my-set\/; pass --force/,
     );
+    expect(existsSync(path.join(work, 'again'))).toBe(false); // refused before the import
     await s3.client.send(
       new HeadObjectCommand({ Bucket: 'dataset-bucket', Key: 'datasets/my-set/dataset.json' }),
     );

@@ -6,7 +6,7 @@ import { exportTestSplit } from '../../dataset/export-test';
 import { importDataset, PREVIEW_FILE } from '../../dataset/import';
 import { INVERT_MODES, type InvertMode } from '../../dataset/polarity';
 import { parseSplit, type SplitPercent } from '../../dataset/split';
-import { uploadDataset } from '../../dataset/upload';
+import { checkUploadTarget, uploadDataset } from '../../dataset/upload';
 import { DEFAULT_STACK_NAME, datasetPrefix } from '../../layout';
 
 interface Connection {
@@ -114,6 +114,14 @@ export function register(program: Command): void {
       : undefined;
     // Find the bucket before the work, so a missing stack fails in a second, not after the import.
     const bucket = flags.upload ? await bucketOf(flags) : undefined;
+    if (bucket) {
+      const s3 = datasetS3Client({ region: flags.region, profile: flags.profile });
+      try {
+        await checkUploadTarget(s3, bucket, flags.name, flags.force ?? false);
+      } finally {
+        s3.destroy();
+      }
+    }
     const started = performance.now();
     const result = await importDataset({
       source,
