@@ -56,8 +56,15 @@ export async function writeParamFolderAtomic(
     .stat(parent)
     .then(() => true)
     .catch(() => false));
-  await fs.mkdir(parent, { recursive: true });
-  const tmp = await fs.mkdtemp(path.join(parent, `.${network}.tmp-`));
+  const cannotWrite = (err: unknown) =>
+    new UserError(`cannot write ${target}: ${(err as Error).message}; check --out`, { cause: err });
+  let tmp: string;
+  try {
+    await fs.mkdir(parent, { recursive: true });
+    tmp = await fs.mkdtemp(path.join(parent, `.${network}.tmp-`));
+  } catch (err) {
+    throw cannotWrite(err);
+  }
   let old: string | undefined;
   try {
     for (const [name, bytes] of files) await fs.writeFile(path.join(tmp, name), bytes);
@@ -70,7 +77,7 @@ export async function writeParamFolderAtomic(
     await fs.rm(tmp, { recursive: true, force: true });
     if (old) await fs.rename(old, target).catch(() => undefined);
     if (createdParent) await fs.rmdir(parent).catch(() => undefined);
-    throw err;
+    throw cannotWrite(err);
   }
   if (old) await fs.rm(old, { recursive: true, force: true });
   return target;

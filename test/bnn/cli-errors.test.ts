@@ -188,6 +188,18 @@ describe('convert refuses bad models', () => {
     await expectConvertError(path.join(dir, 'nope.npz'), /nope\.npz: no such file/);
   });
 
+  test('--out that is a file', async () => {
+    const f = writeModel('out-file.npz', () => {});
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const r = await runCli(['convert', f, '--out', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /^error: cannot write .*a-file\/fashion-mnist\/lfcW1A1: ENOTDIR.*; check --out\n$/,
+    );
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
   test('an existing output folder is not replaced without --force', async () => {
     const f = writeModel('twice.npz', () => {});
     const out = path.join(dir, 'twice-out');
