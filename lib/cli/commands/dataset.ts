@@ -84,11 +84,10 @@ export function register(program: Command): void {
         'dataset name (lower-case letters, digits, dashes): what `train --dataset` uses',
       )
       .option('--out <dir>', 'output folder (default: ./datasets/<name>)')
-      .option(
-        '--split <train/validation/test>',
-        'percentages per split, stratified by class',
-        splitArg,
-        [80, 10, 10],
+      .addOption(
+        new Option('--split <train/validation/test>', 'percentages per split, stratified by class')
+          .argParser(splitArg)
+          .default([80, 10, 10], '80/10/10'),
       )
       .option('--seed <n>', 'seed of the split and of the file order', seedArg, 1)
       .addOption(
