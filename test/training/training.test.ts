@@ -159,6 +159,22 @@ describe('training on CPU with the pinned sources', () => {
   let benchA: Run;
 
   test(
+    'the environment: pylearn2 imports (patched), the numpy shim keeps Theano constant folding alive',
+    () => {
+      const code = [
+        'import numpy as np, theano, theano.tensor as T, pylearn2.datasets, lfc',
+        // np.complex is used inside a try/except in theano/tensor/basic.py: without the shim every constant is
+        // silently "not constant" and this raises NotScalarConstantError.
+        'print(theano.__version__, float(T.get_scalar_constant_value(T.constant(2.5))), np.complex is complex)',
+      ].join('\n');
+      const r = spawnSync(PYTHON, ['-W', 'ignore', '-c', code], { env, encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(r.stdout.trim().split('\n').pop()).toBe('1.0.5 2.5 True');
+    },
+    5 * MINUTES,
+  );
+
+  test(
     '2 epochs on 2,000 images: progress lines, model.npz layout, result.json, validation error < 60 %',
     async () => {
       const run = await train(runA(), 'ci-run-a');
