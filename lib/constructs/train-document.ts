@@ -48,8 +48,16 @@ export const TRAIN_PARAMETER_SPECS: Record<TrainDocumentParameter, ParameterSpec
     allowedPattern: RATE,
   },
   seed: { description: 'Random seed', default: '0', allowedPattern: '^[0-9]{1,9}$' },
-  weightBits: { description: 'Weight bits (1 for lfcW1A1)', default: '1', allowedPattern: '^[12]$' },
-  activationBits: { description: 'Activation bits (1 for lfcW1A1)', default: '1', allowedPattern: '^[12]$' },
+  weightBits: {
+    description: 'Weight bits (1: the LFC overlays are W1)',
+    default: '1',
+    allowedPattern: '^1$',
+  },
+  activationBits: {
+    description: 'Activation bits (1 for lfcW1A1, 2 for lfcW1A2)',
+    default: '1',
+    allowedPattern: '^[12]$',
+  },
   limitTrain: {
     description: 'Use only the first N training images (0 = all); for quick checks',
     default: '0',

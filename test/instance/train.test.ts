@@ -85,7 +85,7 @@ describe('the synthesized train document', () => {
     ['learningRateStart', 'fast'],
     ['learningRateEnd', '3e-7;id'],
     ['seed', '-1'],
-    ['weightBits', '3'],
+    ['weightBits', '2'],
     ['activationBits', '0'],
     ['limitTrain', '010'],
     ['select', 'max'],
