@@ -3,7 +3,9 @@
  * dataset-fashion-mnist) written once as PNG files in class folders, then imported end to end
  * (scan, decode, polarity, split, idx + gzip, preview, atomic write), as `bnn-pynq dataset import` does.
  *
- *   npm run bench:dataset -- [--limit N] [--in-flight N] [--cache DIR] [--runs N]
+ *   npm run bench:dataset -- [--limit N] [--format png|jpeg] [--in-flight N] [--cache DIR] [--runs N]
+ *
+ * png: 8-bit grey 28×28 PNGs (the in-process fast path); jpeg: the same images as JPEG (the libvips path).
  *
  * Prints the images/s of each run, the time per phase, the CPU time used and the load average
  * before the run (the machine may be shared).
@@ -34,8 +36,8 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
 }
 
-/** Writes the PNG files once (8-bit grey, 28×28, as people export MNIST-like sets); reused across runs. */
-async function ensurePngFolder(root: string, limit: number): Promise<number> {
+/** Writes the image files once (8-bit grey 28×28 PNG as people export MNIST-like sets, or JPEG); reused across runs. */
+async function ensureImageFolder(root: string, limit: number, format: string): Promise<number> {
   const marker = path.join(root, `.complete-${limit}`);
   if (existsSync(marker)) return Number(readFileSync(marker, 'utf8'));
   rmSync(root, { recursive: true, force: true });
@@ -54,14 +56,13 @@ async function ensurePngFolder(root: string, limit: number): Promise<number> {
       const file = path.join(
         root,
         CLASSES[labels[k] as number] as string,
-        `${part}-${String(k).padStart(5, '0')}.png`,
+        `${part}-${String(k).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`,
       );
+      const image = sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w');
       jobs.push(
-        sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
-          .toColourspace('b-w')
-          .png()
+        (format === 'jpeg' ? image.jpeg({ quality: 90 }) : image.png())
           .toBuffer()
-          .then((png) => fsp.writeFile(file, png)),
+          .then((bytes) => fsp.writeFile(file, bytes)),
       );
       if (jobs.length >= 32) await Promise.all(jobs.splice(0));
     }
@@ -78,8 +79,10 @@ async function main() {
   const limit = Number(arg('limit', '70000'));
   const inFlight = Number(arg('in-flight', '16'));
   const runs = Number(arg('runs', '2'));
-  const cache = arg('cache', path.join(tmpdir(), 'bnn-pynq-bench', 'fashion-mnist-png'));
-  const count = await ensurePngFolder(cache, limit);
+  const format = arg('format', 'png');
+  if (format !== 'png' && format !== 'jpeg') throw new Error(`--format ${format}: png or jpeg`);
+  const cache = arg('cache', path.join(tmpdir(), 'bnn-pynq-bench', `fashion-mnist-${format}`));
+  const count = await ensureImageFolder(cache, limit, format);
   const out = path.join(tmpdir(), 'bnn-pynq-bench', `import-out-${process.pid}`);
   process.stdout.write(
     `node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${cpus().length} CPUs, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, in flight ${inFlight}\n`,
