@@ -118,6 +118,19 @@ export const ConfigSchema = z.object({
       error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
     })
     .default(30),
+  /**
+   * Accuracy floor of the conversion job: params whose verified board-rule accuracy on the dataset's test
+   * set is below this (percent) are not published. Stops broken params, not weak ones (chance is 10 %).
+   */
+  minAccuracyPercent: z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v.trim()) : v),
+      z
+        .number({ error: 'must be a number' })
+        .min(0, { error: 'must be at least 0' })
+        .max(100, { error: 'must be at most 100' }),
+    )
+    .default(50),
 });
 
 export type BnnPynqConfig = z.infer<typeof ConfigSchema>;

@@ -55,11 +55,13 @@ export class Discovery extends Construct {
     },
     {
       id: 'ConvertCommand',
-      description: 'Convert a finished run into a param folder (replace <RUN_ID>)',
+      description:
+        'Convert a finished run into a param folder (set RUN_ID first; the dataset comes from the run)',
       needs: ['convert-document'],
+      // $RUN_ID, not <RUN_ID>: a pasted `<...>` would be read by the shell as a redirection.
       render: (v) =>
         `aws ssm start-automation-execution --region ${Aws.REGION} --document-name ${v['convert-document']} ` +
-        `--parameters runId=<RUN_ID>,dataset=${DEFAULT_DATASET}`,
+        '--parameters "runId=$RUN_ID"',
     },
     {
       id: 'FetchParamsCommand',

@@ -128,6 +128,7 @@ export class BnnPynqStack extends Stack {
       datasetBucket: this.datasetBucket,
       logRetention: config.logRetentionDays as logs.RetentionDays,
       retainLogs: config.retainData,
+      minAccuracyPercent: config.minAccuracyPercent,
       commandOutput: false, // Discovery prints ConvertCommand
     });
     this.discovery.add(

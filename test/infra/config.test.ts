@@ -27,6 +27,7 @@ describe('parseConfig', () => {
       idleCpuPercent: 5,
       retainData: true,
       logRetentionDays: 30,
+      minAccuracyPercent: 50,
     });
   });
 
@@ -46,8 +47,10 @@ describe('parseConfig', () => {
       availabilityZone: 'us-east-1b',
       stackName: 'BnnPynqDev',
       instanceType: 'c7i.4xlarge',
+      minAccuracyPercent: '80.5',
     });
     expect(config).toMatchObject({
+      minAccuracyPercent: 80.5,
       spot: true,
       retainData: false,
       rootVolumeGiB: 250,
@@ -79,6 +82,8 @@ describe('parseConfig', () => {
     ['stackName', '1abc', /'stackName' = '1abc': must start with a letter/],
     ['stackName', 'has_underscore', /only letters, digits and dashes/],
     ['availabilityZone', 'us-east-1', /must be an Availability Zone name/],
+    ['minAccuracyPercent', '101', /'minAccuracyPercent' = '101': must be at most 100/],
+    ['minAccuracyPercent', 'high', /'minAccuracyPercent' = 'high': must be a number/],
   ])('%s = %p fails with a message naming the key', (key, value, message) => {
     const text = errorOf(() => parseConfig({ [key]: value }));
     expect(text).toMatch(message);

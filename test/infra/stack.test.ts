@@ -528,7 +528,7 @@ describe('discovery', () => {
     const out = t.toJSON().Outputs;
     expect(out.ConvertDocument.Value).toBe('Later-Convert');
     expect(out.ConvertCommand.Value['Fn::Join'][1].join('|')).toContain(
-      '| --document-name Later-Convert --parameters runId=<RUN_ID>,dataset=fashion-mnist',
+      '| --document-name Later-Convert --parameters "runId=$RUN_ID"',
     );
     expect(out.TrainCommand).toBeUndefined(); // needs instance-id, train-document, log-group
   });
