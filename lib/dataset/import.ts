@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
-import { BUILTIN_DATASETS, DATASET_MANIFEST_FILE, DATASET_NAME_PATTERN, IDX_FILES } from '../layout';
+import {
+  BUILTIN_DATASETS,
+  DATASET_MANIFEST_FILE,
+  DATASET_NAME_PATTERN,
+  DATASET_PREVIEW_FILE,
+  IDX_FILES,
+} from '../layout';
 import { decodeToGrey28, type Fit, ImageDecodeError } from './decode';
 import { IMAGE_PIXELS } from './limits';
 import { DATASET_FORMAT, type DatasetManifest } from './manifest';
@@ -18,8 +25,9 @@ import { PREVIEW_PER_CLASS, renderPreview } from './preview';
 import { type DatasetSource, scanSource } from './source';
 import { checkClassSizes, type SplitPercent, type SplitResult, stratifiedSplit } from './split';
 
-export const CLASSES_FILE = 'classes.txt';
-export const PREVIEW_FILE = 'preview.png';
+export { CLASSES_FILE } from '../bnn';
+/** The contact sheet's name (shared with the run report through lib/layout). */
+export const PREVIEW_FILE = DATASET_PREVIEW_FILE;
 
 export const SPLIT_ORDER =
   'train-images/labels hold the train part, then the validation part (the trainer takes validation from the end); each part and the t10k files are in seeded random order';
