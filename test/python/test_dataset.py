@@ -1,3 +1,4 @@
+import json
 import os
 
 import numpy as np
@@ -26,6 +27,22 @@ def test_limit_train_keeps_the_validation_set(tiny_dataset):
     d = dataset.load(tiny_dataset, limit_train=7)
     assert len(d.train.labels) == 7 and len(d.val.labels) == 10
     assert d.train.labels.tolist() == [i % 3 for i in range(7)]
+
+
+def test_imported_dataset_json_fixes_the_validation_size(tiny_dataset):
+    # `bnn-pynq dataset import --split 70/20/10` writes the train part, then 12 validation images, and says so.
+    with open(os.path.join(tiny_dataset, "dataset.json"), "w") as f:
+        json.dump({"name": "mine", "splits": {"train": 48, "validation": 12, "test": 10}}, f)
+    d = dataset.load(tiny_dataset)
+    assert len(d.train.labels) == 48 and len(d.val.labels) == 12
+    assert d.val.labels.tolist() == [i % 3 for i in range(48, 60)]
+
+
+def test_dataset_json_that_disagrees_with_the_files_is_refused(tiny_dataset):
+    with open(os.path.join(tiny_dataset, "dataset.json"), "w") as f:
+        json.dump({"splits": {"train": 40, "validation": 12, "test": 10}}, f)
+    with pytest.raises(InputError, match="train 40 \\+ validation 12, but the training file holds 60 images"):
+        dataset.load(tiny_dataset)
 
 
 def test_classes_txt_sets_the_class_count(tiny_dataset):

@@ -1,5 +1,6 @@
 """The training data: four idx files in a folder, split as BNN-PYNQ's mnist.py does."""
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 CLASSES_FILE = "classes.txt"
+MANIFEST_FILE = "dataset.json"  # written by `bnn-pynq dataset import`; says how the training file is split
 BNN_PYNQ_VALIDATION = 10000  # mnist.py: train 0..50,000, validation 50,000..60,000
 BNN_PYNQ_TRAIN_TOTAL = 60000
 
@@ -25,6 +27,31 @@ def validation_size(n_total):
     if n_total >= BNN_PYNQ_TRAIN_TOTAL:
         return BNN_PYNQ_VALIDATION
     return max(1, n_total // 6)
+
+
+def recorded_validation_size(data_dir, n_total):
+    """The validation count an imported dataset records in dataset.json (`splits: {train, validation, test}`):
+    its training file is the train part followed by exactly that many validation images. None when the folder
+    has no such record (built-in datasets: BNN-PYNQ's split applies)."""
+    path = os.path.join(data_dir, MANIFEST_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            splits = json.load(f).get("splits")
+    except (OSError, ValueError, AttributeError) as e:
+        raise InputError(f"{path}: not a readable dataset manifest ({e})")
+    if not isinstance(splits, dict) or "validation" not in splits:
+        return None
+    n_train, n_val = splits.get("train"), splits.get("validation")
+    if not isinstance(n_val, int) or not isinstance(n_train, int) or n_train + n_val != n_total:
+        raise InputError(
+            f"{path}: splits say train {n_train} + validation {n_val}, but the training file holds {n_total} images;"
+            " re-import the dataset"
+        )
+    if n_val < 1:
+        raise InputError(f"{path}: the dataset has no validation images; re-import it with a validation split (--split)")
+    return n_val
 
 
 @dataclass
@@ -82,7 +109,9 @@ def load(data_dir, limit_train=None):
         raise InputError(f"{paths['train_labels']}: every label is 0; a classifier needs at least 2 classes")
 
     n_total = len(train_images)
-    n_val = validation_size(n_total)
+    n_val = recorded_validation_size(data_dir, n_total)
+    if n_val is None:
+        n_val = validation_size(n_total)
     n_train = n_total - n_val
     if n_train < 1:
         raise InputError(f"{paths['train_images']}: {n_total} image(s) are too few to split into training and validation")
