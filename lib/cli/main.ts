@@ -2,21 +2,24 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
 import { registerCommands } from './commands';
 
-/** Builds the `bnn-pynq` program. Each command lives in its own module under ./commands. */
-export function buildProgram(): Command {
+/**
+ * Builds the `bnn-pynq` program; each command lives in its own module under ./commands. With `argv`, only the
+ * invoked command's module is loaded (see registerCommands).
+ */
+export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('bnn-pynq')
     .description(
       'Train a binarized neural network (BNN-PYNQ LFC) on AWS, convert it to the PYNQ param folder, verify it, and deliver it to the board.',
     )
     .version(require('../../package.json').version)
     .showHelpAfterError('(add --help for usage)');
-  registerCommands(program);
+  registerCommands(program, argv);
   return program;
 }
 
 /** Entry point of bin/bnn-pynq.js: one clear line and a non-zero exit for any user error. */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram(argv).exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -21,3 +21,17 @@ test('an unknown command exits non-zero with one clear line', () => {
   expect(status).not.toBe(0);
   expect(stderr).toMatch(/^error: /m);
 });
+
+test('--help lists every command, each module loaded once', () => {
+  const out = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  const { COMMAND_NAMES } = require('../../lib/cli/commands') as { COMMAND_NAMES: string[] };
+  for (const name of COMMAND_NAMES) expect(out).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+});
+
+test('a command runs with only its own module loaded', () => {
+  const { Command } = require('commander') as typeof import('commander');
+  const { registerCommands } = require('../../lib/cli/commands') as typeof import('../../lib/cli/commands');
+  const program = new Command('bnn-pynq');
+  registerCommands(program, ['node', 'bnn-pynq', 'convert', 'm.npz']);
+  expect(program.commands.map((c) => c.name())).toEqual(['convert']);
+});

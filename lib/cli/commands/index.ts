@@ -1,33 +1,39 @@
 import type { Command } from 'commander';
-import { register as registerBoard } from './board';
-import { register as registerConvert } from './convert';
-import { register as registerConvertRun } from './convert-run';
-import { register as registerDataset } from './dataset';
-import { register as registerFetch } from './fetch';
-import { register as registerInstance } from './instance';
-import { register as registerLogs } from './logs';
-import { register as registerReport } from './report';
-import { register as registerRuns } from './runs';
-import { register as registerStatus } from './status';
-import { register as registerTrain } from './train';
-import { register as registerVerify } from './verify';
+
+type Register = (program: Command) => void;
 
 /**
- * Every command of the CLI, in the order `--help` lists them. A command module exports
- * `register(program)`, which adds its sub-command(s) to the program.
+ * Every command of the CLI, in the order `--help` lists them: the top-level names a module adds, and the
+ * module (loaded on demand). A command module exports `register(program)`.
+ *
+ * Loading is lazy because the modules' dependencies are heavy (the AWS SDK clients, sharp/libvips): a
+ * `bnn-pynq convert` should not pay a second of start-up for the cloud commands. Help, no command or an
+ * unknown one load them all, so `--help` and commander's suggestions see every command.
  */
-export function registerCommands(_program: Command): void {
-  // Commands are added here as they are built (convert, verify, train, fetch, dataset, board, ...).
-  registerConvert(_program);
-  registerVerify(_program);
-  registerBoard(_program);
-  registerStatus(_program);
-  registerInstance(_program);
-  registerTrain(_program);
-  registerLogs(_program);
-  registerRuns(_program);
-  registerConvertRun(_program);
-  registerFetch(_program);
-  registerReport(_program);
-  registerDataset(_program);
+const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: () => { register: Register } }> = [
+  { names: ['convert'], load: () => require('./convert') },
+  { names: ['verify'], load: () => require('./verify') },
+  { names: ['board'], load: () => require('./board') },
+  { names: ['status'], load: () => require('./status') },
+  { names: ['start', 'stop'], load: () => require('./instance') },
+  { names: ['train', 'watch'], load: () => require('./train') },
+  { names: ['logs'], load: () => require('./logs') },
+  { names: ['runs'], load: () => require('./runs') },
+  { names: ['convert-run'], load: () => require('./convert-run') },
+  { names: ['fetch'], load: () => require('./fetch') },
+  { names: ['report'], load: () => require('./report') },
+  { names: ['dataset'], load: () => require('./dataset') },
+];
+
+/** All top-level command names (for tests and help). */
+export const COMMAND_NAMES: readonly string[] = COMMAND_MODULES.flatMap((m) => m.names);
+
+/**
+ * Registers the commands on `program`. With `argv` (process.argv), only the module of the command being run
+ * is loaded when it is a known one; without it, all are.
+ */
+export function registerCommands(program: Command, argv?: readonly string[]): void {
+  const first = argv?.slice(2).find((a) => !a.startsWith('-'));
+  const only = COMMAND_MODULES.find((m) => first !== undefined && m.names.includes(first));
+  for (const m of only ? [only] : COMMAND_MODULES) m.load().register(program);
 }
