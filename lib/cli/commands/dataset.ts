@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { datasetS3Client, discoverDatasetBucket } from '../../dataset/cloud';
+import { createClients } from '../../cloud/clients';
+import { discoverStack } from '../../cloud/discovery';
 import { FITS, type Fit } from '../../dataset/decode';
 import { exportTestSplit } from '../../dataset/export-test';
 import { importDataset, PREVIEW_FILE } from '../../dataset/import';
@@ -58,8 +59,13 @@ const addConnection = (cmd: Command): Command =>
     .option('--region <region>', 'AWS region of the stack (default: AWS_REGION or your profile)')
     .option('--profile <name>', 'AWS profile from ~/.aws/config');
 
+/** The same SDK clients and stack discovery (with their error mapping) as every other cloud command. */
+const clientsOf = (flags: Connection) => createClients({ region: flags.region, profile: flags.profile });
+const datasetS3Client = (flags: Connection) => clientsOf(flags).s3;
+
 async function bucketOf(flags: Connection): Promise<string> {
-  return flags.bucket ?? discoverDatasetBucket(flags.stack, { region: flags.region, profile: flags.profile });
+  if (flags.bucket) return flags.bucket;
+  return (await discoverStack(clientsOf(flags), flags.stack, flags.region)).datasetBucket;
 }
 
 export function register(program: Command): void {
@@ -114,7 +120,7 @@ export function register(program: Command): void {
     // Find the bucket before the work, so a missing stack fails in a second, not after the import.
     const bucket = flags.upload ? await bucketOf(flags) : undefined;
     if (bucket) {
-      const s3 = datasetS3Client({ region: flags.region, profile: flags.profile });
+      const s3 = datasetS3Client(flags);
       try {
         await checkUploadTarget(s3, bucket, flags.name, flags.force ?? false);
       } finally {
@@ -159,7 +165,7 @@ export function register(program: Command): void {
       `preview: ${path.join(result.outDir, PREVIEW_FILE)}  (look at it: right half is what the board sees)`,
     );
     if (bucket) {
-      const s3 = datasetS3Client({ region: flags.region, profile: flags.profile });
+      const s3 = datasetS3Client(flags);
       try {
         await uploadDataset(s3, bucket, result.outDir, { force: flags.force ?? false });
       } finally {
@@ -189,7 +195,7 @@ export function register(program: Command): void {
     let s3: ReturnType<typeof datasetS3Client> | undefined;
     try {
       const remote = flags.remote || flags.bucket !== undefined;
-      if (remote) s3 = datasetS3Client({ region: flags.region, profile: flags.profile });
+      if (remote) s3 = datasetS3Client(flags);
       const result = await exportTestSplit({
         name,
         out: flags.out,
