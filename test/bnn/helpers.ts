@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
+import { mulberry32 } from '../../lib/dataset/random';
 import { SHARED_DATA } from '../support/cli';
 
 /** Test-only writers for .npy / .npz files, so every malformed input can be built on purpose. */
@@ -48,17 +49,8 @@ export function npz(entries: Record<string, Uint8Array>, options: { deflate?: bo
   return zipSync(files);
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32, the dataset split's own generator). */
+export const rng = mulberry32;
 
 export interface ModelArrays {
   shapes: number[][];

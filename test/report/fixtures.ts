@@ -4,19 +4,9 @@
  * and a verify.json in the conversion job's bnn-pynq-verify/1 shape, at the shared model's figures
  * (board rule 83.81 %, argmax 84.65 %: ../shared/data/README.md).
  */
+import { CLASS_PRESETS } from '../../lib/bnn/presets';
 
-export const FASHION_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+export const FASHION_CLASSES = [...CLASS_PRESETS['fashion-mnist']];
 
 /** One progress.jsonl record per epoch; errors fall like a real BNN run's (noisy, board rule ~0.8 points worse). */
 export function progressLines(
