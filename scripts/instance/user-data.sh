@@ -42,8 +42,33 @@ fail() {
   exit 1
 }
 
-# 1. Keep a copy of this script for the boot service.
+# 0. The instance's current user data (header + this body), from instance metadata (IMDSv2). A `cdk deploy` that
+#    changed the scripts replaces it (the instance is stopped and started for that), but cloud-init runs user data
+#    only on the first boot: so the boot service runs the new user data itself, once, and it rewrites the env file
+#    (new asset URL) and fetches the new scripts. Unreachable metadata changes nothing.
 self="${BASH_SOURCE[0]}"
+current_user_data() {
+  local token
+  if token=$(curl -fsS -X PUT "$BNN_IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' 2>/dev/null) &&
+    curl -fsS -H "X-aws-ec2-metadata-token: $token" "$BNN_IMDS/latest/user-data" >"$BNN_ROOT/user-data.current" 2>/dev/null &&
+    [[ -s "$BNN_ROOT/user-data.current" ]]; then
+    return 0
+  fi
+  rm -f "$BNN_ROOT/user-data.current"
+  return 1
+}
+if current_user_data; then
+  if [[ "$(readlink -f "$self")" == "$(readlink -f "$BNN_ROOT/boot.sh")" ]] &&
+    ! cmp -s "$BNN_ROOT/user-data.current" "$BNN_ROOT/user-data.last"; then
+    log "the instance's user data changed (a redeploy): running the new one"
+    mv -f "$BNN_ROOT/user-data.current" "$BNN_ROOT/user-data.last"
+    exec 1>&3 2>&4 3>&- 4>&-
+    exec /bin/bash "$BNN_ROOT/user-data.last"
+  fi
+  mv -f "$BNN_ROOT/user-data.current" "$BNN_ROOT/user-data.last"
+fi
+
+# 1. Keep a copy of this script for the boot service.
 if [[ -f "$self" && "$(readlink -f "$self")" != "$(readlink -f "$BNN_ROOT/boot.sh")" ]]; then
   cp -f "$self" "$BNN_ROOT/boot.sh.tmp" && mv -f "$BNN_ROOT/boot.sh.tmp" "$BNN_ROOT/boot.sh"
 fi

@@ -158,6 +158,26 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     // No `installing` flicker: the state is re-confirmed as it was.
     expect(i.ssmStates().slice(statesBefore)).toEqual(['ready: cpu']);
   });
+
+  it('after a redeploy changed the user data, the boot service runs the new user data once', () => {
+    // The new user data, as instance metadata serves it after `cdk deploy` (stand-in body: leaves a mark).
+    const newUserData = path.join(i.dir, 'user-data-v2');
+    fs.writeFileSync(newUserData, '#!/bin/bash\necho "$0" >>"$BNN_ROOT/v2-ran"\n');
+    i.writeUrls([['http://169.254.169.254/latest/user-data', newUserData]], true);
+    const boot = i.run(path.join(i.root, 'boot.sh'));
+    expect(boot.status).toBe(0);
+    expect(fs.readFileSync(path.join(i.root, 'v2-ran'), 'utf8')).toBe(
+      `${path.join(i.root, 'user-data.last')}\n`,
+    );
+    expect(fs.readFileSync(path.join(i.root, 'user-data.last'), 'utf8')).toBe(
+      fs.readFileSync(newUserData, 'utf8'),
+    );
+    // The next boot finds it unchanged: the normal boot path, the new user data is not run again.
+    const again = i.run(path.join(i.root, 'boot.sh'));
+    expect(again.status).toBe(0);
+    expect(fs.readFileSync(path.join(i.root, 'v2-ran'), 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+    expect(i.ssmStates().at(-1)).toBe('ready: cpu');
+  });
 });
 
 describe('device choice', () => {
