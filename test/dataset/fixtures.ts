@@ -4,11 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readIdxImages, readIdxLabels } from '../../lib/bnn';
-import { CLASS_PRESETS } from '../../lib/bnn/presets';
 
 /** The Fashion-MNIST test set (Debian's dataset-fashion-mnist; real data, never copied into the repo). */
 export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
-export const FASHION_CLASSES = [...CLASS_PRESETS['fashion-mnist']];
 // Fashion-MNIST label order (0 = T-shirt/top ... 9 = Ankle boot) mapped to folder names.
 const LABEL_FOLDER = [
   't-shirt',
@@ -22,6 +20,8 @@ const LABEL_FOLDER = [
   'bag',
   'ankle-boot',
 ];
+/** Class names as an import sees them: the folder names, sorted. */
+export const FASHION_CLASSES = [...LABEL_FOLDER].sort();
 
 export interface Sample {
   pixels: Uint8Array; // 784
