@@ -1,15 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TrainDocument } from '../../lib/constructs/train-document';
-import { DATASET_MANIFEST_FILE, IDX_FILES, runKeys, runStateKey } from '../../lib/layout';
+import { runKeys, runStateKey } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, FakeInstance, INSTANCE_SCRIPTS, REPO, SHARED_DATA } from './support/instance';
+import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS, REPO } from './support/instance';
 
 // The wrapper with the REAL trainer: run-training.sh runs the project's `python3 -m bnn_train` (Theano 1.0.5,
 // Lasagne, BNN-PYNQ's LFC from the pinned vendor archives, built by scripts/dev/cpu-env.sh) on the 50-image
@@ -31,22 +29,7 @@ beforeAll(async () => {
   expect(built.status).toBe(0);
   cpuEnv = JSON.parse(built.stdout);
   s3 = await startLocalS3(Object.values(BUCKETS));
-  const sample = path.join(SHARED_DATA, 'fashion-mnist-sample');
-  const files: Record<string, { sha256: string }> = {};
-  for (const f of Object.values(IDX_FILES)) {
-    const gz = fs.readFileSync(path.join(sample, f));
-    files[f] = { sha256: crypto.createHash('sha256').update(zlib.gunzipSync(gz)).digest('hex') };
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: BUCKETS.datasets, Key: `datasets/fashion-mnist/${f}`, Body: gz }),
-    );
-  }
-  await s3.client.send(
-    new PutObjectCommand({
-      Bucket: BUCKETS.datasets,
-      Key: `datasets/fashion-mnist/${DATASET_MANIFEST_FILE}`,
-      Body: JSON.stringify({ name: 'fashion-mnist', files }),
-    }),
-  );
+  await cacheSampleDataset(s3);
 });
 afterAll(async () => {
   for (const i of instances) i.cleanup();

@@ -1,15 +1,11 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TRAIN_PARAMETER_SPECS, TrainDocument } from '../../lib/constructs/train-document';
 import {
   CHECKPOINT_TAG,
-  DATASET_MANIFEST_FILE,
-  IDX_FILES,
   logStreams,
   RUN_STATES,
   runKeys,
@@ -17,7 +13,7 @@ import {
   TRAIN_DOCUMENT_PARAMETERS,
 } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS, SHARED_DATA } from './support/instance';
+import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS } from './support/instance';
 
 // The `train` document's script, read out of the synthesized template, run under sh as the SSM agent does;
 // then the systemd service body (run-training.sh) as systemd would run it, with a stand-in trainer that keeps
@@ -121,22 +117,7 @@ const instances = {
 beforeAll(async () => {
   s3 = await startLocalS3(Object.values(BUCKETS));
   // fashion-mnist already cached in the DatasetBucket (the 50-image sample, with its dataset.json).
-  const sample = path.join(SHARED_DATA, 'fashion-mnist-sample');
-  const files: Record<string, { sha256: string }> = {};
-  for (const f of Object.values(IDX_FILES)) {
-    const gz = fs.readFileSync(path.join(sample, f));
-    files[f] = { sha256: crypto.createHash('sha256').update(zlib.gunzipSync(gz)).digest('hex') };
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: BUCKETS.datasets, Key: `datasets/fashion-mnist/${f}`, Body: gz }),
-    );
-  }
-  await s3.client.send(
-    new PutObjectCommand({
-      Bucket: BUCKETS.datasets,
-      Key: `datasets/fashion-mnist/${DATASET_MANIFEST_FILE}`,
-      Body: JSON.stringify({ name: 'fashion-mnist', files }),
-    }),
-  );
+  await cacheSampleDataset(s3);
 });
 afterAll(async () => {
   for (const i of instances.list) i.cleanup();

@@ -3,6 +3,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DATASET_MANIFEST_FILE, IDX_FILES } from '../../../lib/layout';
 import type { LocalS3 } from '../../support/s3-server';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -14,6 +17,29 @@ export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
 export const BUCKETS = { datasets: 'ds', artifacts: 'art', assets: 'assets' };
 export const STATE_PARAM = '/bnn-pynq/Test/bootstrap-state';
 export const INSTANCE_ID = 'i-0abc1234def567890';
+
+/**
+ * Puts fashion-mnist into the DatasetBucket as if already cached there: the 50-image sample of
+ * ../shared/data with its dataset.json (SHA-256 of each file's decompressed bytes), written last.
+ */
+export async function cacheSampleDataset(s3: LocalS3): Promise<void> {
+  const sample = path.join(SHARED_DATA, 'fashion-mnist-sample');
+  const files: Record<string, { sha256: string }> = {};
+  for (const f of Object.values(IDX_FILES)) {
+    const gz = fs.readFileSync(path.join(sample, f));
+    files[f] = { sha256: crypto.createHash('sha256').update(zlib.gunzipSync(gz)).digest('hex') };
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKETS.datasets, Key: `datasets/fashion-mnist/${f}`, Body: gz }),
+    );
+  }
+  await s3.client.send(
+    new PutObjectCommand({
+      Bucket: BUCKETS.datasets,
+      Key: `datasets/fashion-mnist/${DATASET_MANIFEST_FILE}`,
+      Body: JSON.stringify({ name: 'fashion-mnist', files }),
+    }),
+  );
+}
 
 /** KEY=value lines of scripts/instance/environment/pins.env. */
 export function readPins(): Record<string, string> {
