@@ -30,18 +30,26 @@ LOG="$RUN_DIR/train.log"
 sync_run() {
   s3cli s3 sync --only-show-errors --no-progress "$RUN_DIR/" "$RUN_S3/" \
     --exclude 'model.npz' --exclude 'result.json' --exclude '.*' --exclude '*/.*' --exclude 'checkpoint/*'
-  local marker="$RUN_DIR/.checkpoint-synced" f key
+  local synced="$RUN_DIR/.checkpoint-synced" sum f key
   if [[ -d "$RUN_DIR/checkpoint" ]]; then
-    while IFS= read -r -d '' f; do
-      key="runs/$RUN_ID/checkpoint/${f#"$RUN_DIR/checkpoint/"}"
-      s3cli s3api put-object --bucket "$BNN_ARTIFACT_BUCKET" --key "$key" --body "$f" --tagging "$BNN_CHECKPOINT_TAG" >/dev/null
-    done < <(if [[ -f "$marker" ]]; then
-      find "$RUN_DIR/checkpoint" -type f ! -name '.*' -newer "$marker" -print0
-    else
-      find "$RUN_DIR/checkpoint" -type f ! -name '.*' -print0
-    fi)
-    touch "$marker"
+    # Upload what changed since the last push, by content: a timestamp marker misses a file rewritten within the
+    # file system's timestamp granularity. A failed upload is not recorded, so the next push retries it.
+    : >"$synced.next"
+    while read -r sum f; do
+      if ! grep -qxF "$sum $f" "$synced" 2>/dev/null; then
+        key="runs/$RUN_ID/checkpoint/${f#"$RUN_DIR/checkpoint/"}"
+        s3cli s3api put-object --bucket "$BNN_ARTIFACT_BUCKET" --key "$key" --body "$f" --tagging "$BNN_CHECKPOINT_TAG" >/dev/null ||
+          continue
+      fi
+      printf '%s %s\n' "$sum" "$f" >>"$synced.next"
+    done < <(checkpoint_sums)
+    mv -f "$synced.next" "$synced"
   fi
+}
+
+# "<sha256> <path>" of every checkpoint file, in a stable order.
+checkpoint_sums() {
+  find "$RUN_DIR/checkpoint" -type f ! -name '.*' -print0 | sort -z | xargs -0 -r sha256sum | sed 's/  / /'
 }
 
 if $SYNC_ONLY; then
@@ -154,7 +162,7 @@ if [[ -z "$(find "$RUN_DIR/checkpoint" -type f ! -name '.*' 2>/dev/null | head -
   if s3cli s3 sync --only-show-errors --no-progress "$RUN_S3/checkpoint/" "$RUN_DIR/checkpoint/" &&
     [[ -n "$(find "$RUN_DIR/checkpoint" -type f 2>/dev/null | head -n1)" ]]; then
     log "resuming: pulled the checkpoint from $RUN_S3/checkpoint/"
-    touch "$RUN_DIR/.checkpoint-synced"
+    checkpoint_sums >"$RUN_DIR/.checkpoint-synced"
     if [[ ! -f "$RUN_DIR/progress.jsonl" ]]; then
       s3cli s3 cp --only-show-errors "$RUN_S3/progress.jsonl" "$RUN_DIR/progress.jsonl" || true
     fi
