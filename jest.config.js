@@ -1,4 +1,8 @@
 // Jest runs TypeScript through SWC (type-checking is `tsc --noEmit`, a separate step of `npm test`).
+// The project runs on Node 20 by decision; keep the AWS SDK's "Node 20 support ends" notice out of test output
+// (the CLI does the same in lib/cloud/clients.ts). Jest's workers inherit this environment.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
