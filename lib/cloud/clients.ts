@@ -3,6 +3,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { S3_ENDPOINT_ENV, s3EndpointOptions } from '../s3-endpoint';
 
 /** The SDK clients the cloud commands use; tests inject mocked or loopback ones. */
 export interface CloudClients {
@@ -17,9 +18,6 @@ export interface ConnectionOptions {
   region?: string;
   profile?: string;
 }
-
-/** Env var that points the S3 client at an S3-compatible server (tests: s3rver on loopback). */
-export const S3_ENDPOINT_ENV = 'BNN_PYNQ_S3_ENDPOINT';
 
 /**
  * Builds the clients from --region / --profile (falling back to the SDK's usual chain: AWS_REGION,
@@ -48,22 +46,7 @@ export function createClients(
       return lazy('ssm', () => new SSMClient(common));
     },
     get s3() {
-      return lazy(
-        's3',
-        () =>
-          new S3Client({
-            ...common,
-            ...(endpoint
-              ? {
-                  endpoint,
-                  forcePathStyle: true,
-                  // S3-compatible servers predate the SDK's default CRC32 request checksums.
-                  requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-                  responseChecksumValidation: 'WHEN_REQUIRED' as const,
-                }
-              : {}),
-          }),
-      );
+      return lazy('s3', () => new S3Client({ ...common, ...s3EndpointOptions(endpoint) }));
     },
     get ec2() {
       return lazy('ec2', () => new EC2Client(common));

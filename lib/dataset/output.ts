@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { writeIdxImages, writeIdxLabels } from '../bnn';
 import { UserError } from '../errors';
+import { sha256Hex } from '../manifest';
 import { IMAGE_SIDE } from './limits';
 
 const gzipAsync = promisify(gzip);
 
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+export { sha256Hex };
 
 export interface IdxPair {
   images: Uint8Array;

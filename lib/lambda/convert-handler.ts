@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { type ConversionConfig, conversionConfigFromEnv } from '../conversion/config';
 import { type ConversionSummary, runConversion } from '../conversion/job';
 import { parseConversionRequest } from '../conversion/request';
+import { S3_ENDPOINT_ENV, s3EndpointOptions } from '../s3-endpoint';
 
 /**
  * Lambda entry of the conversion job (invoked by the `convert` SSM Automation document).
@@ -20,14 +21,7 @@ export interface HandlerDeps {
 
 /** The S3 client of the Lambda; BNN_PYNQ_S3_ENDPOINT points it at an S3-compatible server (tests only). */
 function defaultS3(env: Record<string, string | undefined>): S3Client {
-  const endpoint = env.BNN_PYNQ_S3_ENDPOINT;
-  if (!endpoint) return new S3Client({});
-  return new S3Client({
-    endpoint,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return new S3Client(s3EndpointOptions(env[S3_ENDPOINT_ENV]));
 }
 
 export function createConvertHandler(deps: HandlerDeps = {}): (event: unknown) => Promise<ConversionSummary> {
