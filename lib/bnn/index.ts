@@ -28,6 +28,37 @@ export {
 export { loadLfcModel, parseLfcModel } from './model';
 export { readNpy } from './npy';
 export { readNpz } from './npz';
+export { convertOverlay, type OverlayConvertResult, type OverlayConvertSummary } from './overlay-convert';
+export {
+  inferNetwork,
+  loadOverlayModel,
+  type OverlayModel,
+  parseOverlayModel,
+  type TrainedLayer,
+} from './overlay-model';
+export {
+  decodeOverlayFiles,
+  detectNetwork,
+  encodeOverlayFiles,
+  type OverlayLayerParams,
+  type OverlayParams,
+} from './overlay-params';
+export {
+  accuOffset,
+  arithmetic,
+  expectedFiles,
+  isOverlayName,
+  MAX_CLASSES,
+  OVERLAY_NAMES,
+  OVERLAYS,
+  type Overlay,
+  type OverlayLayer,
+  type OverlayName,
+  paddedFanIn,
+  paddedNeurons,
+  thresholdRule,
+  thresholdsPerNeuron,
+} from './overlays';
 export { encodeParams, paramsFromFiles, parseClassNames } from './params';
 export { CLASS_PRESETS, KNOWN_IDX_FILES, VALIDATION_SPLIT } from './presets';
 export { boardClass, classify, createSimulator, popcount32, type Simulator } from './simulate';

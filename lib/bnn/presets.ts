@@ -13,6 +13,8 @@ export const CLASS_PRESETS: Readonly<Record<string, readonly string[]>> = {
     'Ankle boot',
   ],
   mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  // BNN-PYNQ's params/cifar10/*/classes.txt, in CIFAR-10 label order.
+  cifar10: ['Airplane', 'Automobile', 'Bird', 'Cat', 'Deer', 'Dog', 'Frog', 'Horse', 'Ship', 'Truck'],
 };
 
 /**

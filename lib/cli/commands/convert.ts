@@ -5,17 +5,24 @@ import { readInputFile } from '../../bnn/files';
 import { writeParamFolderAtomic } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels, sliceImages, sliceLabels } from '../../bnn/idx';
 import { LFC_MAX_CLASSES } from '../../bnn/lfc';
-import { loadLfcModel } from '../../bnn/model';
+import { loadLfcModel, parseLfcModel } from '../../bnn/model';
+import { readNpz } from '../../bnn/npz';
+import { convertOverlay, type OverlayConvertSummary } from '../../bnn/overlay-convert';
+import { inferNetwork, parseOverlayModel } from '../../bnn/overlay-model';
+import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
 import { parseClassNames } from '../../bnn/params';
 import { CLASS_PRESETS, VALIDATION_SPLIT } from '../../bnn/presets';
 import type { ConvertSummary } from '../../bnn/types';
 import { InputFormatError, UserError } from '../../errors';
-import { DATASET_NAME_PATTERN, DEFAULT_DATASET, DEFAULT_NETWORK, NETWORKS } from '../../layout';
+import { DATASET_NAME_PATTERN, DEFAULT_DATASET } from '../../layout';
+
+/** The dataset (board folder and class-name preset) of each overlay family when --dataset is not given. */
+const FAMILY_DATASET = { lfc: DEFAULT_DATASET, cnv: 'cifar10' } as const;
 
 interface ConvertFlags {
   out: string;
-  dataset: string;
-  network: string;
+  dataset?: string;
+  network?: string;
   classes?: string;
   force?: boolean;
   json?: boolean;
@@ -27,19 +34,21 @@ export function register(program: Command): void {
   program
     .command('convert')
     .description(
-      'Convert a trained model.npz into the PYNQ param folder <out>/<dataset>/lfcW1A1/ (288 .bin files + classes.txt), byte-identical to BNN-PYNQ finnthesizer',
+      'Convert a trained model.npz into the PYNQ param folder <out>/<dataset>/<network>/ (.bin files + classes.txt), byte-identical to BNN-PYNQ finnthesizer',
     )
-    .argument('<model.npz>', 'the model written by training (arr_0 .. arr_23)')
+    .argument('<model.npz>', 'the model written by training (LFC: arr_0 .. arr_23, CNV: arr_0 .. arr_52)')
     .requiredOption('--out <dir>', 'where to create <dataset>/<network>/')
     .option(
       '--dataset <name>',
-      'dataset name: the board folder name and the class-name preset',
-      DEFAULT_DATASET,
+      `dataset name: the board folder name and the class-name preset (default: ${FAMILY_DATASET.lfc} for LFC, ${FAMILY_DATASET.cnv} for CNV)`,
     )
-    .option('--network <name>', `overlay network (${NETWORKS.join(', ')})`, DEFAULT_NETWORK)
+    .option(
+      '--network <name>',
+      `overlay network (${OVERLAY_NAMES.join(', ')}; default: lfcW1A1 for a dense model, required for a CNV model)`,
+    )
     .option(
       '--classes <file>',
-      'class names, one per line (default: the preset of --dataset: fashion-mnist, mnist)',
+      `class names, one per line (default: the preset of --dataset: ${Object.keys(CLASS_PRESETS).join(', ')})`,
     )
     .option('--force', 'replace an existing <out>/<dataset>/<network>/ folder')
     .option('--json', 'print the summary as one JSON object')
@@ -53,41 +62,62 @@ export function register(program: Command): void {
     });
 }
 
-async function classNames(flags: ConvertFlags): Promise<string[] | undefined> {
+async function classNames(
+  flags: ConvertFlags,
+  dataset: string,
+  network: OverlayName,
+): Promise<string[] | undefined> {
   if (flags.classes) {
     const names = parseClassNames(new TextDecoder().decode(await readInputFile(flags.classes, '--classes')));
     if (names.length === 0)
       throw new InputFormatError(flags.classes, 'no class names: write one name per line');
-    if (names.length > LFC_MAX_CLASSES)
+    const max = network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
+    if (names.length > max)
       throw new InputFormatError(
         flags.classes,
-        `${names.length} class names, but the lfcW1A1 overlay has at most ${LFC_MAX_CLASSES} outputs`,
+        `${names.length} class names, but the ${network} overlay has at most ${max} outputs`,
       );
     return names;
   }
-  const preset = CLASS_PRESETS[flags.dataset];
+  const preset = CLASS_PRESETS[dataset];
   return preset ? [...preset] : undefined;
 }
 
 async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void> {
-  if (!(NETWORKS as readonly string[]).includes(flags.network))
-    throw new UserError(`--network ${flags.network}: only ${NETWORKS.join(', ')} is supported`);
-  if (!DATASET_NAME_PATTERN.test(flags.dataset))
+  if (flags.network !== undefined && !isOverlayName(flags.network))
+    throw new UserError(`--network ${flags.network}: choose one of ${OVERLAY_NAMES.join(', ')}`);
+  if (flags.dataset !== undefined && !DATASET_NAME_PATTERN.test(flags.dataset))
     throw new UserError(
       `--dataset ${flags.dataset}: use lower-case letters, digits and dashes (e.g. fashion-mnist)`,
     );
   if (Boolean(flags.calibrateImages) !== Boolean(flags.calibrateLabels))
     throw new UserError('--calibrate-images and --calibrate-labels go together: pass both');
 
-  const names = await classNames(flags);
-  const model = loadLfcModel(await readInputFile(modelFile, 'the model'), modelFile);
+  const modelBytes = await readInputFile(modelFile, 'the model');
+  // lfcW1A1 keeps its own converter (and calibration); every other overlay goes through the table.
+  let network = flags.network as OverlayName | undefined;
+  let arrays: ReturnType<typeof readNpz> | undefined;
+  if (network !== 'lfcW1A1') {
+    arrays = readNpz(modelBytes, modelFile);
+    network ??= inferNetwork(arrays, modelFile);
+  }
+  if (network !== 'lfcW1A1' && flags.calibrateImages)
+    throw new UserError(`--calibrate-images: last-layer calibration is for lfcW1A1 only, not ${network}`);
+  const dataset = flags.dataset ?? FAMILY_DATASET[OVERLAYS[network].family];
+  if (network !== 'lfcW1A1' && arrays) {
+    const names = await classNames(flags, dataset, network);
+    await runOverlayConvert(parseOverlayModel(arrays, modelFile, network), names, dataset, modelFile, flags);
+    return;
+  }
+  const names = await classNames(flags, dataset, network);
+  const model = arrays ? parseLfcModel(arrays, modelFile) : loadLfcModel(modelBytes, modelFile);
   if (!names)
     throw new UserError(
-      `no class names for dataset '${flags.dataset}': pass --classes <file> with ${model.classes} names, one per line`,
+      `no class names for dataset '${dataset}': pass --classes <file> with ${model.classes} names, one per line`,
     );
   if (names.length !== model.classes)
     throw new InputFormatError(
-      flags.classes ?? `the ${flags.dataset} preset`,
+      flags.classes ?? `the ${dataset} preset`,
       `${names.length} class names, but ${modelFile} has ${model.classes} outputs; give exactly ${model.classes} names`,
     );
   const t0 = performance.now();
@@ -99,7 +129,7 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
     calibration = await calibrate(converted, flags.calibrateImages, flags.calibrateLabels);
     files = calibration.result.files;
   }
-  const target = await writeParamFolderAtomic(flags.out, flags.dataset, flags.network, files, {
+  const target = await writeParamFolderAtomic(flags.out, dataset, network, files, {
     overwrite: flags.force,
   });
   if (flags.json) {
@@ -130,6 +160,59 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
         '  (only 3-*-thres.bin differ from the uncalibrated conversion; verify on the test set to see the effect)\n',
     );
   }
+}
+
+async function runOverlayConvert(
+  model: ReturnType<typeof parseOverlayModel>,
+  names: string[] | undefined,
+  dataset: string,
+  modelFile: string,
+  flags: ConvertFlags,
+): Promise<void> {
+  if (!names)
+    throw new UserError(
+      `no class names for dataset '${dataset}': pass --classes <file> with ${model.classes} names, one per line`,
+    );
+  if (names.length !== model.classes)
+    throw new InputFormatError(
+      flags.classes ?? `the ${dataset} preset`,
+      `${names.length} class names, but ${modelFile} has ${model.classes} outputs; give exactly ${model.classes} names`,
+    );
+  const t0 = performance.now();
+  const converted = convertOverlay(model, names);
+  const convertMs = performance.now() - t0;
+  const target = await writeParamFolderAtomic(flags.out, dataset, model.overlay.name, converted.files, {
+    overwrite: flags.force,
+  });
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ folder: target, ...converted.summary, convertMilliseconds: convertMs })}\n`,
+    );
+    return;
+  }
+  process.stdout.write(formatOverlaySummary(converted.summary, target, convertMs));
+}
+
+/** The table convert prints for a non-lfcW1A1 overlay, with the pool-order report for CNV. */
+export function formatOverlaySummary(s: OverlayConvertSummary, target: string, ms: number): string {
+  const bins = s.fileCount - 1;
+  const lines = [
+    `wrote ${target}/ (${s.fileCount} files: ${bins} .bin + classes.txt; ${s.network}, ${s.classes} classes) in ${ms.toFixed(0)} ms`,
+    'layer  kind   fan-in -> neurons   padded       SIMD x PE  W bits  thresholds  flipped  saturated',
+  ];
+  for (const l of s.layers)
+    lines.push(
+      `${String(l.layer).padStart(5)}  ${l.kind.padEnd(5)}  ${String(l.fanIn).padStart(6)} -> ${String(l.fanOut).padEnd(7)}  ${`${l.paddedFanIn} x ${l.paddedNeurons}`.padEnd(11)}  ${`${l.simd} x ${l.pe}`.padEnd(9)}  ${String(l.weightBits).padStart(6)}  ${(l.thresholdsPerNeuron === 0 ? 'none (scores)' : `${l.thresholdsPerNeuron}/neuron`).padEnd(10)}  ${String(l.flipped).padStart(7)}  ${String(l.saturated).padStart(9)}`,
+    );
+  for (const p of s.poolOrder) {
+    const n = p.negativeGamma.length;
+    lines.push(
+      n === 0
+        ? `pool order, layer ${p.layer}: no channel has gamma < 0; the board's threshold-then-pool equals training's pool-then-batch-norm`
+        : `pool order, layer ${p.layer}: ${n} of ${p.channels} channels have gamma < 0 (${p.negativeGamma.slice(0, 12).join(' ')}${n > 12 ? ' …' : ''}): training pools before batch norm and so takes the MIN of their 2x2 activations, the board thresholds first and takes the MAX; expect the board to differ from training there (verify --against counts the images)`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 async function calibrate(converted: ReturnType<typeof convertLfc>, imagesFile: string, labelsFile: string) {

@@ -1,0 +1,191 @@
+import { InputFormatError, UserError } from '../errors';
+import type { OverlayModel, TrainedLayer } from './overlay-model';
+import { decodeOverlayFiles, encodeOverlayFiles, type OverlayParams } from './overlay-params';
+import {
+  accuOffset,
+  INT16_MAX,
+  INT16_MIN,
+  type OverlayLayer,
+  type OverlayName,
+  PAD_THRESHOLD_16,
+  PAD_THRESHOLD_24,
+  paddedFanIn,
+  paddedNeurons,
+  type ThresholdRule,
+  thresholdRule,
+  thresholdsPerNeuron,
+} from './overlays';
+
+/**
+ * Converts a trained model of any overlay into its param folder, byte for byte as BNN-PYNQ's
+ * finnthesizer (HEAD) does; the rules are in docs/overlays.md §2. Per layer, in float64:
+ *
+ *   s = sign(gamma);  T_i = (mean - b) + (S_i - beta) / (gamma * inv_std)
+ *   S = [0] for binary outputs, [-0.5, +0.5] for ternary outputs
+ *
+ * then the layer's threshold rule (overlays.ts `thresholdRule`) turns s·T_i into the stored integer, and
+ * weights become s·W binarized (>= 0 -> +1) or rounded to ternary (floor(x + 0.5)).
+ */
+
+export interface OverlayConvertSummary {
+  network: OverlayName;
+  classes: number;
+  layers: Array<{
+    layer: number;
+    kind: 'conv' | 'dense';
+    fanIn: number;
+    fanOut: number;
+    paddedFanIn: number;
+    paddedNeurons: number;
+    simd: number;
+    pe: number;
+    weightBits: 1 | 2;
+    thresholdsPerNeuron: number;
+    rule: ThresholdRule;
+    /** Neurons with gamma < 0 (weights and thresholds flipped). */
+    flipped: number;
+    /** Stored thresholds clipped to int16 (real neurons only). */
+    saturated: number;
+  }>;
+  /**
+   * Conv layers followed by a max-pool: the overlay pools after thresholding, the training graph pools
+   * before batch norm; in a channel with gamma < 0 training computes a min where the board computes a max.
+   */
+  poolOrder: Array<{ layer: number; channels: number; negativeGamma: number[] }>;
+  fileCount: number;
+}
+
+export interface OverlayConvertResult {
+  files: Map<string, Uint8Array>;
+  params: OverlayParams;
+  summary: OverlayConvertSummary;
+}
+
+const sign = (g: number): 1 | -1 => (g < 0 ? -1 : 1);
+/** finnthesizer's integer-like threshold: ceil for flipped neurons, floor otherwise. */
+const roundToward = (v: number, s: number): number => (s < 0 ? Math.ceil(v) : Math.floor(v));
+
+/** Weight (dense or conv) of neuron n at column `col` of the overlay's matrix (conv: (ky, kx, c) order). */
+function latentWeight(layer: OverlayLayer, t: TrainedLayer, n: number, col: number): number {
+  if (!layer.conv) return t.W[col * t.fanOut + n] as number;
+  const C = layer.conv.inChannels;
+  const k = layer.conv.kernel;
+  const c = col % C;
+  const pos = (col - c) / C;
+  const kx = pos % k;
+  const ky = (pos - kx) / k;
+  return t.W[((n * C + c) * k + ky) * k + kx] as number;
+}
+
+function convertLayer(
+  model: OverlayModel,
+  l: number,
+): { weights: Int8Array; stored: Float64Array; flipped: number; saturated: number } {
+  const { overlay } = model;
+  const layer = overlay.layers[l] as OverlayLayer;
+  const t = model.layers[l] as TrainedLayer;
+  const mw = paddedFanIn(overlay, l);
+  const mh = paddedNeurons(overlay, l);
+  const nthr = thresholdsPerNeuron(layer);
+  const rule = thresholdRule(layer);
+  const offset = accuOffset(overlay, l);
+  // Pad weights: +1 (bit 1) for binary, 0 for ternary (finnthesizer __padMatrix).
+  const weights = new Int8Array(mh * mw).fill(layer.weightBits === 1 ? 1 : 0);
+  const pad = rule === 'fixed-point' ? PAD_THRESHOLD_24 : PAD_THRESHOLD_16;
+  const stored = new Float64Array(mh * nthr).fill(pad - offset);
+  const steps = nthr === 1 ? [0] : [-0.5, 0.5];
+  let flipped = 0;
+  let saturated = 0;
+  for (let n = 0; n < t.fanOut; n++) {
+    const g = t.gamma[n] as number;
+    const s = sign(g);
+    if (s < 0) flipped++;
+    for (let col = 0; col < t.fanIn; col++) {
+      const wf = latentWeight(layer, t, n, col) * s;
+      weights[n * mw + col] = layer.weightBits === 1 ? (wf < 0 ? -1 : 1) : Math.floor(wf + 0.5);
+    }
+    for (let i = 0; i < nthr; i++) {
+      const T =
+        (t.mean[n] as number) -
+        (t.b[n] as number) +
+        ((steps[i] as number) - (t.beta[n] as number)) / (g * (t.invStd[n] as number));
+      let v: number;
+      switch (rule) {
+        case 'fixed-point':
+          v = roundToward(s * 256 * T, s);
+          break;
+        case 'popcount-conv':
+          v = Math.trunc((t.fanIn + roundToward(s * T, s)) / 2);
+          break;
+        case 'popcount-dense':
+          v = Math.trunc((t.fanIn + s * T) / 2);
+          break;
+        default:
+          v = roundToward(s * T, s) - offset;
+      }
+      if (rule !== 'fixed-point') {
+        const clipped = Math.max(INT16_MIN, Math.min(INT16_MAX, v));
+        if (clipped !== v) saturated++;
+        v = clipped;
+      } else if (!Number.isSafeInteger(v))
+        throw new InputFormatError(
+          `${model.source}: layer ${l} neuron ${n}`,
+          `first-layer threshold ${v} is out of range: its batch-norm terms (gamma, inv_std) are degenerate`,
+        );
+      stored[n * nthr + i] = v;
+    }
+  }
+  if (rule !== 'fixed-point')
+    for (let j = t.fanOut * nthr; j < stored.length; j++)
+      stored[j] = Math.max(INT16_MIN, Math.min(INT16_MAX, stored[j] as number));
+  return { weights, stored, flipped, saturated };
+}
+
+/** Converts a validated model into its param folder's files (names relative to `<dataset>/<network>/`). */
+export function convertOverlay(model: OverlayModel, classes: readonly string[]): OverlayConvertResult {
+  if (classes.length !== model.classes)
+    throw new UserError(
+      `${classes.length} class names for a model with ${model.classes} outputs (${model.source}); pass --classes with exactly ${model.classes} names, one per line`,
+    );
+  const { overlay } = model;
+  const summary: OverlayConvertSummary = {
+    network: overlay.name,
+    classes: model.classes,
+    layers: [],
+    poolOrder: [],
+    fileCount: 0,
+  };
+  const converted = overlay.layers.map((layer, l) => {
+    const c = convertLayer(model, l);
+    const t = model.layers[l] as TrainedLayer;
+    summary.layers.push({
+      layer: l,
+      kind: layer.kind,
+      fanIn: t.fanIn,
+      fanOut: t.fanOut,
+      paddedFanIn: paddedFanIn(overlay, l),
+      paddedNeurons: paddedNeurons(overlay, l),
+      simd: layer.simd,
+      pe: layer.pe,
+      weightBits: layer.weightBits,
+      thresholdsPerNeuron: thresholdsPerNeuron(layer),
+      rule: thresholdRule(layer),
+      flipped: c.flipped,
+      saturated: c.saturated,
+    });
+    if (layer.conv?.pool) {
+      const negativeGamma: number[] = [];
+      for (let n = 0; n < t.fanOut; n++) if ((t.gamma[n] as number) < 0) negativeGamma.push(n);
+      summary.poolOrder.push({ layer: l, channels: t.fanOut, negativeGamma });
+    }
+    return c;
+  });
+  const files = encodeOverlayFiles(
+    overlay,
+    converted.map((c) => ({ weights: c.weights, stored: c.stored })),
+    classes,
+  );
+  summary.fileCount = files.size;
+  const params = decodeOverlayFiles(files, overlay.name, '(converted)');
+  return { files, params, summary };
+}
