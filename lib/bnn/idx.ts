@@ -1,5 +1,6 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { InputFormatError } from '../errors';
+import { formatMiB, gunzipBounded, InputTooLargeError, MAX_IDX_BYTES } from '../input-limits';
 
 /**
  * The idx format of MNIST / Fashion-MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian header
@@ -22,24 +23,53 @@ export interface IdxLabels {
 }
 
 const UBYTE = 0x08;
-/** No real idx file is bigger than this decompressed; it also stops a gzip bomb. */
-const MAX_DECOMPRESSED = 1 << 30;
 
 export const isGzip = (bytes: Uint8Array): boolean =>
   bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 
-/** The raw idx bytes: gunzipped when the bytes are gzip. */
+/** The size an idx header implies (header + items), or undefined when the bytes are not an idx header. */
+export function idxSizeFromHeader(head: Uint8Array): number | undefined {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[2] !== UBYTE) return undefined;
+  const ndim = head[3] as number;
+  if (ndim < 1 || ndim > 4 || head.length < 4 + 4 * ndim) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let size = 1;
+  for (let i = 0; i < ndim; i++) size *= view.getUint32(4 + 4 * i, false);
+  return 4 + 4 * ndim + size;
+}
+
+const IDX_HEAD_BYTES = 4 + 4 * 4;
+
+/**
+ * The raw idx bytes: gunzipped when the bytes are gzip. Decompression is streamed and stops at the size
+ * the idx header implies (a longer stream is refused before it fills memory), and at MAX_IDX_BYTES
+ * whatever the header says (lib/input-limits.ts).
+ */
 export function idxPayload(bytes: Uint8Array, fileName: string): Uint8Array {
-  if (!isGzip(bytes)) return bytes;
-  try {
-    const out = gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED });
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch (err) {
-    throw new InputFormatError(
-      fileName,
-      `not a valid gzip file (${(err as Error).message}); download it again or pass the uncompressed idx file`,
-    );
+  if (!isGzip(bytes)) {
+    const implied = idxSizeFromHeader(bytes.subarray(0, IDX_HEAD_BYTES));
+    if (implied !== undefined && implied > MAX_IDX_BYTES)
+      throw new InputTooLargeError(fileName, `its header says ${formatMiB(implied)} of data`, MAX_IDX_BYTES);
+    return bytes;
   }
+  return gunzipBounded(bytes, {
+    fileName,
+    cap: MAX_IDX_BYTES,
+    expectedSize: idxSizeFromHeader,
+    tooLarge: (limit, exact) =>
+      exact && limit <= MAX_IDX_BYTES
+        ? new InputFormatError(
+            fileName,
+            `size disagrees with its header: header says ${limit} bytes, the gzip stream holds more; download it again`,
+          )
+        : new InputTooLargeError(
+            fileName,
+            exact
+              ? `its header says ${formatMiB(limit)} of data`
+              : `it decompresses to more than ${formatMiB(limit)}`,
+            MAX_IDX_BYTES,
+          ),
+  });
 }
 
 function readHeader(data: Uint8Array, fileName: string, ndim: 1 | 3, kind: string): number[] {

@@ -1,15 +1,17 @@
 import { unzipSync } from 'fflate';
 import { InputFormatError } from '../errors';
+import { formatMiB, InputTooLargeError, MAX_NPZ_BYTES } from '../input-limits';
 import { readNpy } from './npy';
 import type { NdArray } from './types';
 
 /**
  * Reads an `.npz` (a zip of `.npy` files, stored by `np.savez` or deflated by `np.savez_compressed`).
  * The zip container is fflate's; every way it can fail becomes an InputFormatError naming the file.
+ *
+ * Memory is bounded by the sizes the zip's central directory declares: fflate inflates each entry into a
+ * buffer of exactly its declared size (a stream that is longer is cut there, and the .npy check then fails),
+ * so refusing a total above MAX_NPZ_BYTES (lib/input-limits.ts) before it is inflated bounds the whole read.
  */
-/** Far above any LFC array (the largest, 1024 x 1024 float64, is 8 MiB). */
-const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
-
 export function readNpz(bytes: Uint8Array, fileName: string): Map<string, NdArray> {
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b)
     throw new InputFormatError(
@@ -17,13 +19,16 @@ export function readNpz(bytes: Uint8Array, fileName: string): Map<string, NdArra
       'not a zip/npz file (no PK signature); pass the model.npz that training wrote',
     );
   let entries: Record<string, Uint8Array>;
-  let tooBig: string | undefined;
+  let impossible: string | undefined;
+  let total = 0;
+  let tooLarge = false;
   try {
     entries = unzipSync(bytes, {
-      // A corrupt size field must not make us allocate gigabytes: no LFC array is near this size.
       filter: (f) => {
-        if (f.originalSize > MAX_ENTRY_BYTES || f.size > bytes.length) tooBig ??= f.name;
-        return tooBig === undefined;
+        if (f.size > bytes.length) impossible ??= f.name;
+        total += f.originalSize;
+        if (total > MAX_NPZ_BYTES) tooLarge = true;
+        return impossible === undefined && !tooLarge;
       },
     });
   } catch (err) {
@@ -32,10 +37,16 @@ export function readNpz(bytes: Uint8Array, fileName: string): Map<string, NdArra
       `corrupt or truncated zip (${(err as Error).message}); download the model again`,
     );
   }
-  if (tooBig !== undefined)
+  if (impossible !== undefined)
     throw new InputFormatError(
       fileName,
-      `corrupt zip: entry '${tooBig}' claims an impossible size; download the model again`,
+      `corrupt zip: entry '${impossible}' claims to be larger than the file; download the model again`,
+    );
+  if (tooLarge)
+    throw new InputTooLargeError(
+      fileName,
+      `its arrays decompress to at least ${formatMiB(total)}`,
+      MAX_NPZ_BYTES,
     );
   const arrays = new Map<string, NdArray>();
   for (const [entry, data] of Object.entries(entries)) {

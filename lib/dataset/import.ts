@@ -24,6 +24,7 @@ import {
 import { PREVIEW_PER_CLASS, renderPreview } from './preview';
 import { type DatasetSource, scanSource } from './source';
 import { checkClassSizes, type SplitPercent, type SplitResult, stratifiedSplit } from './split';
+import { FileTooLargeError } from './zip';
 
 export { CLASSES_FILE } from '../bnn';
 /** The contact sheet's name (shared with the run report through lib/layout). */
@@ -98,7 +99,8 @@ async function decodeAll(source: DatasetSource, options: ImportOptions): Promise
         pixels.set(await decodeToGrey28(bytes, options.fit), i * IMAGE_PIXELS);
         ok[i] = true;
       } catch (err) {
-        if (!(err instanceof ImageDecodeError)) {
+        if (err instanceof FileTooLargeError) failures.push({ path: image.path, reason: err.message });
+        else if (!(err instanceof ImageDecodeError)) {
           const e = err as NodeJS.ErrnoException;
           failures.push({ path: image.path, reason: `cannot read (${e.code ?? e.message})` });
         } else failures.push({ path: image.path, reason: err.message });

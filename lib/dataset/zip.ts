@@ -1,6 +1,10 @@
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { InputFormatError } from '../errors';
+import { formatMiB, MAX_IMAGE_FILE_BYTES } from '../input-limits';
+
+/** An image file (in a folder or a zip) above MAX_IMAGE_FILE_BYTES: listed like an undecodable image. */
+export class FileTooLargeError extends Error {}
 
 /** One file inside a zip, readable on demand (the archive stays open until `close`). */
 export interface ZipFileEntry {
@@ -74,6 +78,16 @@ export function openZip(zipPath: string): Promise<OpenZip> {
             name: entry.fileName,
             read: () =>
               new Promise<Buffer>((res, rej) => {
+                // The declared size bounds memory: yauzl (validateEntrySizes) stops a stream that inflates
+                // to more than it declares, so a small zip cannot expand one entry into gigabytes.
+                if (entry.uncompressedSize > MAX_IMAGE_FILE_BYTES) {
+                  rej(
+                    new FileTooLargeError(
+                      `too large (${formatMiB(entry.uncompressedSize)} uncompressed; an image file may be at most ${formatMiB(MAX_IMAGE_FILE_BYTES)})`,
+                    ),
+                  );
+                  return;
+                }
                 zip.openReadStream(entry, (e, stream) => {
                   if (e || !stream) {
                     rej(e ?? new Error('no stream'));
