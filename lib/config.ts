@@ -54,6 +54,16 @@ export function deviceForInstanceType(instanceType: string): Device | { refused:
   return 'cpu';
 }
 
+/**
+ * Public SSM parameters AWS and Canonical keep pointing at the current AMI, per device. The training
+ * instance's AMI comes from here (lib/constructs/training-instance.ts); `bnn-pynq preflight` checks that
+ * the parameter resolves in the deploy region.
+ */
+export const AMI_PARAMETERS: Record<Device, string> = {
+  gpu: '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id',
+  cpu: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
+};
+
 /** `-c` gives strings; cdk.json gives JSON types. Accept both, strictly. */
 const booleanValue = z.preprocess(
   (v) => (v === 'true' ? true : v === 'false' ? false : v),

@@ -1,8 +1,11 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { S3_ENDPOINT_ENV, s3EndpointOptions } from '../s3-endpoint';
 
 /** The SDK clients the cloud commands use; tests inject mocked or loopback ones. */
@@ -12,6 +15,11 @@ export interface CloudClients {
   ec2: EC2Client;
   logs: CloudWatchLogsClient;
   cfn: CloudFormationClient;
+  sts: STSClient;
+  iam: IAMClient;
+  quotas: ServiceQuotasClient;
+  /** An EC2 client of another region (preflight asks nearby regions whether they offer a type). */
+  ec2In(region: string): EC2Client;
 }
 
 export interface ConnectionOptions {
@@ -36,10 +44,11 @@ export function createClients(
     ...(options.profile ? { profile: options.profile } : {}),
   };
   const endpoint = env[S3_ENDPOINT_ENV];
-  const cache: Partial<CloudClients> = {};
-  const lazy = <K extends keyof CloudClients>(key: K, make: () => CloudClients[K]): CloudClients[K] => {
+  type Cached = Omit<CloudClients, 'ec2In'>;
+  const cache: Partial<Cached> = {};
+  const lazy = <K extends keyof Cached>(key: K, make: () => Cached[K]): Cached[K] => {
     cache[key] ??= make();
-    return cache[key] as CloudClients[K];
+    return cache[key] as Cached[K];
   };
   return {
     get ssm() {
@@ -57,5 +66,15 @@ export function createClients(
     get cfn() {
       return lazy('cfn', () => new CloudFormationClient(common));
     },
+    get sts() {
+      return lazy('sts', () => new STSClient(common));
+    },
+    get iam() {
+      return lazy('iam', () => new IAMClient(common));
+    },
+    get quotas() {
+      return lazy('quotas', () => new ServiceQuotasClient(common));
+    },
+    ec2In: (region) => new EC2Client({ ...common, region }),
   };
 }

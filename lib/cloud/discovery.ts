@@ -4,6 +4,14 @@ import { DISCOVERY_KEYS, type DiscoveryKey, discoveryParameter, discoveryPrefix 
 import { aws, awsErrorName, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 
+/** The stack does not exist at all (as opposed to one still being created, or deployed by an older version). */
+export class StackNotFoundError extends CloudError {
+  constructor(message: string) {
+    super('stack-not-deployed', message);
+    this.name = 'StackNotFoundError';
+  }
+}
+
 /** What the stack publishes for the CLI (SSM parameters `/bnn-pynq/<stack>/<key>`). */
 export interface StackResources {
   stackName: string;
@@ -58,8 +66,7 @@ export async function discoverStack(
     const stackStatus = await describeStackStatus(clients, stackName);
     const hint = `pass --stack/--region if you deployed it elsewhere`;
     if (stackStatus === undefined) {
-      throw new CloudError(
-        'stack-not-deployed',
+      throw new StackNotFoundError(
         `stack ${stackName} is not deployed in ${where}: run \`npx cdk deploy\` first, or ${hint}`,
       );
     }

@@ -9,14 +9,11 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { Device } from '../config';
+import { AMI_PARAMETERS, type Device } from '../config';
 import { BOOTSTRAP_STATE_TAG, DATASET_ROOT_PREFIX } from '../layout';
 
-/** Public SSM parameters AWS and Canonical keep pointing at the current AMI (resolved at deploy time). */
-export const AMI_PARAMETERS: Record<Device, string> = {
-  gpu: '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id',
-  cpu: '/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id',
-};
+// Defined in lib/config.ts (light: `bnn-pynq preflight` checks the same parameter without loading aws-cdk-lib).
+export { AMI_PARAMETERS };
 
 /** Folder uploaded as the instance-scripts asset; its `user-data.sh` is inlined into the user data. */
 export const INSTANCE_SCRIPTS_DIR = path.resolve(__dirname, '..', '..', 'scripts', 'instance');

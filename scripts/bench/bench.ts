@@ -3,6 +3,8 @@
  * test images, next to a numpy + OpenBLAS float reference run in the same go. Prints one line per
  * figure (and `--json` for one JSON object). A benchmark, not a test: it asserts nothing.
  *
+ * Last, `bnn-pynq preflight` against mocked AWS clients with 200 ms latency per call (its 5 s budget).
+ *
  * Wall time is what a user waits; CPU time (process.cpuUsage) is reported too, because this machine is
  * shared and wall time swings with the load.
  */
@@ -19,6 +21,7 @@ import {
   readIdxImages,
   readIdxLabels,
 } from '../../lib/bnn';
+import { benchPreflight } from './preflight';
 
 const root = path.resolve(__dirname, '..', '..');
 const data = path.resolve(root, '..', 'shared', 'data');
@@ -120,10 +123,26 @@ try {
   out.numpy = { error: (err as Error).message };
   line(`numpy     not run: ${(err as Error).message.split('\n')[0]}`);
 }
-line(
-  `load average ${os
-    .loadavg()
-    .map((v) => v.toFixed(2))
-    .join(' ')} on ${os.cpus().length} CPUs (figures are noisy when others run)`,
-);
-if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
+// 4. Preflight against mocked AWS with 200 ms per call (budget: 5 s), then the closing lines.
+void benchPreflight()
+  .then((r) => {
+    out.preflight = r;
+    line(
+      `preflight ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU  (${r.checks} checks, every AWS call mocked with ${r.latencyMs} ms latency; budget 5000 ms)`,
+    );
+  })
+  .catch((err: Error) => {
+    out.preflight = { error: err.message };
+    line(`preflight not run: ${err.message}`);
+  })
+  .finally(closing);
+
+function closing(): void {
+  line(
+    `load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')} on ${os.cpus().length} CPUs (figures are noisy when others run)`,
+  );
+  if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
+}

@@ -5,6 +5,7 @@ import { buildProgram } from '../../lib/cli/main';
 import { runCli } from '../support/cli';
 
 const CLOUD_COMMANDS = [
+  'preflight',
   'status',
   'start',
   'stop',

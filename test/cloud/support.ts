@@ -1,8 +1,11 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { CloudEnv } from '../../lib/cli/commands/cloud-common';
 import { captureTerminal } from '../../lib/cli/ui/terminal';
@@ -53,7 +56,16 @@ export function mockedCloud(options: { s3?: S3Client; discovery?: Partial<typeof
   const logs = mk(CloudWatchLogsClient);
   const cfn = mk(CloudFormationClient);
   const s3 = options.s3 ?? mk(S3Client);
+  const sts = mk(STSClient);
+  const iam = mk(IAMClient);
+  const quotas = mk(ServiceQuotasClient);
+  /** Other regions' EC2 (preflight's nearby-region question): one mocked client, told apart by its region. */
+  const ec2Elsewhere = mk(EC2Client);
   const mocks = {
+    sts: mockClient(sts),
+    iam: mockClient(iam),
+    quotas: mockClient(quotas),
+    ec2Elsewhere: mockClient(ec2Elsewhere),
     ssm: mockClient(ssm),
     ec2: mockClient(ec2),
     logs: mockClient(logs),
@@ -69,9 +81,23 @@ export function mockedCloud(options: { s3?: S3Client; discovery?: Partial<typeof
       })),
     });
   }
-  const clients: CloudClients = { ssm, ec2, logs, cfn, s3 };
+  const ec2InRegions: string[] = [];
+  const clients: CloudClients = {
+    ssm,
+    ec2,
+    logs,
+    cfn,
+    s3,
+    sts,
+    iam,
+    quotas,
+    ec2In: (region: string) => {
+      ec2InRegions.push(region);
+      return ec2Elsewhere;
+    },
+  };
   const term = captureTerminal();
   const clock = fakeClock();
   const env: CloudEnv = { clients, term, clock, stackName: STACK, region: 'eu-west-1' };
-  return { env, mocks, term, clock, clients };
+  return { env, mocks, term, clock, clients, ec2InRegions };
 }

@@ -14,6 +14,7 @@ const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: () => { r
   { names: ['convert'], load: () => require('./convert') },
   { names: ['verify'], load: () => require('./verify') },
   { names: ['board'], load: () => require('./board') },
+  { names: ['preflight'], load: () => require('./preflight') },
   { names: ['status'], load: () => require('./status') },
   { names: ['start', 'stop'], load: () => require('./instance') },
   { names: ['train', 'watch'], load: () => require('./train') },

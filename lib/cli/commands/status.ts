@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { discoverStack } from '../../cloud/discovery';
+import { discoverStack, StackNotFoundError } from '../../cloud/discovery';
 import { agentPingStatus, describeInstance, parseBootstrapState } from '../../cloud/instance';
 import { listPublished, listRunIds, readRun } from '../../cloud/runs';
 import { formatDuration, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
 import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+import { printPreflight } from './preflight';
 import { describeProgress } from './train';
 
 /**
@@ -13,8 +14,14 @@ import { describeProgress } from './train';
  */
 export async function runStatus(env: CloudEnv): Promise<void> {
   const { clients, term } = env;
-  const stack = await discoverStack(clients, env.stackName, env.region);
   const line = (label: string, value: string) => term.out(`${`${label}:`.padEnd(12)}${value}\n`);
+  const stack = await discoverStack(clients, env.stackName, env.region).catch(async (err) => {
+    if (!(err instanceof StackNotFoundError)) throw err;
+    // Before the first deploy, "where am I" is "what would block it": the preflight checks.
+    line('stack', `${env.stackName} not deployed${env.region ? ` in ${env.region}` : ''}; preflight:`);
+    await printPreflight(env, { stackOverride: env.stackName });
+    throw err;
+  });
   line('stack', `${stack.stackName}${env.region ? ` (${env.region})` : ''}`);
   line('buckets', `datasets s3://${stack.datasetBucket}, artifacts s3://${stack.artifactBucket}`);
 
