@@ -122,6 +122,11 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: 'must be an Availability Zone name such as us-east-1b' })
     .optional(),
+  /**
+   * The sweeps construct (AWS Batch + the training image, `bnn-pynq sweep`, docs/sweeps.md). On by default:
+   * it scales to zero, so idle it costs only the images stored in ECR.
+   */
+  sweeps: booleanValue.default(true),
   /** How long CloudWatch keeps the instance's logs. */
   logRetentionDays: integerValue(1, 3653)
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {

@@ -78,9 +78,37 @@ export const DISCOVERY_KEYS = [
   'bootstrap-state',
 ] as const;
 export type DiscoveryKey = (typeof DISCOVERY_KEYS)[number];
+/**
+ * Discovery parameters of the sweeps construct (lib/constructs/sweeps.ts). Optional: a stack deployed with
+ * `-c sweeps=false` has none, and only `bnn-pynq sweep` needs them.
+ */
+export const SWEEP_DISCOVERY_KEYS = [
+  'sweep-job-queue',
+  'sweep-job-queue-on-demand',
+  'sweep-job-definition',
+  'sweep-image-repository',
+  'sweep-image-project',
+  'sweep-image-tag',
+] as const;
+export type SweepDiscoveryKey = (typeof SWEEP_DISCOVERY_KEYS)[number];
+export type AnyDiscoveryKey = DiscoveryKey | SweepDiscoveryKey;
 export const discoveryPrefix = (stackName: string): string => `/bnn-pynq/${stackName}/`;
-export const discoveryParameter = (stackName: string, key: DiscoveryKey): string =>
+export const discoveryParameter = (stackName: string, key: AnyDiscoveryKey): string =>
   `${discoveryPrefix(stackName)}${key}`;
+
+/**
+ * Sweeps (`bnn-pynq sweep`): ArtifactBucket `sweeps/<sweepId>/sweep.json` lists the grid and, in array-index
+ * order, the run id of every run; each run is an ordinary `runs/<runId>/` whose run.json carries `sweepId`.
+ * Sweep ids sort by creation time like run ids; a run id is `<sweepId>-<index>` (index zero-padded).
+ */
+export const SWEEPS_ROOT_PREFIX = 'sweeps/';
+export const SWEEP_ID_PATTERN = /^[0-9]{8}-[0-9]{6}-sweep-[0-9a-f]{4}$/;
+export const sweepKey = (sweepId: string): string => `${SWEEPS_ROOT_PREFIX}${sweepId}/sweep.json`;
+export function newSweepId(now: Date = new Date(), random: () => number = Math.random): string {
+  return newRunId('sweep', now, random);
+}
+export const sweepRunId = (sweepId: string, index: number, total: number): string =>
+  `${sweepId}-${String(index).padStart(Math.max(3, String(Math.max(0, total - 1)).length), '0')}`;
 
 /** A new run id: UTC start time, dataset, 4 random hex digits. */
 export function newRunId(

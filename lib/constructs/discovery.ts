@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import {
+  type AnyDiscoveryKey,
   DEFAULT_DATASET,
   type DiscoveryKey,
   discoveryParameter,
@@ -38,8 +39,8 @@ interface CommandSpec {
 export class Discovery extends Construct {
   readonly stackName: string;
   readonly prefix: string;
-  private readonly parameters = new Map<DiscoveryKey, ssm.StringParameter>();
-  private readonly values = new Map<DiscoveryKey, string>();
+  private readonly parameters = new Map<AnyDiscoveryKey, ssm.StringParameter>();
+  private readonly values = new Map<AnyDiscoveryKey, string>();
   private readonly emitted = new Set<string>();
 
   static readonly COMMANDS: readonly CommandSpec[] = [
@@ -96,7 +97,7 @@ export class Discovery extends Construct {
   }
 
   /** Publishes `value` (a name, id or token) under `key`: SSM parameter + stack output. Once per key. */
-  add(key: DiscoveryKey, value: string, description?: string): ssm.StringParameter {
+  add(key: AnyDiscoveryKey, value: string, description?: string): ssm.StringParameter {
     if (this.parameters.has(key)) throw new Error(`discovery value '${key}' is already registered`);
     const name = discoveryParameter(this.stackName, key);
     const parameter = new ssm.StringParameter(this, `${outputId(key)}Parameter`, {
@@ -117,13 +118,13 @@ export class Discovery extends Construct {
   }
 
   /** The SSM parameter of a registered key (throws if not registered yet). */
-  parameter(key: DiscoveryKey): ssm.StringParameter {
+  parameter(key: AnyDiscoveryKey): ssm.StringParameter {
     const parameter = this.parameters.get(key);
     if (!parameter) throw new Error(`discovery value '${key}' is not registered`);
     return parameter;
   }
 
-  has(key: DiscoveryKey): boolean {
+  has(key: AnyDiscoveryKey): boolean {
     return this.parameters.has(key);
   }
 

@@ -11,6 +11,7 @@ import { CostGuard } from '../constructs/cost-guard';
 import { Discovery } from '../constructs/discovery';
 import { Network } from '../constructs/network';
 import { Storage } from '../constructs/storage';
+import { Sweeps } from '../constructs/sweeps';
 import { TrainDocument } from '../constructs/train-document';
 import { TrainingInstance } from '../constructs/training-instance';
 
@@ -44,6 +45,8 @@ export class BnnPynqStack extends Stack {
   readonly discovery: Discovery;
   readonly trainDocument: TrainDocument;
   readonly conversion: ConversionJob;
+  /** Undefined with `-c sweeps=false`. */
+  readonly sweeps?: Sweeps;
 
   constructor(scope: Construct, id: string, props: BnnPynqStackProps) {
     super(scope, id, {
@@ -136,6 +139,52 @@ export class BnnPynqStack extends Stack {
       this.conversion.documentName,
       'SSM Automation document that converts, verifies and publishes a run',
     );
+
+    // Issue 18: sweeps on AWS Batch, built from the same scripts asset as the instance.
+    if (config.sweeps) {
+      const sweeps = new Sweeps(this, 'Sweeps', {
+        stackName: config.stackName,
+        vpc: this.vpc,
+        securityGroup: this.network.instanceSecurityGroup,
+        scriptsAsset: this.training.scriptsAsset,
+        datasetBucket: this.datasetBucket,
+        artifactBucket: this.artifactBucket,
+        logRetention: config.logRetentionDays as logs.RetentionDays,
+        retainLogs: config.retainData,
+      });
+      this.sweeps = sweeps;
+      if (!this.training.spotLaunchTemplate) {
+        Validations.of(this.instance).acknowledge({
+          id: 'AwsSolutions-EC26',
+          reason:
+            'The root volume is encrypted (blockDevices, asserted in test/infra/stack.test.ts). cdk-nag 3 cannot evaluate ' +
+            'this rule for an instance without a launch template once the stack holds any launch template (the sweeps one).',
+        });
+      }
+      const add = this.discovery.add.bind(this.discovery);
+      add('sweep-job-queue', sweeps.spotQueue.jobQueueArn, 'Batch job queue of sweeps on Spot GPUs');
+      add(
+        'sweep-job-queue-on-demand',
+        sweeps.onDemandQueue.jobQueueArn,
+        'Batch job queue of sweeps on on-demand GPUs',
+      );
+      add(
+        'sweep-job-definition',
+        sweeps.jobDefinition.jobDefinitionArn,
+        'Batch job definition of a sweep run',
+      );
+      add('sweep-image-repository', sweeps.repository.repositoryUri, 'ECR repository of the training image');
+      add(
+        'sweep-image-project',
+        sweeps.imageProject.projectName,
+        'CodeBuild project that builds the training image',
+      );
+      add(
+        'sweep-image-tag',
+        sweeps.imageTag,
+        'Tag of the training image the job definition runs (the scripts asset hash)',
+      );
+    }
   }
 }
 

@@ -28,6 +28,7 @@ describe('parseConfig', () => {
       retainData: true,
       logRetentionDays: 30,
       minAccuracyPercent: 50,
+      sweeps: true,
     });
   });
 

@@ -11,7 +11,13 @@ import {
   INSTANCE_SCRIPTS_DIR,
   USER_DATA_ENTRY,
 } from '../../lib/constructs/training-instance';
-import { BOOTSTRAP_STATE_TAG, CHECKPOINT_TAG, DISCOVERY_KEYS, discoveryParameter } from '../../lib/layout';
+import {
+  BOOTSTRAP_STATE_TAG,
+  CHECKPOINT_TAG,
+  DISCOVERY_KEYS,
+  discoveryParameter,
+  SWEEP_DISCOVERY_KEYS,
+} from '../../lib/layout';
 import { type BnnPynqStack, buildApp } from '../../lib/stacks/bnn-pynq-stack';
 
 // Synth is slow-ish: each configuration is built once per file.
@@ -235,7 +241,10 @@ describe('training instance', () => {
       ],
       LaunchTemplate: Match.absent(),
     });
-    template.resourceCountIs('AWS::EC2::LaunchTemplate', 0);
+    // The only launch template is the sweeps construct's (Batch instances), none for the training instance.
+    expect(
+      resourcesOf(defaults.json, 'AWS::EC2::LaunchTemplate').map(([id]) => id.startsWith('Sweeps')),
+    ).toEqual([true]);
   });
 
   test('spot=true: persistent request that stops on interruption, via a launch template', () => {
@@ -466,7 +475,9 @@ describe('discovery', () => {
     }
     // Every parameter the stack writes is one of the agreed keys.
     for (const name of names.filter((n) => n.startsWith('/bnn-pynq/'))) {
-      expect(DISCOVERY_KEYS.map((k) => discoveryParameter('BnnPynq', k))).toContain(name);
+      expect(
+        [...DISCOVERY_KEYS, ...SWEEP_DISCOVERY_KEYS].map((k) => discoveryParameter('BnnPynq', k)),
+      ).toContain(name);
     }
     template.hasResourceProperties('AWS::SSM::Parameter', {
       Name: '/bnn-pynq/BnnPynq/bootstrap-state',

@@ -1,0 +1,174 @@
+/**
+ * A sweep's grid: `--grid key=v1,v2` / `--grid seed=1..4` axes → the full list of runs, in a fixed order (the
+ * cartesian product, first axis outermost, last axis fastest), each value checked with the SAME pattern the
+ * `train` document checks it with (TRAIN_PARAMETER_SPECS), so a sweep run can never hold a request a single
+ * `train` run would refuse. Pure: no AWS, no clock (the sweep id is passed in).
+ */
+import { TRAIN_PARAMETER_SPECS, type TrainDocumentParameter } from '../constructs/train-document';
+import { UserError } from '../errors';
+import { NETWORKS, RUN_ID_PATTERN, SWEEP_ID_PATTERN, sweepRunId } from '../layout';
+
+/** Train parameters a grid may vary (not runId, not keepRunning: a Batch job never keeps an instance). */
+export const GRID_PARAMETERS = [
+  'dataset',
+  'epochs',
+  'batchSize',
+  'learningRateStart',
+  'learningRateEnd',
+  'seed',
+  'weightBits',
+  'activationBits',
+  'limitTrain',
+  'select',
+] as const satisfies readonly TrainDocumentParameter[];
+export type GridParameter = (typeof GRID_PARAMETERS)[number] | 'network';
+
+/** Short names (the `train` CLI's option names) accepted beside the document's parameter names. */
+export const GRID_ALIASES: Readonly<Record<string, GridParameter>> = {
+  lr: 'learningRateStart',
+  'lr-start': 'learningRateStart',
+  'lr-end': 'learningRateEnd',
+  lrEnd: 'learningRateEnd',
+  'batch-size': 'batchSize',
+  'limit-train': 'limitTrain',
+  wb: 'weightBits',
+  ab: 'activationBits',
+};
+
+/** Batch array jobs take up to 10,000 children; a sweep this large is a typo more often than a plan. */
+export const MAX_SWEEP_RUNS = 1000;
+/** Values of one axis. */
+const MAX_AXIS_VALUES = 1000;
+
+export interface GridAxis {
+  readonly key: GridParameter;
+  readonly values: readonly string[];
+}
+
+export type RunParameters = Record<GridParameter, string>;
+
+export interface PlannedRun {
+  readonly index: number;
+  readonly runId: string;
+  /** Every parameter of the run (grid value, else the fixed option, else the train document's default). */
+  readonly parameters: RunParameters;
+}
+
+const ALL_KEYS: readonly GridParameter[] = [...GRID_PARAMETERS, 'network'];
+
+function resolveKey(raw: string, where: string): GridParameter {
+  if ((ALL_KEYS as readonly string[]).includes(raw)) return raw as GridParameter;
+  const alias = GRID_ALIASES[raw];
+  if (alias) return alias;
+  throw new UserError(
+    `${where}: unknown grid key "${raw}"; use one of ${[...Object.keys(GRID_ALIASES), ...ALL_KEYS].join(', ')}`,
+  );
+}
+
+/** Checks one value of `key` with the train document's pattern (network: the known overlays). */
+export function checkValue(key: GridParameter, value: string, where: string): void {
+  if (key === 'network') {
+    if (!(NETWORKS as readonly string[]).includes(value)) {
+      throw new UserError(`${where}: network "${value}" is not supported; use one of ${NETWORKS.join(', ')}`);
+    }
+    return;
+  }
+  const spec = TRAIN_PARAMETER_SPECS[key];
+  if (!new RegExp(spec.allowedPattern).test(value)) {
+    throw new UserError(
+      `${where}: ${key} "${value}" is not valid (${spec.description}; the train document's pattern ${spec.allowedPattern})`,
+    );
+  }
+}
+
+/** `seed=1..4` → 1,2,3,4; `lr=0.003,0.001` → two values. */
+export function parseGridArg(arg: string): GridAxis {
+  const where = `--grid ${arg}`;
+  const eq = arg.indexOf('=');
+  if (eq <= 0) throw new UserError(`${where}: expected key=value,value or key=first..last (e.g. seed=1..4)`);
+  const key = resolveKey(arg.slice(0, eq).trim(), where);
+  const text = arg.slice(eq + 1).trim();
+  const range = /^(\d{1,9})\.\.(\d{1,9})$/.exec(text);
+  let values: string[];
+  if (range) {
+    const [first, last] = [Number(range[1]), Number(range[2])];
+    if (last < first) throw new UserError(`${where}: the range ${text} is empty (first > last)`);
+    if (last - first + 1 > MAX_AXIS_VALUES) {
+      throw new UserError(`${where}: the range ${text} has more than ${MAX_AXIS_VALUES} values`);
+    }
+    values = Array.from({ length: last - first + 1 }, (_, i) => String(first + i));
+  } else {
+    values = text.split(',').map((v) => v.trim());
+    if (values.some((v) => v === '')) throw new UserError(`${where}: empty value (check the commas)`);
+  }
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) throw new UserError(`${where}: value "${v}" appears twice`);
+    seen.add(v);
+    checkValue(key, v, where);
+  }
+  return { key, values };
+}
+
+/** The default of every parameter (the train document's; network from the bit widths, as train.sh does). */
+function defaults(): Omit<RunParameters, 'network'> {
+  return Object.fromEntries(GRID_PARAMETERS.map((k) => [k, TRAIN_PARAMETER_SPECS[k].default])) as Omit<
+    RunParameters,
+    'network'
+  >;
+}
+
+/** Number of runs of a grid (the product of the axis sizes), without expanding it. */
+export function gridSize(axes: readonly GridAxis[]): number {
+  return axes.reduce((n, a) => n * a.values.length, 1);
+}
+
+/**
+ * Expands the grid into runs. `fixed` holds the options that apply to every run (e.g. --epochs); a key may be
+ * fixed or gridded, not both. Throws a UserError naming the problem for anything a train run would refuse.
+ */
+export function planSweep(
+  sweepId: string,
+  axes: readonly GridAxis[],
+  fixed: Partial<RunParameters> = {},
+): PlannedRun[] {
+  if (!SWEEP_ID_PATTERN.test(sweepId)) throw new Error(`planSweep: invalid sweep id ${sweepId}`);
+  if (axes.length === 0) throw new UserError('give at least one --grid key=values (e.g. --grid seed=1..4)');
+  const keys = new Set<GridParameter>();
+  for (const a of axes) {
+    if (keys.has(a.key))
+      throw new UserError(`--grid ${a.key} is given twice; put all its values in one --grid`);
+    keys.add(a.key);
+    if (fixed[a.key] !== undefined) {
+      throw new UserError(`${a.key} is both a grid key and a fixed option; drop one of them`);
+    }
+  }
+  for (const [k, v] of Object.entries(fixed))
+    if (v !== undefined) checkValue(k as GridParameter, v, `--${k}`);
+  const total = gridSize(axes);
+  if (total > MAX_SWEEP_RUNS) {
+    throw new UserError(`the grid has ${total} runs; a sweep takes at most ${MAX_SWEEP_RUNS} (split it)`);
+  }
+  const base = { ...defaults(), ...fixed };
+  const runs: PlannedRun[] = [];
+  for (let index = 0; index < total; index++) {
+    const point: Partial<RunParameters> = {};
+    let rest = index;
+    for (let a = axes.length - 1; a >= 0; a--) {
+      const axis = axes[a];
+      point[axis.key] = axis.values[rest % axis.values.length];
+      rest = Math.floor(rest / axis.values.length);
+    }
+    const merged = { ...base, ...point };
+    const network = merged.network ?? `lfcW${merged.weightBits}A${merged.activationBits}`;
+    const runId = sweepRunId(sweepId, index, total);
+    if (!RUN_ID_PATTERN.test(runId)) throw new Error(`planSweep: run id ${runId} breaks RUN_ID_PATTERN`);
+    runs.push({ index, runId, parameters: { ...merged, network } as RunParameters });
+  }
+  return runs;
+}
+
+/** The values that differ between runs, for tables: the grid keys in grid order. */
+export function gridKeys(axes: readonly GridAxis[]): GridParameter[] {
+  return axes.map((a) => a.key);
+}
