@@ -36,6 +36,8 @@ export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,79}$/;
 /** Root of all datasets in the DatasetBucket (the instance may write below it to cache downloads). */
 export const DATASET_ROOT_PREFIX = 'datasets/';
 export const datasetPrefix = (dataset: string): string => `${DATASET_ROOT_PREFIX}${dataset}/`;
+/** Where `dataset import` writes a dataset (and `dataset export-test` reads it) by default, relative to the working folder. */
+export const localDatasetDir = (dataset: string): string => `datasets/${dataset}`;
 /** Root of all runs in the ArtifactBucket; `runs/<runId>/` sorts by start time. */
 export const RUNS_ROOT_PREFIX = 'runs/';
 export const runPrefix = (runId: string): string => `${RUNS_ROOT_PREFIX}${runId}/`;

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../bnn';
 import { UserError } from '../errors';
-import { DATASET_MANIFEST_FILE, DATASET_NAME_PATTERN, datasetPrefix, IDX_FILES } from '../layout';
+import {
+  DATASET_MANIFEST_FILE,
+  DATASET_NAME_PATTERN,
+  datasetPrefix,
+  IDX_FILES,
+  localDatasetDir,
+} from '../layout';
 import { CLASSES_FILE } from './import';
 import { sha256Hex, writeFolderAtomic } from './output';
 
@@ -59,7 +65,7 @@ export async function exportTestSplit(
       }
     };
   } else {
-    const dir = options.from ?? path.join('datasets', options.name);
+    const dir = options.from ?? localDatasetDir(options.name);
     where = `${dir}/`;
     fetch = (file) => fsp.readFile(path.join(dir, file)).catch(() => undefined);
   }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
 import {
@@ -9,6 +8,7 @@ import {
   DATASET_NAME_PATTERN,
   DATASET_PREVIEW_FILE,
   IDX_FILES,
+  localDatasetDir,
 } from '../layout';
 import { decodeToGrey28, type Fit, ImageDecodeError } from './decode';
 import { IMAGE_PIXELS } from './limits';
@@ -128,7 +128,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     cpu = process.cpuUsage();
   };
   checkDatasetName(options.name);
-  const outDir = options.out ?? path.join('datasets', options.name);
+  const outDir = options.out ?? localDatasetDir(options.name);
   if (!options.force && (await fsp.stat(outDir).catch(() => undefined)))
     throw new UserError(`${outDir} already exists; pass --force to replace it, or --out another folder`);
 

@@ -7,7 +7,7 @@ import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { CloudEnv } from '../../lib/cli/commands/cloud-common';
+import type { CloudEnv } from '../../lib/cli/env';
 import { captureTerminal } from '../../lib/cli/ui/terminal';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { type DISCOVERY_KEYS, discoveryParameter } from '../../lib/layout';

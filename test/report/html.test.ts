@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CloudEnv } from '../../lib/cli/commands/cloud-common';
 import { runReport } from '../../lib/cli/commands/report';
+import type { CloudEnv } from '../../lib/cli/env';
 import { captureTerminal } from '../../lib/cli/ui/terminal';
 import { realClock } from '../../lib/cloud/instance';
 import { renderReport } from '../../lib/report/html';

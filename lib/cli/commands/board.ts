@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { readIdxImages, readIdxLabels } from '../../bnn/idx';
 import { paramsFromFiles } from '../../bnn/params';
 import { checkImageShape, classify } from '../../bnn/simulate';
@@ -8,12 +8,19 @@ import { checkDatasetName, loadLocalParamSet, type ParamSet } from '../../board/
 import { paramSetFromRun, testFilesFromBucket } from '../../board/sources';
 import type { BoardTarget } from '../../board/ssh';
 import { summarize } from '../../board/validate';
-import { createClients } from '../../cloud/clients';
 import { discoverStack } from '../../cloud/discovery';
 import { UserError } from '../../errors';
-import { DEFAULT_STACK_NAME } from '../../layout';
+import { collect } from '../args';
+import {
+  addCloudOptions,
+  type CliContext,
+  type CloudEnv,
+  type CloudOptions,
+  type CommandEnv,
+  resolveIn,
+} from '../env';
 
-interface SshFlags {
+export interface SshFlags {
   user?: string;
   port?: string;
   identity?: string;
@@ -23,13 +30,18 @@ interface SshFlags {
   python?: string;
 }
 
-interface CloudFlags {
-  stack: string;
-  region?: string;
-  profile?: string;
+export interface PushFlags extends SshFlags {
+  params?: string;
+  run?: string;
+  dataset?: string;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export interface ValidateFlags extends SshFlags {
+  dataset: string;
+  images?: string;
+  labels?: string;
+  predictionsOut?: string;
+}
 
 function withSsh(cmd: Command): Command {
   return cmd
@@ -40,17 +52,6 @@ function withSsh(cmd: Command): Command {
     .option('--ssh-option <Key=Value>', 'extra ssh -o option (repeatable)', collect)
     .option('--sudo', 'run the board-side steps with sudo -n (the package folder is root-owned on PYNQ)')
     .option('--python <path>', "the board's Python that has the bnn package", 'python3');
-}
-
-function withCloud(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--stack <name>', 'CDK stack name (for --run and the default test files)').default(
-        DEFAULT_STACK_NAME,
-      ),
-    )
-    .option('--region <region>', 'AWS region')
-    .option('--profile <name>', 'AWS profile');
 }
 
 function target(host: string, o: SshFlags): BoardTarget {
@@ -72,15 +73,115 @@ function target(host: string, o: SshFlags): BoardTarget {
   };
 }
 
-async function cloud(o: CloudFlags) {
-  const clients = createClients({ region: o.region, profile: o.profile });
-  const stack = await discoverStack(clients, o.stack, o.region);
-  return { clients, stack };
+const stackOf = (env: CloudEnv) => discoverStack(env.clients, env.stackName, env.region);
+
+/** `bnn-pynq board check <host>`: the pre-flight report; the last problem is the error. */
+export async function runBoardCheck(env: CommandEnv, host: string, o: SshFlags): Promise<void> {
+  const out = (line: string) => env.term.out(`${line}\n`);
+  const report = await checkBoard(target(host, o));
+  const { lines, problems } = formatCheck(report, Boolean(o.sudo));
+  for (const l of lines) out(l);
+  if (problems.length > 0) {
+    for (const p of problems.slice(0, -1)) env.term.err(`error: ${p}\n`);
+    throw new UserError(problems[problems.length - 1] as string);
+  }
+  out('ready       yes: `bnn-pynq board push` can install param sets here');
 }
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
+/** `bnn-pynq board push <host>`: installs a local or a run's param set atomically on the board. */
+export async function runBoardPush(env: CloudEnv, host: string, o: PushFlags): Promise<void> {
+  const out = (line: string) => env.term.out(`${line}\n`);
+  if (o.dataset !== undefined) checkDatasetName(o.dataset);
+  if (Boolean(o.params) === Boolean(o.run))
+    throw new UserError('give exactly one of --params <dir> (a local folder) or --run <id> (from S3)');
+  let set: ParamSet;
+  if (o.params) set = loadLocalParamSet(resolveIn(env, o.params));
+  else {
+    const stack = await stackOf(env);
+    set = await paramSetFromRun(env.clients, stack.artifactBucket, o.run as string, o.dataset);
+  }
+  const dataset = o.dataset ?? set.dataset;
+  if (!dataset)
+    throw new UserError(`${set.source}: cannot tell the dataset from the folder name; pass --dataset <name>`);
+  const r = await pushParamSet(target(host, o), set, dataset);
+  out(`pushed      ${r.files} files (${r.bytes} bytes) from ${set.source}`);
+  out(`checked     every file's SHA-256 on the board`);
+  out(`installed   ${r.where}:${r.target}`);
+  out(
+    `previous    ${r.previous ? `${r.previous} (kept until the next push)` : 'none (first set for this dataset)'}`,
+  );
+  if (r.cleaned.length > 0) out(`cleaned     ${r.cleaned.join(', ')} (left by an interrupted push)`);
+  out(`next        bnn-pynq board validate ${host} --dataset ${dataset}`);
+}
 
-export function register(program: Command): void {
+/** `bnn-pynq board validate <host>`: the board's classifier on a test set, compared with verify. */
+export async function runBoardValidate(env: CloudEnv, host: string, o: ValidateFlags): Promise<void> {
+  const out = (line: string) => env.term.out(`${line}\n`);
+  checkDatasetName(o.dataset);
+  if (Boolean(o.images) !== Boolean(o.labels))
+    throw new UserError(
+      'give both --images and --labels, or neither (then the dataset bucket test files are used)',
+    );
+  let files: { images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string };
+  if (o.images && o.labels) {
+    const read = (f: string) => {
+      try {
+        return readFileSync(resolveIn(env, f));
+      } catch {
+        throw new UserError(`${f}: cannot read the file; pass an idx file (e.g. t10k-images-idx3-ubyte.gz)`);
+      }
+    };
+    files = {
+      images: read(o.images),
+      labels: read(o.labels),
+      imagesName: o.images,
+      labelsName: o.labels,
+    };
+  } else {
+    const stack = await stackOf(env);
+    files = await testFilesFromBucket(env.clients, stack.datasetBucket, o.dataset);
+  }
+  const images = readIdxImages(files.images, files.imagesName);
+  const labels = readIdxLabels(files.labels, files.labelsName);
+  if (images.count !== labels.count)
+    throw new UserError(
+      `${files.imagesName} has ${images.count} images but ${files.labelsName} has ${labels.count} labels`,
+    );
+
+  checkImageShape(images, files.imagesName); // before the upload, not after
+  const run = await runOnBoard(target(host, o), o.dataset, files.images);
+  if (run.predictions.length !== images.count)
+    throw new UserError(
+      `board ${run.where} returned ${run.predictions.length} predictions for ${images.count} images; its classifier did not read the whole file`,
+    );
+  // verify's prediction for the same folder: the hardware-exact simulator on the bytes the board loaded.
+  const simulated = classify(paramsFromFiles(run.files, `${run.where}:${run.folder}`), images);
+  const s = summarize(run.predictions, labels.labels, simulated);
+  if (o.predictionsOut) {
+    try {
+      writeFileSync(resolveIn(env, o.predictionsOut), Array.from(run.predictions, (p) => `${p}\n`).join(''));
+    } catch (err) {
+      throw new UserError(`${o.predictionsOut}: cannot write predictions (${(err as Error).message})`);
+    }
+  }
+  out(`board       ${run.where}, ${run.folder}`);
+  out(`images      ${s.total} (${files.imagesName})`);
+  out(`accuracy    ${s.accuracy.toFixed(2)} % on the board (${s.correct} / ${s.total})`);
+  out(`speed       ${run.usecPerImage.toFixed(2)} µs/image (as the board reports it)`);
+  out(`verify      ${s.simulatedAccuracy.toFixed(2)} % predicted for the same files`);
+  out(`disagree    ${s.disagreements} of ${s.total} images`);
+  if (s.disagreements > 0) {
+    const ex = s.examples.map(
+      (e) => `#${e.image}: board ${e.board}, verify ${e.simulated}, label ${e.label}`,
+    );
+    throw new UserError(
+      `the board classified ${s.disagreements} images differently from verify (${ex.join('; ')}): the overlay or its driver does not run these params as the format specifies; check the bitstream version (bnn-pynq board check)`,
+      { exitCode: 3 },
+    );
+  }
+}
+
+export function register(program: Command, ctx: CliContext): void {
   const board = program
     .command('board')
     .description('Deliver a param folder to a PYNQ board over your own ssh, and measure it there');
@@ -92,18 +193,9 @@ export function register(program: Command): void {
       .description(
         'Pre-flight: reachable, Python, PYNQ, bnn package and its params folder, free space, writable',
       ),
-  ).action(async (host: string, o: SshFlags) => {
-    const report = await checkBoard(target(host, o));
-    const { lines, problems } = formatCheck(report, Boolean(o.sudo));
-    for (const l of lines) out(l);
-    if (problems.length > 0) {
-      for (const p of problems.slice(0, -1)) process.stderr.write(`error: ${p}\n`);
-      throw new UserError(problems[problems.length - 1] as string);
-    }
-    out('ready       yes: `bnn-pynq board push` can install param sets here');
-  });
+  ).action(async (host: string, o: SshFlags) => runBoardCheck(ctx.env(), host, o));
 
-  withCloud(
+  addCloudOptions(
     withSsh(
       board
         .command('push')
@@ -113,35 +205,9 @@ export function register(program: Command): void {
         .option('--run <id>', "a run's param folder, fetched from S3 through its manifest")
         .option('--dataset <name>', 'dataset folder name on the board (default: from the folder or the run)'),
     ),
-  ).action(
-    async (host: string, o: SshFlags & CloudFlags & { params?: string; run?: string; dataset?: string }) => {
-      if (o.dataset !== undefined) checkDatasetName(o.dataset);
-      if (Boolean(o.params) === Boolean(o.run))
-        throw new UserError('give exactly one of --params <dir> (a local folder) or --run <id> (from S3)');
-      let set: ParamSet;
-      if (o.params) set = loadLocalParamSet(o.params);
-      else {
-        const { clients, stack } = await cloud(o);
-        set = await paramSetFromRun(clients, stack.artifactBucket, o.run as string, o.dataset);
-      }
-      const dataset = o.dataset ?? set.dataset;
-      if (!dataset)
-        throw new UserError(
-          `${set.source}: cannot tell the dataset from the folder name; pass --dataset <name>`,
-        );
-      const r = await pushParamSet(target(host, o), set, dataset);
-      out(`pushed      ${r.files} files (${r.bytes} bytes) from ${set.source}`);
-      out(`checked     every file's SHA-256 on the board`);
-      out(`installed   ${r.where}:${r.target}`);
-      out(
-        `previous    ${r.previous ? `${r.previous} (kept until the next push)` : 'none (first set for this dataset)'}`,
-      );
-      if (r.cleaned.length > 0) out(`cleaned     ${r.cleaned.join(', ')} (left by an interrupted push)`);
-      out(`next        bnn-pynq board validate ${host} --dataset ${dataset}`);
-    },
-  );
+  ).action(async (host: string, o: PushFlags & CloudOptions) => runBoardPush(ctx.cloudEnv(o), host, o));
 
-  withCloud(
+  addCloudOptions(
     withSsh(
       board
         .command('validate')
@@ -157,76 +223,7 @@ export function register(program: Command): void {
         .option('--labels <file>', 'idx1 labels, raw or .gz (default: the dataset test labels)')
         .option('--predictions-out <file>', "write the board's predictions, one class index per line"),
     ),
-  ).action(
-    async (
-      host: string,
-      o: SshFlags &
-        CloudFlags & { dataset: string; images?: string; labels?: string; predictionsOut?: string },
-    ) => {
-      checkDatasetName(o.dataset);
-      if (Boolean(o.images) !== Boolean(o.labels))
-        throw new UserError(
-          'give both --images and --labels, or neither (then the dataset bucket test files are used)',
-        );
-      let files: { images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string };
-      if (o.images && o.labels) {
-        const read = (f: string) => {
-          try {
-            return readFileSync(f);
-          } catch {
-            throw new UserError(
-              `${f}: cannot read the file; pass an idx file (e.g. t10k-images-idx3-ubyte.gz)`,
-            );
-          }
-        };
-        files = {
-          images: read(o.images),
-          labels: read(o.labels),
-          imagesName: o.images,
-          labelsName: o.labels,
-        };
-      } else {
-        const { clients, stack } = await cloud(o);
-        files = await testFilesFromBucket(clients, stack.datasetBucket, o.dataset);
-      }
-      const images = readIdxImages(files.images, files.imagesName);
-      const labels = readIdxLabels(files.labels, files.labelsName);
-      if (images.count !== labels.count)
-        throw new UserError(
-          `${files.imagesName} has ${images.count} images but ${files.labelsName} has ${labels.count} labels`,
-        );
-
-      checkImageShape(images, files.imagesName); // before the upload, not after
-      const run = await runOnBoard(target(host, o), o.dataset, files.images);
-      if (run.predictions.length !== images.count)
-        throw new UserError(
-          `board ${run.where} returned ${run.predictions.length} predictions for ${images.count} images; its classifier did not read the whole file`,
-        );
-      // verify's prediction for the same folder: the hardware-exact simulator on the bytes the board loaded.
-      const simulated = classify(paramsFromFiles(run.files, `${run.where}:${run.folder}`), images);
-      const s = summarize(run.predictions, labels.labels, simulated);
-      if (o.predictionsOut) {
-        try {
-          writeFileSync(o.predictionsOut, Array.from(run.predictions, (p) => `${p}\n`).join(''));
-        } catch (err) {
-          throw new UserError(`${o.predictionsOut}: cannot write predictions (${(err as Error).message})`);
-        }
-      }
-      out(`board       ${run.where}, ${run.folder}`);
-      out(`images      ${s.total} (${files.imagesName})`);
-      out(`accuracy    ${s.accuracy.toFixed(2)} % on the board (${s.correct} / ${s.total})`);
-      out(`speed       ${run.usecPerImage.toFixed(2)} µs/image (as the board reports it)`);
-      out(`verify      ${s.simulatedAccuracy.toFixed(2)} % predicted for the same files`);
-      out(`disagree    ${s.disagreements} of ${s.total} images`);
-      if (s.disagreements > 0) {
-        const ex = s.examples.map(
-          (e) => `#${e.image}: board ${e.board}, verify ${e.simulated}, label ${e.label}`,
-        );
-        throw new UserError(
-          `the board classified ${s.disagreements} images differently from verify (${ex.join('; ')}): the overlay or its driver does not run these params as the format specifies; check the bitstream version (bnn-pynq board check)`,
-          { exitCode: 3 },
-        );
-      }
-    },
+  ).action(async (host: string, o: ValidateFlags & CloudOptions) =>
+    runBoardValidate(ctx.cloudEnv(o), host, o),
   );
 }

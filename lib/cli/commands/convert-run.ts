@@ -5,9 +5,9 @@ import { assertRunId, objectExists, readRun } from '../../cloud/runs';
 import { startConvertAutomation, waitForAutomation } from '../../cloud/ssm';
 import { DEFAULT_NETWORK, publishedParamsPrefix, runKeys } from '../../layout';
 import type { VerifySummary } from '../../report/progress';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatPercent } from '../ui/format';
 import { startSpinner } from '../ui/spinner';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
 
 export interface ConvertRunOptions {
   dataset?: string;
@@ -86,7 +86,7 @@ export async function runConvertRun(env: CloudEnv, runId: string, options: Conve
   );
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('convert-run <runId>')
@@ -99,6 +99,6 @@ export function register(program: Command): void {
         "write the run's params and verify.json only, keep the published params as they are",
       ),
   ).action(async (runId: string, options: ConvertRunOptions & CloudOptions) =>
-    runConvertRun(cloudEnvFromOptions(options), runId, options),
+    runConvertRun(ctx.cloudEnv(options), runId, options),
   );
 }

@@ -12,9 +12,9 @@ import {
   runParamsPrefix,
   runParamsRoot,
 } from '../../layout';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions, resolveIn } from '../env';
 import { formatBytes, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
 
 export interface FetchOptions {
   run?: string;
@@ -89,7 +89,11 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
   }
   const results: FetchResult[] = [];
   for (const s of sources) {
-    const r = await fetchParams(clients, { bucket, ...s, network: DEFAULT_NETWORK }, options.out);
+    const r = await fetchParams(
+      clients,
+      { bucket, ...s, network: DEFAULT_NETWORK },
+      resolveIn(env, options.out),
+    );
     summarize(env, r, options.run ? 'fetched' : 'fetched published');
     results.push(r);
   }
@@ -101,7 +105,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
   return results;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('fetch')
@@ -116,6 +120,6 @@ export function register(program: Command): void {
         'read this artifact bucket directly (no stack lookup; needs only S3 read access)',
       ),
   ).action(async (options: FetchOptions & CloudOptions) => {
-    await runFetch(cloudEnvFromOptions(options), options);
+    await runFetch(ctx.cloudEnv(options), options);
   });
 }

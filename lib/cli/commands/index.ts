@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import { type CliContext, processContext } from '../env';
 
-type Register = (program: Command) => void;
+type Register = (program: Command, ctx: CliContext) => void;
 
 /**
  * Every command of the CLI, in the order `--help` lists them: the top-level names a module adds, and the
- * module (loaded on demand). A command module exports `register(program)`.
+ * module (loaded on demand). A command module exports `register(program, ctx)`: it declares the command and
+ * its options, and its action builds the env from `ctx` and calls the module's `runX(env, ...)`.
  *
  * Loading is lazy because the modules' dependencies are heavy (the AWS SDK clients, sharp/libvips): a
  * `bnn-pynq convert` should not pay a second of start-up for the cloud commands. Help, no command or an
@@ -33,8 +35,12 @@ export const COMMAND_NAMES: readonly string[] = COMMAND_MODULES.flatMap((m) => m
  * Registers the commands on `program`. With `argv` (process.argv), only the module of the command being run
  * is loaded when it is a known one; without it, all are.
  */
-export function registerCommands(program: Command, argv?: readonly string[]): void {
+export function registerCommands(
+  program: Command,
+  argv?: readonly string[],
+  ctx: CliContext = processContext,
+): void {
   const first = argv?.slice(2).find((a) => !a.startsWith('-'));
   const only = COMMAND_MODULES.find((m) => first !== undefined && m.names.includes(first));
-  for (const m of only ? [only] : COMMAND_MODULES) m.load().register(program);
+  for (const m of only ? [only] : COMMAND_MODULES) m.load().register(program, ctx);
 }

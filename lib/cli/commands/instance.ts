@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
 import { describeInstance, ensureReady, stopInstance } from '../../cloud/instance';
+import { positiveInt } from '../args';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { startSpinner } from '../ui/spinner';
-import {
-  addCloudOptions,
-  type CloudEnv,
-  type CloudOptions,
-  cloudEnvFromOptions,
-  positiveInt,
-} from './cloud-common';
 
 /** `bnn-pynq start`: start the instance and wait until SSM sees it and the bootstrap is ready. */
 export async function runStart(env: CloudEnv, options: { timeout?: number } = {}): Promise<void> {
@@ -52,21 +47,17 @@ export async function runStop(env: CloudEnv, options: { wait?: boolean } = {}): 
   spinner.succeed(`instance ${inst.id} stopped`);
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('start')
       .description('Start the training instance and wait until SSM sees it and its bootstrap is ready')
       .option('--timeout <minutes>', 'how long to wait', positiveInt('--timeout'), 30),
-  ).action(async (options: CloudOptions & { timeout: number }) =>
-    runStart(cloudEnvFromOptions(options), options),
-  );
+  ).action(async (options: CloudOptions & { timeout: number }) => runStart(ctx.cloudEnv(options), options));
   addCloudOptions(
     program
       .command('stop')
       .description('Stop the training instance (an unfinished run resumes from its checkpoint on start)')
       .option('--wait', 'wait until it is stopped'),
-  ).action(async (options: CloudOptions & { wait?: boolean }) =>
-    runStop(cloudEnvFromOptions(options), options),
-  );
+  ).action(async (options: CloudOptions & { wait?: boolean }) => runStop(ctx.cloudEnv(options), options));
 }

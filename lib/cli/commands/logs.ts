@@ -4,7 +4,7 @@ import { followS3Text, streamLog } from '../../cloud/logs';
 import { assertRunId, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import { logStreams, runKeys } from '../../layout';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -69,7 +69,7 @@ export async function runLogs(env: CloudEnv, runId: string | undefined, options:
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('logs [runId]')
@@ -78,6 +78,6 @@ export function register(program: Command): void {
       .option('--bootstrap', "print the instance's bootstrap log instead")
       .option('--timestamps', 'prefix each line with its time (UTC)'),
   ).action(async (runId: string | undefined, options: LogsOptions & CloudOptions) =>
-    runLogs(cloudEnvFromOptions(options), runId, options),
+    runLogs(ctx.cloudEnv(options), runId, options),
   );
 }

@@ -9,9 +9,9 @@ import {
 } from '../../preflight/checks';
 import { parseContextOption, readDeployConfig } from '../../preflight/project-config';
 import { fileQuotaRequest, planQuotaRequest } from '../../preflight/quota-request';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { startSpinner } from '../ui/spinner';
 import { paint, type Terminal } from '../ui/terminal';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
 
 export interface PreflightOptions {
   /** `-c key=value` overrides of cdk.json's context, as `cdk deploy -c` takes them. */
@@ -142,7 +142,7 @@ function terminalConfirm(): PreflightEnv['confirm'] {
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('preflight')
@@ -160,7 +160,7 @@ export function register(program: Command): void {
   ).action(async (options: CloudOptions & PreflightOptions, cmd: Command) => {
     const stackOverride = cmd.getOptionValueSource('stack') === 'default' ? undefined : options.stack;
     await runPreflightCommand(
-      { ...cloudEnvFromOptions(options), confirm: terminalConfirm() },
+      { ...ctx.cloudEnv(options), confirm: terminalConfirm() },
       { ...options, stackOverride },
     );
   });

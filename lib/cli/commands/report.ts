@@ -9,7 +9,7 @@ import { InputFormatError, UserError } from '../../errors';
 import { DATASET_PREVIEW_FILE, datasetPrefix, runParamsPrefix } from '../../layout';
 import { type ReportInput, renderReport } from '../../report/html';
 import { parseProgress, parseVerify } from '../../report/progress';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions, resolveIn } from '../env';
 
 export interface ReportOptions {
   out?: string;
@@ -99,9 +99,9 @@ async function reportInputFromS3(env: CloudEnv, runId: string): Promise<ReportIn
 export async function runReport(env: CloudEnv, runId: string, options: ReportOptions): Promise<string> {
   assertRunId(runId);
   const input = options.local
-    ? reportInputFromFolder(runId, options.local, new Date(env.clock.now()).toISOString())
+    ? reportInputFromFolder(runId, resolveIn(env, options.local), new Date(env.clock.now()).toISOString())
     : await reportInputFromS3(env, runId);
-  const out = path.resolve(options.out ?? `report-${runId}.html`);
+  const out = path.resolve(env.cwd ?? process.cwd(), options.out ?? `report-${runId}.html`);
   if (!existsSync(path.dirname(out))) {
     throw new UserError(
       `--out ${options.out}: folder ${path.dirname(out)} does not exist; create it or choose another path`,
@@ -117,7 +117,7 @@ export async function runReport(env: CloudEnv, runId: string, options: ReportOpt
   return out;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('report <runId>')
@@ -127,6 +127,6 @@ export function register(program: Command): void {
       .option('--out <file>', 'where to write it (default: ./report-<runId>.html)')
       .option('--local <dir>', 'read a local copy of runs/<runId>/ instead of S3 (no AWS access needed)'),
   ).action(async (runId: string, options: ReportOptions & CloudOptions) => {
-    await runReport(cloudEnvFromOptions(options), runId, options);
+    await runReport(ctx.cloudEnv(options), runId, options);
   });
 }

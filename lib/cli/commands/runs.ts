@@ -3,14 +3,9 @@ import { discoverStack } from '../../cloud/discovery';
 import { listPublished, listRunIds, objectExists, readRun } from '../../cloud/runs';
 import { MANIFEST_FILE, runParamsPrefix } from '../../layout';
 import { totalEpochs } from '../../report/progress';
+import { positiveInt } from '../args';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatPercent, renderTable } from '../ui/format';
-import {
-  addCloudOptions,
-  type CloudEnv,
-  type CloudOptions,
-  cloudEnvFromOptions,
-  positiveInt,
-} from './cloud-common';
 
 /** `bnn-pynq runs`: a table of the newest runs, newest first. */
 export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): Promise<void> {
@@ -67,7 +62,7 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
   );
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('runs')
@@ -75,7 +70,5 @@ export function register(program: Command): void {
         'List training runs: id, dataset, epochs done, best validation error, test error, state, params',
       )
       .option('--limit <n>', 'show the newest n runs', positiveInt('--limit'), 20),
-  ).action(async (options: CloudOptions & { limit: number }) =>
-    runRuns(cloudEnvFromOptions(options), options),
-  );
+  ).action(async (options: CloudOptions & { limit: number }) => runRuns(ctx.cloudEnv(options), options));
 }

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { discoverStack, StackNotFoundError } from '../../cloud/discovery';
 import { agentPingStatus, describeInstance, parseBootstrapState } from '../../cloud/instance';
 import { listPublished, listRunIds, readRun } from '../../cloud/runs';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatDuration, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
-import { addCloudOptions, type CloudEnv, type CloudOptions, cloudEnvFromOptions } from './cloud-common';
 import { printPreflight } from './preflight';
 import { describeProgress } from './train';
 
@@ -75,10 +75,10 @@ export async function runStatus(env: CloudEnv): Promise<void> {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('status')
       .description('Show the stack, instance, bootstrap state, current run and published params'),
-  ).action(async (options: CloudOptions) => runStatus(cloudEnvFromOptions(options)));
+  ).action(async (options: CloudOptions) => runStatus(ctx.cloudEnv(options)));
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack, type StackResources } from '../../cloud/discovery';
 import { describeInstance, ensureReady } from '../../cloud/instance';
@@ -14,16 +14,16 @@ import {
   newRunId,
 } from '../../layout';
 import { totalEpochs } from '../../report/progress';
+import { nonNegativeInt, positiveInt } from '../args';
+import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatDuration, formatPercent, progressBar } from '../ui/format';
 import { startSpinner } from '../ui/spinner';
 import { paint } from '../ui/terminal';
-import {
-  addCloudOptions,
-  type CloudEnv,
-  type CloudOptions,
-  cloudEnvFromOptions,
-  positiveInt,
-} from './cloud-common';
+
+/** How `--select` picks the best epoch (the train document's `select` parameter). */
+const SELECT_RULES = ['board', 'argmax'] as const;
+/** The largest seed the train document's allowedPattern (`^[0-9]{1,9}$`) takes. */
+const TRAIN_SEED_MAX = 999_999_999;
 
 export interface TrainOptions {
   dataset: string;
@@ -33,7 +33,7 @@ export interface TrainOptions {
   batchSize?: number;
   seed?: number;
   limitTrain?: number;
-  select?: string;
+  select?: (typeof SELECT_RULES)[number];
   keepRunning?: boolean;
   follow?: boolean;
   timeout?: number;
@@ -203,7 +203,14 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
   return runId;
 }
 
-export function register(program: Command): void {
+/** `bnn-pynq watch <runId>`: follows a run until it ends. */
+export async function runWatch(env: CloudEnv, runId: string): Promise<void> {
+  const stack = await discoverStack(env.clients, env.stackName, env.region);
+  const run = await followRun(env, stack, runId);
+  env.term.err(`done: ${describeProgress(run)}\n`);
+}
+
+export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('train')
@@ -219,13 +226,19 @@ export function register(program: Command): void {
       .option('--wb <bits>', 'weight bits (1 for the lfcW1A1 overlay)', positiveInt('--wb'))
       .option('--ab <bits>', 'activation bits (1 for the lfcW1A1 overlay)', positiveInt('--ab'))
       .option('--batch-size <n>', 'mini-batch size', positiveInt('--batch-size'))
-      .option('--seed <n>', 'random seed', positiveInt('--seed'))
+      // The train document takes up to 9 digits (its allowedPattern), and 0 is its default seed.
+      .option('--seed <n>', 'random seed', nonNegativeInt('--seed', TRAIN_SEED_MAX))
       .option(
         '--limit-train <n>',
         'train on the first n images only (smoke runs)',
         positiveInt('--limit-train'),
       )
-      .option('--select <rule>', 'pick the best epoch by "board" (default) or "argmax" validation error')
+      .addOption(
+        new Option(
+          '--select <rule>',
+          'pick the best epoch by "board" (default) or "argmax" validation error',
+        ).choices(SELECT_RULES),
+      )
       .option('--keep-running', 'keep the instance running after the run ends')
       .option('-f, --follow', 'show a live progress bar until the run ends')
       .option(
@@ -235,17 +248,9 @@ export function register(program: Command): void {
         30,
       ),
   ).action(async (options: TrainOptions & CloudOptions) => {
-    if (options.select !== undefined && !['board', 'argmax'].includes(options.select)) {
-      throw new UserError(`--select must be "board" or "argmax", got "${options.select}"`);
-    }
-    await runTrain(cloudEnvFromOptions(options), options);
+    await runTrain(ctx.cloudEnv(options), options);
   });
   addCloudOptions(
     program.command('watch <runId>').description('Follow a running training run with a live progress bar'),
-  ).action(async (runId: string, options: CloudOptions) => {
-    const env = cloudEnvFromOptions(options);
-    const stack = await discoverStack(env.clients, env.stackName, env.region);
-    const run = await followRun(env, stack, runId);
-    env.term.err(`done: ${describeProgress(run)}\n`);
-  });
+  ).action(async (runId: string, options: CloudOptions) => runWatch(ctx.cloudEnv(options), runId));
 }

@@ -8,8 +8,9 @@ import { loadLfcModel } from '../../bnn/model';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
 import { UserError } from '../../errors';
+import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
-interface VerifyFlags {
+export interface VerifyFlags {
   images: string;
   labels: string;
   json?: boolean;
@@ -17,7 +18,7 @@ interface VerifyFlags {
   against?: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('verify')
     .description(
@@ -36,16 +37,18 @@ export function register(program: Command): void {
       'also run the float model it was converted from: argmax and board-rule accuracy, and where they differ',
     )
     .action(async (paramDir: string, flags: VerifyFlags) => {
-      await runVerify(paramDir, flags);
+      await runVerify(ctx.env(), paramDir, flags);
     });
 }
 
-async function runVerify(paramDir: string, flags: VerifyFlags): Promise<void> {
-  const params = await readParamFolder(paramDir);
-  const images = readIdxImages(await readInputFile(flags.images, '--images'), flags.images);
-  const labels = readIdxLabels(await readInputFile(flags.labels, '--labels'), flags.labels);
+/** `bnn-pynq verify <paramdir>`: the hardware-exact simulator on labelled images; prints its report. */
+export async function runVerify(env: CommandEnv, paramDir: string, flags: VerifyFlags): Promise<void> {
+  const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
+  const params = await readParamFolder(resolveIn(env, paramDir));
+  const images = readIdxImages(await read(flags.images, '--images'), flags.images);
+  const labels = readIdxLabels(await read(flags.labels, '--labels'), flags.labels);
   const model = flags.against
-    ? loadLfcModel(await readInputFile(flags.against, '--against'), flags.against)
+    ? loadLfcModel(await read(flags.against, '--against'), flags.against)
     : undefined;
   const predictions = new Uint8Array(images.count);
   const report = verify(params, images, labels, {
@@ -62,17 +65,17 @@ async function runVerify(paramDir: string, flags: VerifyFlags): Promise<void> {
   if (flags.predictions) {
     const lines = Array.from(predictions, (p) => `${p}\n`).join('');
     try {
-      await fs.writeFile(flags.predictions, lines);
+      await fs.writeFile(resolveIn(env, flags.predictions), lines);
     } catch (err) {
       throw new UserError(`${flags.predictions}: cannot write predictions (${(err as Error).message})`);
     }
   }
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ paramDir, ...report, ...(against ? { against } : {}) })}\n`);
+    env.term.out(`${JSON.stringify({ paramDir, ...report, ...(against ? { against } : {}) })}\n`);
     return;
   }
-  process.stdout.write(formatReport(report, params.classes));
-  if (against) process.stdout.write(formatComparison(against));
+  env.term.out(formatReport(report, params.classes));
+  if (against) env.term.out(formatComparison(against));
 }
 
 const pct = (v: number | null) => (v === null ? '   -  ' : `${v.toFixed(2).padStart(6)} %`);
