@@ -112,10 +112,3 @@ test('an offline command writes to the injected terminal and resolves paths in t
   expect(existsSync(path.join(process.cwd(), 'params', 'mnist'))).toBe(false);
   expect(readdirSync(path.join(cwd, 'params', 'mnist', 'lfcW1A1'))).toHaveLength(289);
 });
-
-test('`convert --network` takes only the overlays the converter knows', async () => {
-  const { env } = mockedCloud();
-  const { error, stderr } = await run(env, ['convert', 'm.npz', '--out', 'x', '--network', 'cnvW1A1x']);
-  expect(error?.exitCode).toBe(1);
-  expect(stderr).toMatch(/option '--network <name>' argument 'cnvW1A1x' is invalid\. Allowed choices are /);
-});

@@ -15,11 +15,12 @@ import { CLASS_PRESETS, VALIDATION_SPLIT } from '../../bnn/presets';
 import type { ConvertSummary } from '../../bnn/types';
 import { InputFormatError, UserError } from '../../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_DATASET } from '../../layout';
+import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
 /** The dataset (board folder and class-name preset) of each overlay family when --dataset is not given. */
 const FAMILY_DATASET = { lfc: DEFAULT_DATASET, cnv: 'cifar10' } as const;
 
-interface ConvertFlags {
+export interface ConvertFlags {
   out: string;
   dataset?: string;
   network?: string;
@@ -30,7 +31,7 @@ interface ConvertFlags {
   calibrateLabels?: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('convert')
     .description(
@@ -58,17 +59,20 @@ export function register(program: Command): void {
     )
     .option('--calibrate-labels <idx1>', 'labels of --calibrate-images')
     .action(async (modelFile: string, flags: ConvertFlags) => {
-      await runConvert(modelFile, flags);
+      await runConvert(ctx.env(), modelFile, flags);
     });
 }
 
 async function classNames(
+  env: CommandEnv,
   flags: ConvertFlags,
   dataset: string,
   network: OverlayName,
 ): Promise<string[] | undefined> {
   if (flags.classes) {
-    const names = parseClassNames(new TextDecoder().decode(await readInputFile(flags.classes, '--classes')));
+    const names = parseClassNames(
+      new TextDecoder().decode(await readInputFile(resolveIn(env, flags.classes), '--classes')),
+    );
     if (names.length === 0)
       throw new InputFormatError(flags.classes, 'no class names: write one name per line');
     const max = network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
@@ -83,7 +87,8 @@ async function classNames(
   return preset ? [...preset] : undefined;
 }
 
-async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void> {
+/** `bnn-pynq convert <model.npz>`: writes the param folder atomically and prints its summary. */
+export async function runConvert(env: CommandEnv, modelFile: string, flags: ConvertFlags): Promise<void> {
   if (flags.network !== undefined && !isOverlayName(flags.network))
     throw new UserError(`--network ${flags.network}: choose one of ${OVERLAY_NAMES.join(', ')}`);
   if (flags.dataset !== undefined && !DATASET_NAME_PATTERN.test(flags.dataset))
@@ -93,7 +98,7 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
   if (Boolean(flags.calibrateImages) !== Boolean(flags.calibrateLabels))
     throw new UserError('--calibrate-images and --calibrate-labels go together: pass both');
 
-  const modelBytes = await readInputFile(modelFile, 'the model');
+  const modelBytes = await readInputFile(resolveIn(env, modelFile), 'the model');
   // lfcW1A1 keeps its own converter (and calibration); every other overlay goes through the table.
   let network = flags.network as OverlayName | undefined;
   let arrays: ReturnType<typeof readNpz> | undefined;
@@ -105,11 +110,18 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
     throw new UserError(`--calibrate-images: last-layer calibration is for lfcW1A1 only, not ${network}`);
   const dataset = flags.dataset ?? FAMILY_DATASET[OVERLAYS[network].family];
   if (network !== 'lfcW1A1' && arrays) {
-    const names = await classNames(flags, dataset, network);
-    await runOverlayConvert(parseOverlayModel(arrays, modelFile, network), names, dataset, modelFile, flags);
+    const names = await classNames(env, flags, dataset, network);
+    await runOverlayConvert(
+      env,
+      parseOverlayModel(arrays, modelFile, network),
+      names,
+      dataset,
+      modelFile,
+      flags,
+    );
     return;
   }
-  const names = await classNames(flags, dataset, network);
+  const names = await classNames(env, flags, dataset, network);
   const model = arrays ? parseLfcModel(arrays, modelFile) : loadLfcModel(modelBytes, modelFile);
   if (!names)
     throw new UserError(
@@ -126,15 +138,15 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
   let files = converted.files;
   let calibration: Awaited<ReturnType<typeof calibrate>> | undefined;
   if (flags.calibrateImages && flags.calibrateLabels) {
-    calibration = await calibrate(converted, flags.calibrateImages, flags.calibrateLabels);
+    calibration = await calibrate(env, converted, flags.calibrateImages, flags.calibrateLabels);
     files = calibration.result.files;
   }
-  const target = await writeParamFolderAtomic(flags.out, dataset, network, files, {
+  const target = await writeParamFolderAtomic(resolveIn(env, flags.out), dataset, network, files, {
     overwrite: flags.force,
   });
   if (flags.json) {
     const c = calibration;
-    process.stdout.write(
+    env.term.out(
       `${JSON.stringify({
         folder: target,
         ...converted.summary,
@@ -151,10 +163,10 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
     );
     return;
   }
-  process.stdout.write(formatSummary(converted.summary, target, convertMs));
+  env.term.out(formatSummary(converted.summary, target, convertMs));
   if (calibration) {
     const { result, range } = calibration;
-    process.stdout.write(
+    env.term.out(
       `calibrated last-layer thresholds on ${result.images} images${range ? ` (${range})` : ''}: board-rule accuracy ${result.before.accuracy.toFixed(2)} % -> ${result.after.accuracy.toFixed(2)} %\n` +
         `  thresholds ${result.before.thresholds.join(' ')} -> ${result.after.thresholds.join(' ')}\n` +
         '  (only 3-*-thres.bin differ from the uncalibrated conversion; verify on the test set to see the effect)\n',
@@ -163,6 +175,7 @@ async function runConvert(modelFile: string, flags: ConvertFlags): Promise<void>
 }
 
 async function runOverlayConvert(
+  env: CommandEnv,
   model: ReturnType<typeof parseOverlayModel>,
   names: string[] | undefined,
   dataset: string,
@@ -181,16 +194,22 @@ async function runOverlayConvert(
   const t0 = performance.now();
   const converted = convertOverlay(model, names);
   const convertMs = performance.now() - t0;
-  const target = await writeParamFolderAtomic(flags.out, dataset, model.overlay.name, converted.files, {
-    overwrite: flags.force,
-  });
+  const target = await writeParamFolderAtomic(
+    resolveIn(env, flags.out),
+    dataset,
+    model.overlay.name,
+    converted.files,
+    {
+      overwrite: flags.force,
+    },
+  );
   if (flags.json) {
-    process.stdout.write(
+    env.term.out(
       `${JSON.stringify({ folder: target, ...converted.summary, convertMilliseconds: convertMs })}\n`,
     );
     return;
   }
-  process.stdout.write(formatOverlaySummary(converted.summary, target, convertMs));
+  env.term.out(formatOverlaySummary(converted.summary, target, convertMs));
 }
 
 /** The table convert prints for a non-lfcW1A1 overlay, with the pool-order report for CNV. */
@@ -215,9 +234,14 @@ export function formatOverlaySummary(s: OverlayConvertSummary, target: string, m
   return `${lines.join('\n')}\n`;
 }
 
-async function calibrate(converted: ReturnType<typeof convertLfc>, imagesFile: string, labelsFile: string) {
-  const imageBytes = await readInputFile(imagesFile, '--calibrate-images');
-  const labelBytes = await readInputFile(labelsFile, '--calibrate-labels');
+async function calibrate(
+  env: CommandEnv,
+  converted: ReturnType<typeof convertLfc>,
+  imagesFile: string,
+  labelsFile: string,
+) {
+  const imageBytes = await readInputFile(resolveIn(env, imagesFile), '--calibrate-images');
+  const labelBytes = await readInputFile(resolveIn(env, labelsFile), '--calibrate-labels');
   const knownImages = checkNotTestSet(imageBytes, imagesFile);
   const knownLabels = checkNotTestSet(labelBytes, labelsFile);
   let images = readIdxImages(imageBytes, imagesFile);
