@@ -93,7 +93,8 @@ def test_patch_set_makes_quantization_py_parse_and_is_idempotent(tmp_path):
     assert wrong.returncode == 1 and "does not apply" in wrong.stderr
 
 
-def test_two_bit_activations_need_the_argmax_rule(tmp_path):
+def test_two_bit_activations_are_the_lfcW1A2_network(tmp_path):
     data = write_dataset(str(tmp_path / "d"))
     r = run_train(*base_args(data, str(tmp_path / "run")), "--ab", "2")
-    assert r.returncode == 2 and "add --select argmax" in r.stderr
+    assert r.returncode == 2 and "--ab 2: lfcW1A1 has 1-bit activations" in r.stderr
+    assert not os.path.exists(tmp_path / "run")

@@ -5,7 +5,7 @@ One file, replaced atomically after each complete epoch, so checkpoint/ always h
   state_NNN           every Theano shared variable the training function reads or updates, in the compiled
                       function's order: weights, biases, batch-norm parameters and averages, Adam moments and steps,
                       the dropout layers' MRG random-stream states
-  best_NN             the best model's 24 parameter arrays (what model.npz holds)
+  best_NN             the best model's parameter arrays (what model.npz holds: 24 LFC, 53 CNV)
   shuffle_rng_*       numpy RandomState (MT19937) that orders the training images
 """
 

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from bnn_train import networks
 from bnn_train.errors import InputError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -29,18 +30,31 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv):
-    p = Parser(prog="python3 -m bnn_train", description="Train BNN-PYNQ's LFC (lfcW1A1) on an idx dataset.")
-    p.add_argument("--data-dir", required=True, help="folder with the four idx .gz files (and optionally classes.txt)")
+    p = Parser(
+        prog="python3 -m bnn_train",
+        description="Train a BNN-PYNQ network (LFC on an idx dataset, CNV on CIFAR-10 binary records).",
+    )
+    p.add_argument("--data-dir", required=True, help="lfc: the four idx .gz files; cnv: data_batch_N.bin + test_batch.bin")
     p.add_argument("--run-dir", required=True, help="receives progress.jsonl, checkpoint/, model.npz, result.json")
     p.add_argument("--run-id", required=True)
     p.add_argument("--dataset", required=True, help="dataset name (recorded in result.json)")
-    p.add_argument("--epochs", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr-start", type=float, default=0.003)
-    p.add_argument("--lr-end", type=float, default=3e-7)
+    p.add_argument(
+        "--network", default=networks.DEFAULT, choices=list(networks.NETWORKS), help=f"overlay (default {networks.DEFAULT})"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="default: BNN-PYNQ's (lfc 1000, cnv 500)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: BNN-PYNQ's (lfc 100, cnv 50)")
+    p.add_argument("--lr-start", type=float, default=None, help="default: BNN-PYNQ's (lfc 0.003, cnv 0.001)")
+    p.add_argument("--lr-end", type=float, default=None, help="default: 3e-7")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--wb", type=int, default=1, choices=[1], help="weight bits (the lfcW1A1 overlay: 1)")
-    p.add_argument("--ab", type=int, default=1, choices=[1, 2], help="activation bits")
+    p.add_argument("--wb", type=int, default=None, choices=[1, 2], help="weight bits: must be the network's if given")
+    p.add_argument("--ab", type=int, default=None, choices=[1, 2], help="activation bits: must be the network's if given")
+    p.add_argument(
+        "--graph",
+        default=None,
+        choices=networks.GRAPHS,
+        help="board-exact (gamma kept positive: the board computes what training measured; default for cnv) or "
+        "bnn-pynq (BNN-PYNQ's training as written; default for lfc)",
+    )
     p.add_argument("--device", default="cpu", choices=sorted(DEVICE_FLAGS))
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N training images only (smoke runs)")
     p.add_argument(
@@ -49,6 +63,16 @@ def parse_args(argv):
     p.add_argument("--on-epoch", default=None, help="shell command run after each epoch's files are written")
     args = p.parse_args(argv)
     problems = []
+    net = networks.get(args.network)
+    for flag, attr, value in (("--wb", "wb", net.weight_bits), ("--ab", "ab", net.activation_bits)):
+        given = getattr(args, attr)
+        if given is not None and given != value:
+            problems.append(f"{flag} {given}: {net.name} has {value}-bit {'weights' if attr == 'wb' else 'activations'}")
+        setattr(args, attr, value)
+    for attr in ("epochs", "batch_size", "lr_start", "lr_end"):
+        if getattr(args, attr) is None:
+            setattr(args, attr, getattr(net, attr))
+    args.graph = args.graph or networks.DEFAULT_GRAPH[net.family]
     if args.epochs < 1:
         problems.append(f"--epochs {args.epochs}: must be at least 1")
     if args.batch_size < 1:

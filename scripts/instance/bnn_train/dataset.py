@@ -1,4 +1,5 @@
-"""The training data: four idx files in a folder, split as BNN-PYNQ's mnist.py does."""
+"""The training data, split as BNN-PYNQ's scripts do: four idx files for LFC (mnist.py), CIFAR-10 binary records
+for CNV (cifar10.py, see cifar.py)."""
 
 import json
 import os
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnn_train import idx
+from bnn_train import cifar, idx
 from bnn_train.errors import InputError
 
 FILES = {
@@ -17,16 +18,19 @@ FILES = {
 }
 CLASSES_FILE = "classes.txt"
 MANIFEST_FILE = "dataset.json"  # written by `bnn-pynq dataset import`; says how the training file is split
-BNN_PYNQ_VALIDATION = 10000  # mnist.py: train 0..50,000, validation 50,000..60,000
-BNN_PYNQ_TRAIN_TOTAL = 60000
+# (training images in BNN-PYNQ's file, of which the last ones validate): mnist.py train 0..50,000, validation
+# 50,000..60,000; cifar10.py train 0..45,000, validation 45,000..50,000.
+BNN_PYNQ_SPLIT = {"lfc": (60000, 10000), "cnv": (50000, 5000)}
 
 
-def validation_size(n_total):
-    """The last 10,000 of 60,000 training images are the validation set (BNN-PYNQ). A smaller training file keeps
-    the same proportion (1/6, at least 1 image); a larger one keeps 10,000."""
-    if n_total >= BNN_PYNQ_TRAIN_TOTAL:
-        return BNN_PYNQ_VALIDATION
-    return max(1, n_total // 6)
+def validation_size(n_total, family="lfc"):
+    """The last 10,000 of 60,000 (LFC) or 5,000 of 50,000 (CNV) training images are the validation set (BNN-PYNQ).
+    A smaller training file keeps the same proportion (1/6 or 1/10, at least 1 image); a larger one keeps the
+    count."""
+    total, val = BNN_PYNQ_SPLIT[family]
+    if n_total >= total:
+        return val
+    return max(1, n_total * val // total)
 
 
 def recorded_validation_size(data_dir, n_total):
@@ -56,7 +60,7 @@ def recorded_validation_size(data_dir, n_total):
 
 @dataclass
 class Split:
-    images: np.ndarray  # uint8 (N, 28, 28), as stored: the board's input
+    images: np.ndarray  # uint8 (N, 28, 28) or (N, 3, 32, 32), as stored: the board's input
     labels: np.ndarray  # uint8 (N,)
 
 
@@ -82,9 +86,7 @@ def read_classes(path):
     return names
 
 
-def load(data_dir, limit_train=None):
-    if not os.path.isdir(data_dir):
-        raise InputError(f"{data_dir}: --data-dir is not a folder")
+def load_idx(data_dir):
     paths = {k: idx.find_file(data_dir, name) for k, name in FILES.items()}
     train_images = idx.load_images(paths["train_images"])
     train_labels = idx.load_labels(paths["train_labels"])
@@ -96,25 +98,38 @@ def load(data_dir, limit_train=None):
     ):
         if len(images) != len(labels):
             raise InputError(f"{lp}: {len(labels)} labels for the {len(images)} images of {ip}")
-
     classes_path = os.path.join(data_dir, CLASSES_FILE)
+    names = read_classes(classes_path) if os.path.exists(classes_path) else None
+    return train_images, train_labels, test_images, test_labels, names, classes_path, paths["train_images"]
+
+
+def load_cifar(data_dir):
+    train_images, train_labels, test_images, test_labels, names, names_path = cifar.load(data_dir)
+    return train_images, train_labels, test_images, test_labels, names, names_path, os.path.join(data_dir, "data_batch_*.bin")
+
+
+def load(data_dir, limit_train=None, family="lfc"):
+    if not os.path.isdir(data_dir):
+        raise InputError(f"{data_dir}: --data-dir is not a folder")
+    reader = load_cifar if family == "cnv" else load_idx
+    train_images, train_labels, test_images, test_labels, names, names_path, train_path = reader(data_dir)
+
     highest = int(max(train_labels.max(), test_labels.max()))
-    if os.path.exists(classes_path):
-        names = read_classes(classes_path)
+    if names is not None:
         if highest >= len(names):
-            raise InputError(f"{classes_path}: lists {len(names)} classes but the labels go up to {highest}")
+            raise InputError(f"{names_path}: lists {len(names)} classes but the labels go up to {highest}")
     else:
         names = [str(i) for i in range(highest + 1)]
     if len(names) < 2:
-        raise InputError(f"{paths['train_labels']}: every label is 0; a classifier needs at least 2 classes")
+        raise InputError(f"{train_path}: every label is 0; a classifier needs at least 2 classes")
 
     n_total = len(train_images)
     n_val = recorded_validation_size(data_dir, n_total)
     if n_val is None:
-        n_val = validation_size(n_total)
+        n_val = validation_size(n_total, family)
     n_train = n_total - n_val
     if n_train < 1:
-        raise InputError(f"{paths['train_images']}: {n_total} image(s) are too few to split into training and validation")
+        raise InputError(f"{train_path}: {n_total} image(s) are too few to split into training and validation")
     if limit_train is not None:
         if limit_train < 1:
             raise InputError(f"--limit-train {limit_train}: must be at least 1")

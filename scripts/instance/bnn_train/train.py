@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from bnn_train import VERSION, board, checkpoint, dataset, files, idx, layout, progress
+from bnn_train import VERSION, board, checkpoint, cifar, dataset, files, idx, layout, networks, progress
 from bnn_train.errors import InputError, Interrupted
 
 ON_EPOCH_TIMEOUT = 900  # seconds; a hung `aws s3 sync` must not stall the training forever
@@ -28,7 +28,8 @@ def accuracy(error):
 
 def run_config(args, data):
     """The options that determine the result: a checkpoint only resumes a run with the same ones."""
-    return {
+    config = {
+        "network": args.network,
         "dataset": args.dataset,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -44,6 +45,14 @@ def run_config(args, data):
         "val_images": len(data.val.labels),
         "test_images": len(data.test.labels),
     }
+    if args.graph != "bnn-pynq":
+        config["graph"] = args.graph  # absent for LFC runs as before, so their checkpoints still resume
+    return config
+
+
+def network_input(family, images):
+    """What the network is fed: the board's +-1 pixels (LFC), or 2/255 p - 1 before the input quantizer (CNV)."""
+    return cifar.scale(images) if family == "cnv" else idx.binarize(images)
 
 
 class Runner:
@@ -61,19 +70,17 @@ class Runner:
     def run(self):
         args = self.args
         started = time.time()
-        data = dataset.load(args.data_dir, args.limit_train)
-        if args.ab != 1 and args.select == "board":
-            raise InputError(
-                f"--ab {args.ab}: the board rule is computed for the lfcW1A1 overlay (1-bit activations); "
-                "add --select argmax"
-            )
+        network = networks.get(args.network)
+        self.network = network
+        data = dataset.load(args.data_dir, args.limit_train, network.family)
         if len(data.train.labels) < args.batch_size:
             raise InputError(
                 f"{args.data_dir}: {len(data.train.labels)} training images, fewer than one batch of {args.batch_size}"
             )
         self.log(
             f"data: {len(data.train.labels)} training, {len(data.val.labels)} validation (last of "
-            f"{data.n_train_file}), {len(data.test.labels)} test images, {data.num_classes} classes"
+            f"{data.n_train_file}), {len(data.test.labels)} test images, {data.num_classes} classes; "
+            f"{network.name}, {args.graph} graph"
         )
         config = run_config(args, data)
         os.makedirs(self.run_dir, exist_ok=True)
@@ -95,7 +102,7 @@ class Runner:
                 "(see Theano's error above); result.json records the device actually used"
             )
         self.check_stop()
-        net = model.Lfc(data.num_classes, args.wb, args.ab, args.seed, log=self.log)
+        net = model.Net(network, data.num_classes, args.seed, args.graph, log=self.log)
         self.check_stop()
 
         if saved is None:
@@ -114,17 +121,17 @@ class Runner:
                 files.save_model(os.path.join(self.run_dir, "model.npz"), best_params)
             self.log(f"resuming after epoch {meta['epoch']} of {args.epochs} from {checkpoint.path_in(self.run_dir)}")
 
-        x_train = idx.binarize(data.train.images)
+        x_train = network_input(network.family, data.train.images)
         y_train = dataset.hinge_targets(data.train.labels, data.num_classes)
-        x_val = idx.binarize(data.val.images)
-        x_test = idx.binarize(data.test.images)
+        x_val = network_input(network.family, data.val.images)
+        x_test = network_input(network.family, data.test.images)
         epoch_seconds = []
 
         for epoch in range(meta["epoch"] + 1, args.epochs + 1):
             t0 = time.time()
             lr = np.float32(lr_for_epoch(epoch, args.epochs, args.lr_start, args.lr_end))
             order = shuffle_rng.permutation(len(x_train))
-            batches = len(x_train) // args.batch_size  # mnist.py drops the last partial batch
+            batches = len(x_train) // args.batch_size  # mnist.py and cifar10.py drop the last partial batch
             loss = 0.0
             for b in range(batches):
                 self.check_stop()
@@ -167,11 +174,13 @@ class Runner:
                 val_error_board=val["error_board"],
                 val_no_bit_rate=val["no_bit_rate"],
                 val_multi_bit_rate=val["multi_bit_rate"],
+                val_nonpositive_rate=val["nonpositive_rate"],
                 test_loss=test["loss"],
                 test_error_argmax=test["error_argmax"],
                 test_error_board=test["error_board"],
                 test_no_bit_rate=test["no_bit_rate"],
                 test_multi_bit_rate=test["multi_bit_rate"],
+                test_nonpositive_rate=test["nonpositive_rate"],
                 select=args.select,
                 improved=improved,
                 best_epoch=best["epoch"],
@@ -192,7 +201,8 @@ class Runner:
                 f"epoch {epoch}/{args.epochs}: {seconds:.1f} s (train {train_seconds:.1f} s), lr {float(lr):.3g}, "
                 f"loss {train_loss:.4f}, val error {pct(val['error_board'])} board / {pct(val['error_argmax'])} argmax, "
                 f"test error {pct(test['error_board'])} board / {pct(test['error_argmax'])} argmax "
-                f"(no bit {pct(test['no_bit_rate'])}, several bits {pct(test['multi_bit_rate'])}), "
+                + self.rates(test)
+                + ", "
                 f"best epoch {best['epoch']}, eta {rec['eta_seconds']:.0f} s"
             )
             self.on_epoch()
@@ -201,6 +211,7 @@ class Runner:
         best = meta["best"]
         result = {
             "run_id": args.run_id,
+            "network": args.network,
             "dataset": args.dataset,
             "status": "completed",
             "epochs": args.epochs,
@@ -218,7 +229,7 @@ class Runner:
             "versions": dict(model.versions(), bnn_train=VERSION),
             "finished_at": progress.utc_now(),
         }
-        layout.check(best_params, data.num_classes)
+        layout.check(best_params, data.num_classes, network.family)
         files.save_json(os.path.join(self.run_dir, "result.json"), result)
         self.log(
             f"done: best epoch {best['epoch']}, test accuracy {pct(result['test_accuracy_board'])} on the board's rule, "
@@ -232,22 +243,27 @@ class Runner:
         return net.train_fn(x, y, lr)
 
     def evaluate(self, net, params, x, split, num_classes):
-        """Argmax of the float network (what BNN-PYNQ reports) and the board's rule (what the board will do)."""
-        output = net.predict(x)
+        """Argmax of the float network (what BNN-PYNQ reports) and the board's rule (what the board will do): for LFC
+        the converted overlay computed bit-exactly from the parameters (board.py); for CNV the batch rule on the class
+        scores the training graph gives the overlay's last layer (board.cnv_scores), which with the board-exact graph
+        are the overlay's own scores, up to ties at exact thresholds."""
+        outputs = net.predict(x)
+        output = outputs[0]
         targets = dataset.hinge_targets(split.labels, num_classes)
         loss = float(np.mean(np.square(np.maximum(0.0, 1.0 - targets * output.astype(np.float64)))))
         argmax_err = 100.0 * float(np.count_nonzero(np.argmax(output, axis=1) != split.labels)) / len(split.labels)
-        if self.args.ab != 1:
-            # The board rule here is the lfcW1A1 overlay's (1-bit activations); other widths report argmax only.
-            return {"loss": loss, "error_argmax": argmax_err, "error_board": None, "no_bit_rate": None, "multi_bit_rate": None}
-        b = board.evaluate(split.images, split.labels, params)
-        return {
-            "loss": loss,
-            "error_argmax": argmax_err,
-            "error_board": b["error"],
-            "no_bit_rate": b["no_bit_rate"],
-            "multi_bit_rate": b["multi_bit_rate"],
-        }
+        result = {"loss": loss, "error_argmax": argmax_err, "no_bit_rate": None, "multi_bit_rate": None, "nonpositive_rate": None}
+        if self.network.family == "cnv":
+            gamma = params[-3]  # the last batch norm: W, beta, gamma, mean, inv_std
+            b = board.evaluate_scores(board.cnv_scores(outputs[1], gamma, self.network.activation_bits), split.labels)
+            return dict(result, error_board=b["error"], nonpositive_rate=b["nonpositive_rate"])
+        b = board.evaluate(split.images, split.labels, params, self.network.activation_bits)
+        return dict(result, error_board=b["error"], no_bit_rate=b["no_bit_rate"], multi_bit_rate=b["multi_bit_rate"])
+
+    def rates(self, split):
+        if self.network.family == "cnv":
+            return f"(every score <= 0 {pct(split['nonpositive_rate'])})"
+        return f"(no bit {pct(split['no_bit_rate'])}, several bits {pct(split['multi_bit_rate'])})"
 
     def on_epoch(self):
         cmd = self.args.on_epoch
