@@ -1,4 +1,5 @@
 import {
+  type AutomationExecution,
   GetAutomationExecutionCommand,
   GetCommandInvocationCommand,
   SendCommandCommand,
@@ -147,6 +148,8 @@ export interface AutomationResult {
   failureMessage?: string;
   /** The failed step's name, when one failed. */
   failedStep?: string;
+  /** The whole finished execution (its steps' outputs: lib/cloud/conversion-outcome.ts reads them). */
+  execution?: AutomationExecution;
 }
 
 const TERMINAL_AUTOMATION = ['Success', 'Failed', 'Cancelled', 'TimedOut', 'CompletedWithFailure', 'Exited'];
@@ -173,6 +176,7 @@ export async function waitForAutomation(
         status,
         failureMessage: ex?.FailureMessage ?? failed?.FailureMessage,
         failedStep: failed?.StepName,
+        execution: ex,
       };
     }
     if (clock.now() >= deadline) {

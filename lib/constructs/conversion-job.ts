@@ -9,6 +9,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { CONVERSION_ENV, DEFAULT_MIN_ACCURACY_PERCENT } from '../conversion/config';
+import { CHECK_OUTCOME_SCRIPT, CHECK_STEP_NAME, CONVERT_STEP_NAME } from '../conversion/outcome';
 import {
   CONVERT_AUTOMATION_PARAMETERS,
   DATASET_NAME_PATTERN,
@@ -39,8 +40,7 @@ export interface ConversionJobProps {
   readonly retainLogs?: boolean;
 }
 
-/** Name of the single step of the `convert` automation (its output `<step>.Payload` is the job summary). */
-export const CONVERT_STEP_NAME = 'convert';
+export { CHECK_STEP_NAME, CONVERT_STEP_NAME } from '../conversion/outcome';
 
 /**
  * The conversion job: a Node.js Lambda bundled (esbuild) from lib/lambda/convert-handler.ts, an SSM
@@ -301,7 +301,7 @@ export function convertDocumentContent(
   return {
     schemaVersion: '0.3',
     description:
-      '# bnn-pynq convert\nConverts runs/<runId>/model.npz into a BNN-PYNQ param folder, verifies it on the dataset test set with the hardware-exact simulator, writes runs/<runId>/params/ and verify.json, and publishes params/<dataset>/<network>/ (manifest.json last). Fails, publishing nothing, on an invalid npz or an accuracy below the floor.',
+      '# bnn-pynq convert\nConverts runs/<runId>/model.npz into a BNN-PYNQ param folder, verifies it on the dataset test set with the hardware-exact simulator, writes runs/<runId>/params/ and verify.json, and publishes params/<dataset>/<network>/ (manifest.json last). Fails, publishing nothing, on an invalid npz or an accuracy below the floor (the Lambda answers with a refusal; the checkOutcome step fails the execution with it).',
     assumeRole: '{{ AutomationAssumeRole }}',
     parameters: {
       ...parameters,
@@ -316,16 +316,32 @@ export function convertDocumentContent(
         name: CONVERT_STEP_NAME,
         action: 'aws:invokeLambdaFunction',
         description:
-          'Convert, verify, publish. A refusal is a Lambda error, which fails this step with its message.',
+          'Convert, verify, publish. The Lambda answers with its summary or a refusal (outcome "refused"); the next step fails the execution on a refusal.',
         // A refusal is deterministic: retrying would only repeat it.
         maxAttempts: 1,
         timeoutSeconds: 300,
         onFailure: 'Abort',
-        isEnd: true,
+        nextStep: CHECK_STEP_NAME,
         inputs: {
           FunctionName: functionName,
           InvocationType: 'RequestResponse',
           InputPayload: Object.fromEntries(CONVERT_AUTOMATION_PARAMETERS.map((p) => [p, `{{ ${p} }}`])),
+        },
+      },
+      {
+        name: CHECK_STEP_NAME,
+        action: 'aws:executeScript',
+        description:
+          "Fails the execution, with the Lambda's words, when it refused or returned a function error: the execution's status is the conversion's outcome.",
+        maxAttempts: 1,
+        timeoutSeconds: 60,
+        onFailure: 'Abort',
+        isEnd: true,
+        inputs: {
+          Runtime: 'python3.11',
+          Handler: 'check',
+          Script: CHECK_OUTCOME_SCRIPT,
+          InputPayload: { payload: `{{ ${CONVERT_STEP_NAME}.Payload }}` },
         },
       },
     ],

@@ -1,14 +1,17 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { type ConversionConfig, conversionConfigFromEnv } from '../conversion/config';
 import { type ConversionSummary, runConversion } from '../conversion/job';
+import type { ConversionResult } from '../conversion/outcome';
 import { parseConversionRequest } from '../conversion/request';
+import { UserError } from '../errors';
 import { S3_ENDPOINT_ENV, s3EndpointOptions } from '../s3-endpoint';
 
 /**
  * Lambda entry of the conversion job (invoked by the `convert` SSM Automation document).
- * A refusal (bad npz, missing run or dataset, accuracy below the floor) is thrown: Lambda reports it as a
- * function error, which fails the automation step with this message. Thin on purpose: the work is
- * in lib/conversion.
+ * A refusal (bad npz, missing run or dataset, accuracy below the floor) is answered, not thrown:
+ * `{ outcome: 'refused', refusal }`, which the document's check step turns into a failed execution with
+ * that message (lib/conversion/outcome.ts). Anything else thrown is a function error. Thin on purpose:
+ * the work is in lib/conversion.
  */
 
 export interface HandlerDeps {
@@ -43,4 +46,23 @@ export function createConvertHandler(deps: HandlerDeps = {}): (event: unknown) =
   };
 }
 
-export const handler = createConvertHandler();
+/**
+ * The Lambda's answer: the summary as `outcome: 'converted'`, a refusal (a UserError) as a handled one;
+ * other errors propagate (Lambda reports them as a function error).
+ */
+export function answerRefusals(
+  convert: (event: unknown) => Promise<ConversionSummary>,
+): (event: unknown) => Promise<ConversionResult> {
+  return async (event) => {
+    try {
+      return { ...(await convert(event)), outcome: 'converted' };
+    } catch (err) {
+      // ConversionRefused and an invalid request (both UserErrors): the user's input, not a fault.
+      if (!(err instanceof UserError)) throw err;
+      const runId = (event as { runId?: unknown } | null)?.runId;
+      return { outcome: 'refused', runId: typeof runId === 'string' ? runId : '', refusal: err.message };
+    }
+  };
+}
+
+export const handler = answerRefusals(createConvertHandler());

@@ -17,6 +17,14 @@ import { followRun, runTrain } from '../../lib/cli/commands/train';
 import { discoverStack } from '../../lib/cloud/discovery';
 import { discoveryParameter, RUN_ID_PATTERN } from '../../lib/layout';
 import { buildManifest } from '../../lib/manifest';
+import {
+  LAMBDA_TIMEOUT,
+  REFUSED,
+  REFUSED_UNDER_OLD_DOCUMENT,
+  STEP_TIMEOUT,
+  SUCCESS,
+  UNHANDLED,
+} from '../conversion/automation-fixtures';
 import { progressLines, verifyJson } from '../report/fixtures';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import { awsError, DISCOVERED, INSTANCE, mockedCloud, STACK } from './support';
@@ -287,7 +295,7 @@ describe('convert-run', () => {
       .resolvesOnce({ AutomationExecution: { AutomationExecutionStatus: 'InProgress' } })
       .callsFake(async () => {
         await put(`runs/${id}/verify.json`, verifyJson(id));
-        return { AutomationExecution: { AutomationExecutionStatus: 'Success' } };
+        return { AutomationExecution: SUCCESS };
       });
     await runConvertRun(env, id, {});
     expect(mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input).toEqual({
@@ -334,6 +342,51 @@ describe('convert-run', () => {
         publish: ['false'],
       },
     );
+  });
+
+  test('a refusal prints the refusal and fails, even when the execution status says Success', async () => {
+    for (const execution of [REFUSED, REFUSED_UNDER_OLD_DOCUMENT]) {
+      const { env, mocks, term } = mockedCloud({ s3: s3.client });
+      const id = runId();
+      await put(`runs/${id}/model.npz`, 'npz');
+      mocks.ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-3' });
+      mocks.ssm.on(GetAutomationExecutionCommand).resolves({ AutomationExecution: execution });
+      const err = (await runConvertRun(env, id, {}).then(
+        () => new Error('converted'),
+        (e: Error) => e,
+      )) as Error & { exitCode?: number };
+      expect(err.message).toMatch(
+        /^conversion of \S+ refused: params of run .* verify at 31\.20 % on the mnist test set, below the floor of 50 %: refused to publish\. The previous published params are untouched; nothing was published$/,
+      );
+      expect(err.exitCode).toBe(3);
+      expect(term.stdout).toBe('');
+      expect(term.stderr).not.toContain('published to');
+    }
+  });
+
+  test('a Lambda crash and a timeout are named as such', async () => {
+    const cases: Array<[typeof UNHANDLED, RegExp]> = [
+      [
+        UNHANDLED,
+        /^conversion of \S+ failed in the Lambda \(TypeError: Cannot read properties of undefined \(reading 'shape'\)\); details: `aws ssm get-automation-execution --automation-execution-id auto-4`; nothing was published$/,
+      ],
+      [
+        LAMBDA_TIMEOUT,
+        /^conversion of \S+ timed out: the Lambda timed out \(RequestId: .* Task timed out after 240\.00 seconds\); nothing was published$/,
+      ],
+      [
+        STEP_TIMEOUT,
+        /^conversion of \S+ timed out: step convert timed out \(Step timed out while step is verifying the Lambda function response\.\); nothing was published$/,
+      ],
+    ];
+    for (const [execution, message] of cases) {
+      const { env, mocks } = mockedCloud({ s3: s3.client });
+      const id = runId();
+      await put(`runs/${id}/model.npz`, 'npz');
+      mocks.ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-4' });
+      mocks.ssm.on(GetAutomationExecutionCommand).resolves({ AutomationExecution: execution });
+      await expect(runConvertRun(env, id, {})).rejects.toThrow(message);
+    }
   });
 
   test('a run without model.npz is not converted', async () => {

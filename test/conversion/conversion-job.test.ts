@@ -9,6 +9,7 @@ import type { IConstruct } from 'constructs';
 import { ConversionJob } from '../../lib/constructs/conversion-job';
 import { Storage } from '../../lib/constructs/storage';
 import { CONVERSION_ENV } from '../../lib/conversion/config';
+import { CHECK_OUTCOME_SCRIPT } from '../../lib/conversion/outcome';
 import { CONVERT_AUTOMATION_PARAMETERS } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 
@@ -92,7 +93,7 @@ describe('the convert automation document', () => {
     expect(dataset.test('Fashion MNIST')).toBe(false);
   });
 
-  test('has one step that invokes the conversion Lambda once, failing the execution on a function error', () => {
+  test('invokes the conversion Lambda once, then fails the execution on a refusal or function-error payload', () => {
     const steps = documentContent().mainSteps;
     expect(steps).toEqual([
       {
@@ -102,7 +103,7 @@ describe('the convert automation document', () => {
         maxAttempts: 1,
         timeoutSeconds: 300,
         onFailure: 'Abort',
-        isEnd: true,
+        nextStep: 'checkOutcome',
         inputs: {
           FunctionName: { Ref: logicalId(job.function) },
           InvocationType: 'RequestResponse',
@@ -112,6 +113,22 @@ describe('the convert automation document', () => {
             network: '{{ network }}',
             publish: '{{ publish }}',
           },
+        },
+      },
+      {
+        name: 'checkOutcome',
+        action: 'aws:executeScript',
+        description: expect.any(String),
+        maxAttempts: 1,
+        timeoutSeconds: 60,
+        onFailure: 'Abort',
+        isEnd: true,
+        inputs: {
+          Runtime: 'python3.11',
+          Handler: 'check',
+          // The script itself is run on real payloads in test/conversion/outcome.test.ts.
+          Script: CHECK_OUTCOME_SCRIPT,
+          InputPayload: { payload: '{{ convert.Payload }}' },
         },
       },
     ]);
@@ -336,31 +353,32 @@ describe('the bundled handler', () => {
   });
   afterAll(() => s3.stop());
 
-  test('runs under node with only its environment, and names a missing model', () => {
+  test('runs under node with only its environment, and answers a missing model with a refusal', () => {
     const bundle = readdirSync(outdir)
       .map((d) => path.join(outdir, d, 'index.js'))
       .find((f) => existsSync(f)) as string;
+    // A refusal is the Lambda's answer (no function error); the document's checkOutcome step fails on it.
     const script = `require(${JSON.stringify(bundle)}).handler({ runId: 'no-such-run-0001', dataset: 'mnist' })
-      .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(7); });`;
-    let stderr = '';
-    try {
-      execFileSync(process.execPath, ['-e', script], {
-        env: {
-          PATH: process.env.PATH,
-          ...s3.env,
-          [CONVERSION_ENV.artifactBucket]: 'artifacts',
-          [CONVERSION_ENV.datasetBucket]: 'datasets',
-          [CONVERSION_ENV.minAccuracyPercent]: '50',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (err) {
-      stderr = String((err as { stderr: Buffer }).stderr);
-      expect((err as { status: number }).status).toBe(7);
-    }
-    expect(stderr).toContain(
-      's3://artifacts/runs/no-such-run-0001/model.npz does not exist; has the training run finished?',
-    );
+      .then((r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); }, (e) => { console.error(e.message); process.exit(7); });`;
+    const stdout = execFileSync(process.execPath, ['-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        ...s3.env,
+        [CONVERSION_ENV.artifactBucket]: 'artifacts',
+        [CONVERSION_ENV.datasetBucket]: 'datasets',
+        [CONVERSION_ENV.minAccuracyPercent]: '50',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
+    const answer = JSON.parse(stdout.slice(stdout.indexOf('{"outcome"')));
+    expect(answer).toEqual({
+      outcome: 'refused',
+      runId: 'no-such-run-0001',
+      refusal: expect.stringContaining(
+        's3://artifacts/runs/no-such-run-0001/model.npz does not exist; has the training run finished?',
+      ),
+    });
   });
 });
 

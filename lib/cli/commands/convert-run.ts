@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
+import { type ConversionOutcome, parseConversionOutcome } from '../../cloud/conversion-outcome';
 import { discoverStack } from '../../cloud/discovery';
 import { assertRunId, objectExists, readRun } from '../../cloud/runs';
 import { startConvertAutomation, waitForAutomation } from '../../cloud/ssm';
@@ -39,6 +40,24 @@ export function formatVerify(v: VerifySummary): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** One line for a conversion that did not convert: what the Lambda (or the automation) said. */
+export function describeFailure(
+  runId: string,
+  outcome: Exclude<ConversionOutcome, { kind: 'converted' }>,
+  executionId: string,
+): string {
+  switch (outcome.kind) {
+    case 'refused':
+      return `conversion of ${runId} refused: ${outcome.message}`;
+    case 'crashed':
+      return `conversion of ${runId} failed in the Lambda (${outcome.errorType}: ${outcome.message}); details: \`aws ssm get-automation-execution --automation-execution-id ${executionId}\``;
+    case 'timed-out':
+      return `conversion of ${runId} timed out: ${outcome.message}`;
+    case 'failed':
+      return `conversion of ${runId} ${outcome.status}${outcome.step ? ` at step ${outcome.step}` : ''}: ${outcome.message}`;
+  }
+}
+
 /** `bnn-pynq convert-run <runId>`: runs the stack's convert automation on a run and prints its verify summary. */
 export async function runConvertRun(env: CloudEnv, runId: string, options: ConvertRunOptions): Promise<void> {
   const { clients, term } = env;
@@ -68,12 +87,11 @@ export async function runConvertRun(env: CloudEnv, runId: string, options: Conve
     spinner.fail('conversion');
     throw err;
   });
-  if (result.status !== 'Success') {
-    spinner.fail(`conversion ${result.status}`);
-    throw new CloudError(
-      'failed',
-      `conversion of ${runId} ${result.status}${result.failedStep ? ` at step ${result.failedStep}` : ''}${result.failureMessage ? `: ${result.failureMessage.replace(/\s+/g, ' ').slice(0, 400)}` : ''}; nothing was published`,
-    );
+  // The Lambda's own answer (the convert step's Payload/FunctionError) decides, not the status alone.
+  const outcome = parseConversionOutcome(result.execution);
+  if (outcome.kind !== 'converted') {
+    spinner.fail(`conversion ${outcome.kind === 'failed' ? outcome.status : outcome.kind}`);
+    throw new CloudError('failed', `${describeFailure(runId, outcome, executionId)}; nothing was published`);
   }
   spinner.succeed(`converted ${runId}`);
   const after = await readRun(clients, stack.artifactBucket, runId);
