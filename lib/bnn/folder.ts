@@ -4,8 +4,11 @@ import { InputFormatError, UserError } from '../errors';
 import { paramsFromFiles } from './params';
 import type { LfcParams } from './types';
 
-/** Reads every file of a param folder (`.../<dataset>/lfcW1A1/`) and decodes it. */
-export async function readParamFolder(dir: string): Promise<LfcParams> {
+/**
+ * Reads the .bin files and classes.txt of a param folder (`.../<dataset>/<network>/`) into memory;
+ * a missing folder or a file in its place is one clear error.
+ */
+export async function readParamFiles(dir: string): Promise<Map<string, Uint8Array>> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -14,8 +17,8 @@ export async function readParamFolder(dir: string): Promise<LfcParams> {
     throw new InputFormatError(
       dir,
       code === 'ENOTDIR'
-        ? 'not a folder: pass the param folder (…/<dataset>/lfcW1A1/)'
-        : 'no such folder: pass the param folder (…/<dataset>/lfcW1A1/) that convert or fetch wrote',
+        ? 'not a folder: pass the param folder (…/<dataset>/<network>/)'
+        : 'no such folder: pass the param folder (…/<dataset>/<network>/) that convert or fetch wrote',
     );
   }
   const files = new Map<string, Uint8Array>();
@@ -26,7 +29,12 @@ export async function readParamFolder(dir: string): Promise<LfcParams> {
         files.set(n, new Uint8Array(await fs.readFile(path.join(dir, n))));
       }),
   );
-  return paramsFromFiles(files, dir.replace(/\/+$/, ''));
+  return files;
+}
+
+/** Reads and decodes an lfcW1A1 param folder. */
+export async function readParamFolder(dir: string): Promise<LfcParams> {
+  return paramsFromFiles(await readParamFiles(dir), dir.replace(/\/+$/, ''));
 }
 
 /**

@@ -5,9 +5,11 @@
  */
 
 export { type CalibrationResult, calibrateLastLayer, checkNotTestSet } from './calibrate';
+export { CIFAR_RECORD, type CifarRecords, hostInputByte, readCifarRecords, writeCifarRecords } from './cifar';
 export { convertLayer, convertLfc } from './convert';
+export { firstMaxScore, highestSetBit, maxPositiveScore } from './decision';
 export { compareWithFloatModel, floatForward } from './float-model';
-export { readParamFolder, writeParamFolderAtomic } from './folder';
+export { readParamFiles, readParamFolder, writeParamFolderAtomic } from './folder';
 export {
   type IdxImages,
   type IdxLabels,
@@ -43,6 +45,8 @@ export {
   type OverlayLayerParams,
   type OverlayParams,
 } from './overlay-params';
+export { createOverlaySimulator, type OverlaySimulator, type SimulatorInput } from './overlay-simulate';
+export { type OverlayVerifyOptions, type OverlayVerifyReport, verifyOverlay } from './overlay-verify';
 export {
   accuOffset,
   arithmetic,

@@ -1,18 +1,28 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { readCifarRecords } from '../../bnn/cifar';
+import { highestSetBit, maxPositiveScore } from '../../bnn/decision';
 import { readInputFile } from '../../bnn/files';
 import { compareWithFloatModel } from '../../bnn/float-model';
-import { readParamFolder } from '../../bnn/folder';
+import { readParamFiles } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels } from '../../bnn/idx';
 import { loadLfcModel } from '../../bnn/model';
+import { decodeOverlayFiles, detectNetwork } from '../../bnn/overlay-params';
+import type { SimulatorInput } from '../../bnn/overlay-simulate';
+import { type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
+import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
+import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
-import { UserError } from '../../errors';
+import { InputFormatError, UserError } from '../../errors';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
 export interface VerifyFlags {
   images: string;
-  labels: string;
+  labels?: string;
+  network?: string;
+  scores?: boolean;
   json?: boolean;
   predictions?: string;
   against?: string;
@@ -22,11 +32,22 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('verify')
     .description(
-      'Run a param folder on labelled images with a hardware-exact simulator of the lfcW1A1 overlay (the board decision rule)',
+      'Run a param folder on labelled images with a hardware-exact simulator of its overlay (the board decision rule)',
     )
-    .argument('<paramdir>', 'the param folder: .../<dataset>/lfcW1A1/')
-    .requiredOption('--images <idx3>', 'images, idx3 format (raw or .gz)')
-    .requiredOption('--labels <idx1>', 'labels, idx1 format (raw or .gz)')
+    .argument('<paramdir>', 'the param folder: .../<dataset>/<network>/')
+    .requiredOption(
+      '--images <file>',
+      'LFC: images, idx3 format (raw or .gz); CNV: CIFAR-10 binary records (label byte + 3,072 RGB bytes each)',
+    )
+    .option('--labels <idx1>', 'LFC: labels, idx1 format (raw or .gz); CNV records carry their labels')
+    .option(
+      '--network <name>',
+      `the overlay (${OVERLAY_NAMES.join(', ')}; default: the folder's name, else the one its file sizes fit)`,
+    )
+    .option(
+      '--scores',
+      "print every image's raw output lanes (CNV: the 16-bit scores the board's *_details calls return)",
+    )
     .option(
       '--json',
       'print one JSON object (accuracy, correct, total, perClass, confusion, microsecondsPerImage, ...)',
@@ -44,7 +65,16 @@ export function register(program: Command, ctx: CliContext): void {
 /** `bnn-pynq verify <paramdir>`: the hardware-exact simulator on labelled images; prints its report. */
 export async function runVerify(env: CommandEnv, paramDir: string, flags: VerifyFlags): Promise<void> {
   const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
-  const params = await readParamFolder(resolveIn(env, paramDir));
+  const dir = resolveIn(env, paramDir);
+  const files = await readParamFiles(dir);
+  const network = resolveNetwork(files, dir, flags.network);
+  if (network !== 'lfcW1A1' || flags.scores) {
+    await runOverlayVerify(env, files, network, paramDir, flags);
+    return;
+  }
+  if (!flags.labels)
+    throw new UserError('--labels <idx1> is required for an LFC folder: the labels of --images');
+  const params = paramsFromFiles(files, dir.replace(/\/+$/, ''));
   const images = readIdxImages(await read(flags.images, '--images'), flags.images);
   const labels = readIdxLabels(await read(flags.labels, '--labels'), flags.labels);
   const model = flags.against
@@ -62,20 +92,137 @@ export async function runVerify(env: CommandEnv, paramDir: string, flags: Verify
         labelsName: flags.labels,
       })
     : undefined;
-  if (flags.predictions) {
-    const lines = Array.from(predictions, (p) => `${p}\n`).join('');
-    try {
-      await fs.writeFile(resolveIn(env, flags.predictions), lines);
-    } catch (err) {
-      throw new UserError(`${flags.predictions}: cannot write predictions (${(err as Error).message})`);
-    }
-  }
+  await writePredictions(env, flags, predictions);
   if (flags.json) {
     env.term.out(`${JSON.stringify({ paramDir, ...report, ...(against ? { against } : {}) })}\n`);
     return;
   }
   env.term.out(formatReport(report, params.classes));
   if (against) env.term.out(formatComparison(against));
+}
+
+/** The overlay of a folder: --network, else the folder's name, else the one its file sizes fit. */
+function resolveNetwork(
+  files: ReadonlyMap<string, Uint8Array>,
+  paramDir: string,
+  flag?: string,
+): OverlayName {
+  if (flag !== undefined) {
+    if (!isOverlayName(flag))
+      throw new UserError(`--network ${flag}: choose one of ${OVERLAY_NAMES.join(', ')}`);
+    return flag;
+  }
+  const name = path.basename(paramDir.replace(/\/+$/, ''));
+  try {
+    return detectNetwork(files, name);
+  } catch (err) {
+    // Not recognisable: read it as lfcW1A1 (as before), whose reader names the first file that is wrong.
+    if ([...files.keys()].some((n) => n.endsWith('.bin'))) return 'lfcW1A1';
+    throw err;
+  }
+}
+
+async function runOverlayVerify(
+  env: CommandEnv,
+  files: ReadonlyMap<string, Uint8Array>,
+  network: OverlayName,
+  paramDir: string,
+  flags: VerifyFlags,
+): Promise<void> {
+  const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
+  const overlay = OVERLAYS[network];
+  if (flags.against)
+    throw new UserError(
+      `--against is not available for ${network} yet: verify without it, or use an lfcW1A1 folder`,
+    );
+  const params = decodeOverlayFiles(files, network, resolveIn(env, paramDir).replace(/\/+$/, ''));
+  const imageBytes = await read(flags.images, '--images');
+  let input: SimulatorInput;
+  let labels: Uint8Array;
+  if (overlay.input.kind === 'cifar-rgb') {
+    if (flags.labels)
+      throw new UserError(`--labels: CIFAR-10 records carry their own labels; drop --labels for ${network}`);
+    const records = readCifarRecords(imageBytes, flags.images);
+    input = { kind: 'cifar', pixels: records.pixels };
+    labels = records.labels;
+  } else {
+    if (!flags.labels)
+      throw new UserError(`--labels <idx1> is required for ${network}: the labels of --images`);
+    const images = readIdxImages(imageBytes, flags.images);
+    if (images.rows !== 28 || images.cols !== 28)
+      throw new InputFormatError(
+        flags.images,
+        `images are ${images.rows} x ${images.cols}; ${network} takes 28 x 28 (784 pixels)`,
+      );
+    const idxLabels = readIdxLabels(await read(flags.labels, '--labels'), flags.labels);
+    if (idxLabels.count !== images.count)
+      throw new InputFormatError(
+        flags.labels,
+        `${idxLabels.count} labels for ${images.count} images in ${flags.images}: pass the label file that belongs to these images`,
+      );
+    input = { kind: 'mnist', pixels: images.pixels };
+    labels = idxLabels.labels;
+  }
+  const predictions = new Uint8Array(labels.length);
+  const report = verifyOverlay(params, input, labels, {
+    imagesName: flags.images,
+    labelsName: flags.labels ?? flags.images,
+    predictions,
+    scores: flags.scores,
+  });
+  await writePredictions(env, flags, predictions);
+  if (flags.json) {
+    env.term.out(`${JSON.stringify({ paramDir, ...report })}\n`);
+    return;
+  }
+  env.term.out(formatOverlayReport(report, params.classes, labels));
+}
+
+async function writePredictions(env: CommandEnv, flags: VerifyFlags, predictions: Uint8Array): Promise<void> {
+  if (!flags.predictions) return;
+  const lines = Array.from(predictions, (p) => `${p}\n`).join('');
+  try {
+    await fs.writeFile(resolveIn(env, flags.predictions), lines);
+  } catch (err) {
+    throw new UserError(`${flags.predictions}: cannot write predictions (${(err as Error).message})`);
+  }
+}
+
+const RULE_TEXT = {
+  'highest-set-bit': 'highest set output bit, class 0 if none',
+  'max-positive-score': 'first maximum score, class 0 if every score <= 0',
+} as const;
+
+export function formatOverlayReport(r: OverlayVerifyReport, classes: string[], labels: Uint8Array): string {
+  const out: string[] = [];
+  const lfc = r.decision === 'highest-set-bit';
+  out.push(
+    `${r.network} board rule (hardware-exact; ${RULE_TEXT[r.decision]}): ${r.accuracy.toFixed(2)} % (${r.correct} / ${r.total}), ${r.microsecondsPerImage.toFixed(1)} µs per image`,
+  );
+  out.push(
+    lfc
+      ? `  no output bit fired: ${r.noneFired} images (read as class 0); several bits fired: ${r.ambiguous} (the highest wins)`
+      : `  every score <= 0: ${r.noneFired} images (read as class 0); tied maximum: ${r.ambiguous} (the lowest index wins)`,
+  );
+  if (r.scores) {
+    out.push(lfc ? 'output bits per image (lanes 0..C-1):' : 'scores per image (16-bit, classes 0..C-1):');
+    r.scores.forEach((s, i) => {
+      const cls = lfc ? highestSetBit(s, s.length) : maxPositiveScore(s, s.length);
+      out.push(`  #${i} label ${labels[i]} -> class ${cls} (${classes[cls]}): [${s.join(', ')}]`);
+    });
+  }
+  out.push('per class:');
+  for (const c of r.perClass)
+    out.push(
+      `  ${String(c.index).padStart(2)} ${c.name.padEnd(14)} ${pct(c.accuracy)}  (${c.correct} / ${c.total})`,
+    );
+  out.push('confusion (rows: label, columns: predicted):');
+  const w = Math.max(4, ...r.confusion.flat().map((v) => String(v).length + 1));
+  out.push(`    ${classes.map((_, i) => String(i).padStart(w)).join('')}`);
+  r.confusion.forEach((row, i) => {
+    out.push(`  ${String(i).padStart(2)}${row.map((v) => String(v).padStart(w)).join('')}`);
+  });
+  return `${out.join('\n')}\n`;
 }
 
 const pct = (v: number | null) => (v === null ? '   -  ' : `${v.toFixed(2).padStart(6)} %`);

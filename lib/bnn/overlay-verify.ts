@@ -1,0 +1,101 @@
+import { InputFormatError } from '../errors';
+import type { OverlayParams } from './overlay-params';
+import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
+import type { DecisionRule, OverlayName } from './overlays';
+
+export interface OverlayVerifyReport {
+  network: OverlayName;
+  decision: DecisionRule;
+  /** Percent, 0..100. */
+  accuracy: number;
+  correct: number;
+  total: number;
+  perClass: Array<{ index: number; name: string; total: number; correct: number; accuracy: number | null }>;
+  /** confusion[label][predicted]. */
+  confusion: number[][];
+  microsecondsPerImage: number;
+  /**
+   * LFC: images where no output bit fired (class 0). CNV: images whose every score is <= 0 (the batch
+   * rule reads them as class 0).
+   */
+  noneFired: number;
+  /** LFC: several bits fired (the highest wins). CNV: several classes share the maximum (the lowest wins). */
+  ambiguous: number;
+  /** Per image, the raw output lanes (LFC bits, CNV 16-bit scores), when asked for. */
+  scores?: number[][];
+}
+
+export interface OverlayVerifyOptions {
+  imagesName?: string;
+  labelsName?: string;
+  predictions?: Uint8Array;
+  /** Keep every image's raw lanes in the report (`--scores`). */
+  scores?: boolean;
+  now?: () => number;
+}
+
+/** Runs the hardware-exact simulator of any overlay over labelled images and tallies the board rule's accuracy. */
+export function verifyOverlay(
+  params: OverlayParams,
+  input: SimulatorInput,
+  labels: Uint8Array,
+  options: OverlayVerifyOptions = {},
+): OverlayVerifyReport {
+  const count = labels.length;
+  const classes = params.classes.length;
+  const labelsName = options.labelsName ?? 'labels';
+  for (let i = 0; i < count; i++)
+    if ((labels[i] as number) >= classes)
+      throw new InputFormatError(
+        labelsName,
+        `label ${labels[i]} at image ${i}, but the param folder has ${classes} classes`,
+      );
+  const sim = createOverlaySimulator(params);
+  const predicted = options.predictions ?? new Uint8Array(count);
+  const lanes = new Int32Array(count * classes);
+  const now = options.now ?? (() => performance.now());
+  const t0 = now();
+  sim.run(input, 0, count, predicted, lanes);
+  const elapsed = now() - t0;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let correct = 0;
+  let noneFired = 0;
+  let ambiguous = 0;
+  const lfc = params.overlay.decision === 'highest-set-bit';
+  for (let i = 0; i < count; i++) {
+    const y = labels[i] as number;
+    const p = predicted[i] as number;
+    const row = confusion[y] as number[];
+    row[p] = (row[p] as number) + 1;
+    if (p === y) correct++;
+    const v = lanes.subarray(i * classes, (i + 1) * classes);
+    const max = Math.max(...v);
+    if (lfc ? max === 0 : max <= 0) noneFired++;
+    else if (v.filter((s) => s === max).length > 1) ambiguous++;
+  }
+  const perClass = params.classes.map((name, index) => {
+    const row = confusion[index] as number[];
+    const total = row.reduce((a, b) => a + b, 0);
+    const ok = row[index] as number;
+    return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
+  });
+  return {
+    network: params.overlay.name,
+    decision: params.overlay.decision,
+    accuracy: count === 0 ? 0 : (100 * correct) / count,
+    correct,
+    total: count,
+    perClass,
+    confusion,
+    microsecondsPerImage: count === 0 ? 0 : (elapsed * 1000) / count,
+    noneFired,
+    ambiguous,
+    ...(options.scores
+      ? {
+          scores: Array.from({ length: count }, (_, i) =>
+            Array.from(lanes.subarray(i * classes, (i + 1) * classes)),
+          ),
+        }
+      : {}),
+  };
+}
