@@ -74,6 +74,8 @@ export function permissionGroups(t: PermissionTarget): PermissionGroup[] {
       use: 'cli',
       actions: [
         'ssm:GetParametersByPath',
+        'ssm:GetParameter',
+        'ssm:DescribeInstanceInformation',
         'ssm:SendCommand',
         'ssm:GetCommandInvocation',
         'ssm:StartAutomationExecution',
