@@ -127,6 +127,16 @@ export const ConfigSchema = z.object({
    * it scales to zero, so idle it costs only the images stored in ECR.
    */
   sweeps: booleanValue.default(true),
+  /**
+   * Move the instance to the newest AMI: any new value replaces the instance once (a fresh bootstrap,
+   * ~15-20 min; buckets and runs stay). Unset or unchanged, the instance keeps the AMI it launched from.
+   */
+  refreshAmi: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, {
+      error: 'must be a short token of letters, digits and . _ : - (e.g. a date: 2026-12-01)',
+    })
+    .optional(),
   /** How long CloudWatch keeps the instance's logs. */
   logRetentionDays: integerValue(1, 3653)
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {

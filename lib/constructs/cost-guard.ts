@@ -8,7 +8,8 @@ import { Construct } from 'constructs';
 export const IDLE_PERIOD_MINUTES = 5;
 
 export interface CostGuardProps {
-  readonly instance: ec2.Instance;
+  /** The instance to watch and stop (any EC2 instance: only its id is used). */
+  readonly instance: ec2.IInstance;
   /** Stop after this many consecutive idle minutes (a multiple of 5). */
   readonly idleMinutes: number;
   /** Average CPU utilization (%) below which a period counts as idle. */
@@ -28,7 +29,7 @@ export class CostGuard extends Construct {
     super(scope, id);
     if (props.idleMinutes <= 0 || props.idleMinutes % IDLE_PERIOD_MINUTES !== 0) {
       throw new Error(
-        `idleMinutes must be a positive multiple of ${IDLE_PERIOD_MINUTES}, got ${props.idleMinutes}`,
+        `${this.node.path}: idleMinutes must be a positive multiple of ${IDLE_PERIOD_MINUTES}, got ${props.idleMinutes}`,
       );
     }
     const cpu = new cloudwatch.Metric({

@@ -3,7 +3,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
-  /** Pin the subnets to this Availability Zone (one subnet); otherwise two AZs of the region. */
+  /**
+   * The one Availability Zone of the VPC's subnet (may be a deploy-time token, e.g. the placement lookup's).
+   * @default - two zones of the region
+   */
   readonly availabilityZone?: string;
   /** Where VPC flow logs (rejected traffic) go; S3 keeps them cheap. */
   readonly flowLogBucket: s3.IBucket;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ArnFormat, Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,7 +9,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { AMI_PARAMETERS, type Device } from '../config';
+import { AMI_PARAMETERS, type Device, deviceForInstanceType } from '../config';
 import { BOOTSTRAP_STATE_TAG, DATASET_ROOT_PREFIX } from '../layout';
 
 // Defined in lib/config.ts (light: `bnn-pynq preflight` checks the same parameter without loading aws-cdk-lib).
@@ -24,21 +24,55 @@ export const INSTANCE_ENV_FILE = '/etc/bnn-pynq/env';
 const USER_DATA_SCRIPT_LIMIT = 14 * 1024;
 
 export interface TrainingInstanceProps {
+  /** Name of the stack: the instance's Name tag and role description. */
   readonly stackName: string;
   readonly vpc: ec2.IVpc;
+  /**
+   * Where the instance goes (its subnet decides its Availability Zone).
+   * @default - the VPC's public subnets (the first one)
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroup: ec2.ISecurityGroup;
+  /**
+   * EC2 instance type. The device (GPU or CPU), and so the AMI, follow from it (lib/config.ts
+   * `deviceForInstanceType`); a type the training environment cannot use is refused.
+   */
   readonly instanceType: string;
-  readonly device: Device;
-  readonly spot: boolean;
-  readonly rootVolumeGiB: number;
-  readonly availabilityZone?: string;
+  /**
+   * A persistent Spot request that stops (not terminates) on interruption, instead of on-demand.
+   * @default false
+   */
+  readonly spot?: boolean;
+  /**
+   * Root volume (encrypted gp3) in GiB; at least the AMI's root snapshot (the placement lookup checks it).
+   * @default 100
+   */
+  readonly rootVolumeGiB?: number;
+  /**
+   * Changing this value replaces the instance once, so it launches from the AMI its SSM parameter names
+   * now (a fresh bootstrap, ~15-20 min; buckets and runs stay). Without a change the instance keeps the
+   * AMI it was launched from: the parameter is resolved by EC2 at launch, never at deploy.
+   * @default - the AMI resolved at the first launch is kept
+   */
+  readonly amiGeneration?: string;
   readonly datasetBucket: s3.IBucket;
   readonly artifactBucket: s3.IBucket;
   /** The discovery parameter the instance reports its bootstrap state in. */
   readonly bootstrapStateParameter: ssm.IStringParameter;
-  readonly logRetention: logs.RetentionDays;
-  readonly retainLogs: boolean;
-  /** Folder of instance scripts (default: scripts/instance); tests point it elsewhere. */
+  /**
+   * How long CloudWatch keeps the instance's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Keep the log group when the stack is destroyed.
+   * @default true
+   */
+  readonly retainLogs?: boolean;
+  /**
+   * Folder of instance scripts (tests point it elsewhere).
+   * @default scripts/instance of this repository
+   */
   readonly scriptsDir?: string;
 }
 
@@ -47,23 +81,39 @@ export function renderEnvFile(values: Record<string, string>): string[] {
   return Object.entries(values).map(([key, value]) => `${key}=${value}`);
 }
 
+/** The public AMI parameter of an instance type (GPU: DLAMI; CPU: Ubuntu); throws for a refused type. */
+export function amiParameterFor(instanceType: string): string {
+  const device = deviceForInstanceType(instanceType);
+  if (typeof device !== 'string') throw new Error(`instance type ${instanceType}: ${device.refused}`);
+  return AMI_PARAMETERS[device];
+}
+
+/** Instance tag holding the AMI generation (`amiGeneration`) the instance was launched for. */
+export const AMI_GENERATION_TAG = 'bnn-pynq:ami-generation';
+
 /**
  * The training instance: GPU (or CPU) EC2 instance of the configured type, SSM-managed (no key pair, no
  * inbound rules), IMDSv2 only, encrypted gp3 root volume, stop (not terminate) on shutdown, optionally a
  * persistent Spot request that stops on interruption. Its user data is a rendered header (writes
  * /etc/bnn-pynq/env) followed by scripts/instance/user-data.sh, which fetches the scripts asset.
+ *
+ * The AMI: a launch template whose ImageId is `resolve:ssm:<public parameter>`, which EC2 resolves when it
+ * launches the instance. The template text never changes when AWS publishes a new image, so CloudFormation
+ * sees no change and the instance is never replaced for it; `amiGeneration` is the explicit way to move.
  */
 export class TrainingInstance extends Construct {
   readonly instance: ec2.Instance;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly scriptsAsset: s3assets.Asset;
+  /** GPU or CPU, from the instance type. */
+  readonly device: Device;
   readonly amiParameterName: string;
-  /** The EC2 launch template carrying the Spot options (only when spot is on). */
-  readonly spotLaunchTemplate?: ec2.LaunchTemplate;
+  /** Carries the AMI (resolved at launch), IMDSv2 and, with spot, the Spot options. */
+  readonly launchTemplate: ec2.LaunchTemplate;
   /** Cancels the persistent Spot request on stack deletion (only when spot is on). */
   readonly spotRequestCanceller?: cr.AwsCustomResource;
-  /** Lets the instance tag itself with its bootstrap state (separate from the role's default policy). */
+  /** Lets the instance tag itself with its bootstrap state; exists before the instance starts. */
   readonly tagSelfPolicy: iam.Policy;
 
   constructor(scope: Construct, id: string, props: TrainingInstanceProps) {
@@ -71,19 +121,27 @@ export class TrainingInstance extends Construct {
     const scriptsDir = props.scriptsDir ?? INSTANCE_SCRIPTS_DIR;
     const entryPath = path.join(scriptsDir, USER_DATA_ENTRY);
     if (!fs.existsSync(entryPath)) {
-      throw new Error(`${entryPath} is missing: the training instance's user data is built from it.`);
+      throw new Error(
+        `${this.node.path}: ${entryPath} is missing: the training instance's user data is built from it.`,
+      );
     }
     const entryScript = fs.readFileSync(entryPath, 'utf8');
     if (Buffer.byteLength(entryScript) > USER_DATA_SCRIPT_LIMIT) {
       throw new Error(
-        `${entryPath} is ${Buffer.byteLength(entryScript)} bytes; EC2 user data is limited to 16 KiB. ` +
+        `${this.node.path}: ${entryPath} is ${Buffer.byteLength(entryScript)} bytes; EC2 user data is limited to 16 KiB. ` +
           'Keep it a small launcher and put the work in bootstrap.sh (shipped in the scripts asset).',
       );
     }
+    const device = deviceForInstanceType(props.instanceType);
+    if (typeof device !== 'string') {
+      throw new Error(`${this.node.path}: instanceType ${props.instanceType}: ${device.refused}`);
+    }
+    this.device = device;
+    const rootVolumeGiB = props.rootVolumeGiB ?? 100;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention,
-      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: (props.retainLogs ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
     // Byte caches from local test runs must not change the asset (and so the instance's user data).
@@ -98,11 +156,9 @@ export class TrainingInstance extends Construct {
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     this.grantBaseAccess(props);
+    const instanceProfile = new iam.InstanceProfile(this, 'InstanceProfile', { role: this.role });
 
-    this.amiParameterName = AMI_PARAMETERS[props.device];
-    const machineImage = ec2.MachineImage.fromSsmParameter(this.amiParameterName, {
-      os: ec2.OperatingSystemType.LINUX,
-    });
+    this.amiParameterName = AMI_PARAMETERS[device];
 
     const userData = ec2.UserData.forLinux();
     const env = renderEnvFile({
@@ -113,7 +169,7 @@ export class TrainingInstance extends Construct {
       BNN_LOG_GROUP: this.logGroup.logGroupName,
       BNN_STATE_PARAM: props.bootstrapStateParameter.parameterName,
       BNN_ASSET_URL: this.scriptsAsset.s3ObjectUrl,
-      BNN_DEVICE_HINT: props.device,
+      BNN_DEVICE_HINT: device,
     });
     userData.addCommands(
       '# --- header rendered by lib/constructs/training-instance.ts: the stack values for every script ---',
@@ -126,15 +182,42 @@ export class TrainingInstance extends Construct {
       entryScript,
     );
 
+    // The launch template holds what must not be resolved at deploy time (the AMI) and what
+    // AWS::EC2::Instance has no property for (Spot market options). Stop-on-interruption requires a
+    // persistent request, and keeps the root volume (environment, datasets) for the restart.
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: ec2.MachineImage.resolveSsmParameterAtLaunch(this.amiParameterName, {
+        os: ec2.OperatingSystemType.LINUX,
+      }),
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      ...(props.spot
+        ? {
+            spotOptions: {
+              requestType: ec2.SpotRequestType.PERSISTENT,
+              interruptionBehavior: ec2.SpotInstanceInterruption.STOP,
+            },
+          }
+        : {}),
+    });
+    // The instance's own user data and Name tag are what it gets; the template adds no defaults of its own.
+    const cfnTemplate = this.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
+    cfnTemplate.addPropertyDeletionOverride('LaunchTemplateData.UserData');
+    Tags.of(this.launchTemplate).remove('Name');
+    if (props.amiGeneration) {
+      // Part of the template's data: a new value makes a new template version, and a new version in the
+      // instance's LaunchTemplate property replaces the instance (which then resolves the parameter anew).
+      Tags.of(this.launchTemplate).add(AMI_GENERATION_TAG, props.amiGeneration);
+    }
+
     this.instance = new ec2.Instance(this, 'Instance', {
       vpc: props.vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      availabilityZone: props.availabilityZone,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PUBLIC },
       securityGroup: props.securityGroup,
       instanceType: new ec2.InstanceType(props.instanceType),
-      machineImage,
+      // The image comes from the launch template; ImageId is removed from the instance below.
+      machineImage: ec2.MachineImage.resolveSsmParameterAtLaunch(this.amiParameterName),
       userData,
-      role: this.role,
+      instanceProfile,
       instanceName: `${props.stackName}-training`,
       httpTokens: ec2.HttpTokens.REQUIRED,
       httpEndpoint: true,
@@ -142,7 +225,7 @@ export class TrainingInstance extends Construct {
       blockDevices: [
         {
           deviceName: '/dev/sda1', // root device of the Ubuntu and DLAMI Ubuntu images
-          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB, {
+          volume: ec2.BlockDeviceVolume.ebs(rootVolumeGiB, {
             volumeType: ec2.EbsDeviceVolumeType.GP3,
             encrypted: true,
             deleteOnTermination: true,
@@ -151,44 +234,32 @@ export class TrainingInstance extends Construct {
       ],
       propagateTagsToVolumeOnCreation: true,
     });
+    const cfnInstance = this.instance.node.defaultChild as ec2.CfnInstance;
+    cfnInstance.addPropertyDeletionOverride('ImageId');
+    cfnInstance.launchTemplate = {
+      launchTemplateId: this.launchTemplate.launchTemplateId,
+      version: this.launchTemplate.latestVersionNumber,
+    };
+    if (props.spot) this.spotRequestCanceller = this.cancelSpotRequestOnDelete();
 
-    if (props.spot) {
-      // AWS::EC2::Instance has no market options; a launch template carries them. Stop-on-interruption
-      // requires a persistent request, and keeps the root volume (environment, datasets) for the restart.
-      this.spotLaunchTemplate = new ec2.LaunchTemplate(this, 'SpotLaunchTemplate', {
-        spotOptions: {
-          requestType: ec2.SpotRequestType.PERSISTENT,
-          interruptionBehavior: ec2.SpotInstanceInterruption.STOP,
-        },
-        httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
-      });
-      const cfnInstance = this.instance.node.defaultChild as ec2.CfnInstance;
-      cfnInstance.launchTemplate = {
-        launchTemplateId: this.spotLaunchTemplate.launchTemplateId,
-        version: this.spotLaunchTemplate.latestVersionNumber,
-      };
-      this.spotRequestCanceller = this.cancelSpotRequestOnDelete();
-    }
-
-    // The instance tags itself with its bootstrap state. A separate policy (not the role's default
-    // policy) because it names the instance, which itself depends on the role: one policy would be a cycle.
+    // The instance tags itself with its bootstrap state from its first seconds, so the permission must
+    // exist before it starts: the policy names the instance profile (not the instance, which would be a
+    // cycle), and the instance depends on the policy.
     this.tagSelfPolicy = new iam.Policy(this, 'TagSelfPolicy', {
       roles: [this.role],
       statements: [
         new iam.PolicyStatement({
           sid: 'TagItselfWithBootstrapState',
           actions: ['ec2:CreateTags'],
-          resources: [
-            Stack.of(this).formatArn({
-              service: 'ec2',
-              resource: 'instance',
-              resourceName: this.instance.instanceId,
-            }),
-          ],
-          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [BOOTSTRAP_STATE_TAG] } },
+          resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+          conditions: {
+            ArnEquals: { 'ec2:InstanceProfile': instanceProfile.instanceProfileArn },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': [BOOTSTRAP_STATE_TAG] },
+          },
         }),
       ],
     });
+    cfnInstance.node.addDependency(this.tagSelfPolicy);
 
     this.acknowledgeFindings(props);
   }
@@ -357,6 +428,11 @@ export class TrainingInstance extends Construct {
     role.acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
       reason: 'logs:DescribeLogGroups (read-only, used by the SSM agent) cannot be limited to one log group.',
+    });
+    Validations.of(this.tagSelfPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      reason:
+        'The instance must be able to tag itself before it exists (no instance id yet): the condition limits it to instances with this stack’s instance profile and to the bootstrap-state tag key.',
     });
     const instance = Validations.of(this.instance);
     instance.acknowledge({

@@ -1,19 +1,17 @@
 import { type App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { type BnnPynqConfig, configDevice, configFromContext, type Device } from '../config';
+import { type BnnPynqConfig, configFromContext } from '../config';
 import { ConversionJob } from '../constructs/conversion-job';
 import { CostGuard } from '../constructs/cost-guard';
 import { Discovery } from '../constructs/discovery';
+import { InstancePlacement } from '../constructs/instance-placement';
 import { Network } from '../constructs/network';
 import { Storage } from '../constructs/storage';
 import { Sweeps } from '../constructs/sweeps';
 import { TrainDocument } from '../constructs/train-document';
-import { TrainingInstance } from '../constructs/training-instance';
+import { amiParameterFor, TrainingInstance } from '../constructs/training-instance';
 
 export interface BnnPynqStackProps extends StackProps {
   /** Validated configuration (lib/config.ts). The stack name is `config.stackName`. */
@@ -29,17 +27,10 @@ export interface BnnPynqStackProps extends StackProps {
  */
 export class BnnPynqStack extends Stack {
   readonly config: BnnPynqConfig;
-  readonly device: Device;
   readonly storage: Storage;
-  readonly datasetBucket: s3.Bucket;
-  readonly artifactBucket: s3.Bucket;
-  readonly logBucket: s3.Bucket;
+  readonly placement: InstancePlacement;
   readonly network: Network;
-  readonly vpc: ec2.Vpc;
   readonly training: TrainingInstance;
-  readonly instance: ec2.Instance;
-  readonly instanceRole: iam.Role;
-  readonly logGroup: logs.LogGroup;
   /** Undefined when the cost guard is off (idleMinutes = 0). */
   readonly costGuard?: CostGuard;
   readonly discovery: Discovery;
@@ -55,26 +46,31 @@ export class BnnPynqStack extends Stack {
     });
     const { config } = props;
     this.config = config;
-    this.device = configDevice(config);
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
 
     this.storage = new Storage(this, 'Storage', { retainData: config.retainData });
-    this.datasetBucket = this.storage.datasetBucket;
-    this.artifactBucket = this.storage.artifactBucket;
-    this.logBucket = this.storage.logBucket;
+    const { datasetBucket, artifactBucket } = this.storage;
 
-    this.network = new Network(this, 'Network', {
+    // The zone is looked up at deploy time (one offering the type) unless pinned with -c availabilityZone.
+    this.placement = new InstancePlacement(this, 'Placement', {
+      instanceType: config.instanceType,
+      amiParameterName: amiParameterFor(config.instanceType),
+      rootVolumeGiB: config.rootVolumeGiB,
       availabilityZone: config.availabilityZone,
-      flowLogBucket: this.logBucket,
+      logRetention,
     });
-    this.vpc = this.network.vpc;
+    this.network = new Network(this, 'Network', {
+      availabilityZone: config.availabilityZone ?? this.placement.availabilityZone,
+      flowLogBucket: this.storage.logBucket,
+    });
 
     this.discovery = new Discovery(this, 'Discovery', { stackName: config.stackName });
     this.discovery.add(
       'dataset-bucket',
-      this.datasetBucket.bucketName,
+      datasetBucket.bucketName,
       'S3 bucket for datasets (datasets/<name>/)',
     );
-    this.discovery.add('artifact-bucket', this.artifactBucket.bucketName, 'S3 bucket for runs/ and params/');
+    this.discovery.add('artifact-bucket', artifactBucket.bucketName, 'S3 bucket for runs/ and params/');
     const bootstrapState = this.discovery.add(
       'bootstrap-state',
       'pending',
@@ -83,33 +79,32 @@ export class BnnPynqStack extends Stack {
 
     this.training = new TrainingInstance(this, 'Training', {
       stackName: config.stackName,
-      vpc: this.vpc,
+      vpc: this.network.vpc,
       securityGroup: this.network.instanceSecurityGroup,
       instanceType: config.instanceType,
-      device: this.device,
       spot: config.spot,
       rootVolumeGiB: config.rootVolumeGiB,
-      availabilityZone: config.availabilityZone,
-      datasetBucket: this.datasetBucket,
-      artifactBucket: this.artifactBucket,
+      amiGeneration: config.refreshAmi,
+      datasetBucket,
+      artifactBucket,
       bootstrapStateParameter: bootstrapState,
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      logRetention,
       retainLogs: config.retainData,
       scriptsDir: props.instanceScriptsDir,
     });
-    this.instance = this.training.instance;
-    this.instanceRole = this.training.role;
-    this.logGroup = this.training.logGroup;
-    this.discovery.add('instance-id', this.instance.instanceId, 'EC2 instance id of the training instance');
+    // A refused zone or root volume fails the deploy before the instance is launched.
+    this.training.instance.node.addDependency(this.placement);
+    const { instance } = this.training;
+    this.discovery.add('instance-id', instance.instanceId, 'EC2 instance id of the training instance');
     this.discovery.add(
       'log-group',
-      this.logGroup.logGroupName,
+      this.training.logGroup.logGroupName,
       'CloudWatch log group of the instance and runs',
     );
 
     if (config.idleMinutes > 0) {
       this.costGuard = new CostGuard(this, 'CostGuard', {
-        instance: this.instance,
+        instance,
         idleMinutes: config.idleMinutes,
         idleCpuPercent: config.idleCpuPercent,
       });
@@ -127,9 +122,9 @@ export class BnnPynqStack extends Stack {
 
     // Issue 5: the conversion job (Automation `convert` -> Lambda; started when runs/<runId>/model.npz lands).
     this.conversion = new ConversionJob(this, 'Conversion', {
-      artifactBucket: this.artifactBucket,
-      datasetBucket: this.datasetBucket,
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      artifactBucket,
+      datasetBucket,
+      logRetention,
       retainLogs: config.retainData,
       minAccuracyPercent: config.minAccuracyPercent,
       commandOutput: false, // Discovery prints ConvertCommand
@@ -144,23 +139,15 @@ export class BnnPynqStack extends Stack {
     if (config.sweeps) {
       const sweeps = new Sweeps(this, 'Sweeps', {
         stackName: config.stackName,
-        vpc: this.vpc,
+        vpc: this.network.vpc,
         securityGroup: this.network.instanceSecurityGroup,
         scriptsAsset: this.training.scriptsAsset,
-        datasetBucket: this.datasetBucket,
-        artifactBucket: this.artifactBucket,
-        logRetention: config.logRetentionDays as logs.RetentionDays,
+        datasetBucket,
+        artifactBucket,
+        logRetention,
         retainLogs: config.retainData,
       });
       this.sweeps = sweeps;
-      if (!this.training.spotLaunchTemplate) {
-        Validations.of(this.instance).acknowledge({
-          id: 'AwsSolutions-EC26',
-          reason:
-            'The root volume is encrypted (blockDevices, asserted in test/infra/stack.test.ts). cdk-nag 3 cannot evaluate ' +
-            'this rule for an instance without a launch template once the stack holds any launch template (the sweeps one).',
-        });
-      }
       const add = this.discovery.add.bind(this.discovery);
       add('sweep-job-queue', sweeps.spotQueue.jobQueueArn, 'Batch job queue of sweeps on Spot GPUs');
       add(
@@ -194,7 +181,8 @@ export class BnnPynqStack extends Stack {
  * Throws ConfigError (lib/config.ts) for a bad context value.
  *
  * The stack is environment-agnostic: it deploys to the account/region of the AWS profile in use, and
- * synth needs no credentials and does no lookups (AMIs are SSM parameters resolved at deploy time).
+ * synth needs no credentials and does no lookups (the AMI is resolved by EC2 at launch, the Availability
+ * Zone by a deploy-time lookup: lib/constructs/instance-placement.ts).
  */
 export function buildApp(app: App, options: { instanceScriptsDir?: string } = {}): BnnPynqStack {
   const config = configFromContext(

@@ -404,7 +404,9 @@ describe('in the deployed stack (BnnPynqStack)', () => {
     stackTemplate.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         detail: {
-          bucket: { name: [{ Ref: real.getLogicalId(real.artifactBucket.node.defaultChild as CfnElement) }] },
+          bucket: {
+            name: [{ Ref: real.getLogicalId(real.storage.artifactBucket.node.defaultChild as CfnElement) }],
+          },
         },
       },
     });

@@ -36,18 +36,33 @@ function cdkSynth(args: string[]) {
       encoding: 'utf8',
     },
   );
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}`, stderr: result.stderr };
 }
 
 test('synth succeeds with no AWS credentials and writes the template', () => {
-  const { status, output } = cdkSynth(['--quiet']);
+  const { status, output, stderr } = cdkSynth([]);
   expect({ status, output }).toMatchObject({ status: 0 });
   const template = JSON.parse(fs.readFileSync(path.join(out, 'BnnPynq.template.json'), 'utf8'));
   expect(Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type)).toContain(
     'AWS::EC2::Instance',
   );
   // Environment-agnostic: nothing was looked up (no cdk.context.json entries were needed).
-  expect(output).not.toMatch(/lookup|credentials/i);
+  expect(stderr).not.toMatch(/lookup|credentials/i);
+  // cdk.json carries the recommended feature flags of the aws-cdk-lib in use (as `cdk init` writes them).
+  expect(stderr).not.toMatch(/feature flags? (are|is) not configured/i);
+  expect(output).toContain('AWS::EC2::LaunchTemplate');
+});
+
+test('cdk.json sets every recommended feature flag of the installed aws-cdk-lib, to its recommended value', () => {
+  const recommended = JSON.parse(
+    fs.readFileSync(
+      path.join(REPO_ROOT, 'node_modules', 'aws-cdk-lib', 'recommended-feature-flags.json'),
+      'utf8',
+    ),
+  ) as Record<string, unknown>;
+  const { context } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'));
+  const flags = Object.fromEntries(Object.entries(context).filter(([k]) => k.startsWith('@aws-cdk')));
+  expect(flags).toEqual(expect.objectContaining(recommended));
 });
 
 test('a bad -c value fails synth with one message naming the key', () => {
