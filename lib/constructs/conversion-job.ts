@@ -40,8 +40,6 @@ export interface ConversionJobProps {
   readonly retainLogs?: boolean;
 }
 
-export { CHECK_STEP_NAME, CONVERT_STEP_NAME } from '../conversion/outcome';
-
 /**
  * The conversion job: a Node.js Lambda bundled (esbuild) from lib/lambda/convert-handler.ts, an SSM
  * Automation document `convert` whose one step invokes it, and an EventBridge rule that starts the

@@ -37,7 +37,7 @@ import { MIN_BOOTSTRAP_VERSION } from './project-config';
 import { OPEN_REQUEST_STATUSES, type VcpuQuota, vcpuQuotaFor } from './quotas';
 import { alternativeTypes, nearbyRegions } from './regions';
 
-export type CheckStatus = 'ok' | 'fail' | 'warn' | 'unknown' | 'skipped';
+type CheckStatus = 'ok' | 'fail' | 'warn' | 'unknown' | 'skipped';
 
 export interface CheckResult {
   id:
@@ -78,7 +78,7 @@ export interface PreflightReport {
   elapsedMs: number;
 }
 
-export interface PreflightInput {
+interface PreflightInput {
   config: BnnPynqConfig;
   qualifier: string;
   /** The bootstrap version the installed aws-cdk CLI would deploy (to suggest an upgrade); optional. */

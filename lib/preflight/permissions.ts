@@ -14,7 +14,7 @@ export interface PermissionGroup {
   why: string;
 }
 
-export interface PermissionTarget {
+interface PermissionTarget {
   partition: string;
   account: string;
   region: string;
@@ -97,7 +97,7 @@ export function permissionGroups(t: PermissionTarget): PermissionGroup[] {
   return groups;
 }
 
-export interface Denied {
+interface Denied {
   action: string;
   resource: string;
   /** `explicitDeny`, `implicitDeny`, or `denied by an organization policy (SCP)`. */

@@ -7,11 +7,11 @@ import path from 'node:path';
 import { type BnnPynqConfig, ConfigError, parseConfig } from '../config';
 
 /** The project's cdk.json (next to package.json), which `npx cdk` reads from the project folder. */
-export const CDK_JSON = path.resolve(__dirname, '..', '..', 'cdk.json');
+const CDK_JSON = path.resolve(__dirname, '..', '..', 'cdk.json');
 
 /** aws-cdk-lib's context key for the bootstrap qualifier, and its default. */
-export const QUALIFIER_CONTEXT = '@aws-cdk/core:bootstrapQualifier';
-export const DEFAULT_QUALIFIER = 'hnb659fds';
+const QUALIFIER_CONTEXT = '@aws-cdk/core:bootstrapQualifier';
+const DEFAULT_QUALIFIER = 'hnb659fds';
 
 /**
  * The bootstrap version a deploy of this app needs: aws-cdk-lib's DefaultStackSynthesizer requires 6 for
@@ -20,7 +20,7 @@ export const DEFAULT_QUALIFIER = 'hnb659fds';
  */
 export const MIN_BOOTSTRAP_VERSION = 8;
 
-export interface DeployConfig {
+interface DeployConfig {
   config: BnnPynqConfig;
   qualifier: string;
   /** The file the context came from (for messages). */

@@ -11,7 +11,7 @@ import type { CloudClients } from '../cloud/clients';
 import { describeRequest, type QuotaState } from './checks';
 import { OPEN_REQUEST_STATUSES } from './quotas';
 
-export type QuotaPlan =
+type QuotaPlan =
   | { action: 'none'; why: string }
   | { action: 'wait'; why: string }
   | { action: 'request'; desired: number; summary: string };

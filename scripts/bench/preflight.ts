@@ -115,7 +115,7 @@ function slowAccount(): CloudClients {
   };
 }
 
-export interface PreflightBench {
+interface PreflightBench {
   wallMs: number;
   cpuMs: number;
   latencyMs: number;

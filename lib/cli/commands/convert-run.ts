@@ -41,7 +41,7 @@ export function formatVerify(v: VerifySummary): string {
 }
 
 /** One line for a conversion that did not convert: what the Lambda (or the automation) said. */
-export function describeFailure(
+function describeFailure(
   runId: string,
   outcome: Exclude<ConversionOutcome, { kind: 'converted' }>,
   executionId: string,
