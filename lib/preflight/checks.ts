@@ -9,6 +9,7 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   type _InstanceType,
+  DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
   type InstanceTypeOffering,
@@ -63,7 +64,10 @@ export interface QuotaState {
   region: string;
   instanceType: string;
   current: number;
+  /** vCPUs of the type. */
   needed: number;
+  /** vCPUs of running or pending instances of the same group and purchase option (not the stack's own). */
+  inUse: number;
   /** The newest increase request for this quota, if any. */
   lastRequest?: RequestedServiceQuotaChange;
 }
@@ -183,6 +187,9 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   );
   const quotaP = quota
     ? attempt('servicequotas:GetServiceQuota', () => serviceQuotaValue(clients, quota.code))
+    : undefined;
+  const usageP = quota
+    ? attempt('ec2:DescribeInstances', () => vcpusInUse(clients, quota, config.stackName))
     : undefined;
   const historyP = quota
     ? attempt('servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota', () =>
@@ -329,11 +336,12 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   let quotaState: QuotaState | undefined;
   const typeInfo = await typeInfoP;
   const vcpus = 'ok' in typeInfo ? typeInfo.ok.InstanceTypes?.[0]?.VCpuInfo?.DefaultVCpus : undefined;
-  if (!quota || !quotaP || !historyP) {
+  if (!quota || !quotaP || !historyP || !usageP) {
     add('quota', 'unknown', `could not check: no known EC2 vCPU quota for ${type}`);
   } else {
     const value = await quotaP;
     const history = await historyP;
+    const usage = await usageP;
     const purchase = config.spot ? 'spot' : 'on-demand';
     if ('err' in value) {
       couldNot('quota', value, `the ${quota.short} vCPU quota (${quota.code})`);
@@ -348,26 +356,38 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
       const lastRequest = [...requests].sort(
         (a, b) => (b.Created?.getTime() ?? 0) - (a.Created?.getTime() ?? 0),
       )[0];
-      quotaState = { quota, region, instanceType: type, current: value.ok, needed: vcpus, lastRequest };
+      const inUse = 'ok' in usage ? usage.ok.vcpus : 0;
+      quotaState = {
+        quota,
+        region,
+        instanceType: type,
+        current: value.ok,
+        needed: vcpus,
+        inUse,
+        lastRequest,
+      };
       const have = `${value.ok} vCPUs for ${quota.short} instances (${quota.code}, ${region})`;
+      const used =
+        'err' in usage
+          ? ` (other running instances not counted: ${usage.err.message})`
+          : usage.ok.instances === 0
+            ? ', none in use'
+            : `, ${usage.ok.vcpus} in use by ${usage.ok.instances} running instance${usage.ok.instances === 1 ? '' : 's'}`;
+      const needs = `${have}; ${type} (${purchase}) needs ${vcpus}${used}`;
       const requestText = lastRequest ? describeRequest(lastRequest) : undefined;
-      if (value.ok >= vcpus) {
-        add(
-          'quota',
-          'ok',
-          `${have}; ${type} (${purchase}) needs ${vcpus} (other running instances of the group count too)`,
-        );
+      if (value.ok >= vcpus + inUse) {
+        add('quota', 'ok', needs);
       } else if (lastRequest && OPEN_REQUEST_STATUSES.includes(lastRequest.Status ?? '')) {
         add(
           'quota',
           'fail',
-          `${have} < ${vcpus} that ${type} needs; ${requestText}: wait for AWS's answer (usually hours), then run preflight again`,
+          `${needs}; ${requestText}: wait for AWS's answer (usually hours), then run preflight again`,
         );
       } else {
         add(
           'quota',
           'fail',
-          `${have} < ${vcpus} that ${type} needs${requestText ? `; ${requestText}` : ''}: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
+          `${needs}${requestText ? `; ${requestText}` : ''}: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
         );
       }
     }
@@ -426,6 +446,40 @@ async function serviceQuotaValue(clients: CloudClients, code: string): Promise<n
     );
     return out.Quota?.Value ?? 0;
   }
+}
+
+/**
+ * vCPUs of the running and pending instances that count against `quota` (its families, spot or not),
+ * except the stack's own instance: an update of the stack does not start a second one.
+ */
+async function vcpusInUse(
+  clients: CloudClients,
+  quota: VcpuQuota,
+  stackName: string,
+): Promise<{ vcpus: number; instances: number }> {
+  let vcpus = 0;
+  let instances = 0;
+  let NextToken: string | undefined;
+  do {
+    const page = await clients.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          { Name: 'instance-type', Values: [...quota.typePatterns] },
+        ],
+        NextToken,
+      }),
+    );
+    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      if ((instance.InstanceLifecycle === 'spot') !== quota.spot) continue;
+      const stackTag = instance.Tags?.find((t) => t.Key === 'aws:cloudformation:stack-name')?.Value;
+      if (stackTag === stackName) continue;
+      vcpus += (instance.CpuOptions?.CoreCount ?? 0) * (instance.CpuOptions?.ThreadsPerCore ?? 1);
+      instances++;
+    }
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return { vcpus, instances };
 }
 
 async function allOfferings(clients: CloudClients, types: string[]): Promise<InstanceTypeOffering[]> {

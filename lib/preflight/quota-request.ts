@@ -22,11 +22,14 @@ export function planQuotaRequest(state: QuotaState | undefined): QuotaPlan {
       action: 'none',
       why: 'the quota could not be read (see the vCPU quota line): nothing to request',
     };
-  const { quota, current, needed, lastRequest, region } = state;
+  const { quota, current, lastRequest, region } = state;
+  // Room for one instance of the type next to what already runs in the group.
+  const needed = state.needed + state.inUse;
+  const what = `one ${state.instanceType} (${state.needed})${state.inUse > 0 ? ` + ${state.inUse} in use` : ''}`;
   if (current >= needed) {
     return {
       action: 'none',
-      why: `${quota.code} is ${current} vCPUs in ${region}, enough for ${state.instanceType} (${needed}): nothing to request`,
+      why: `${quota.code} is ${current} vCPUs in ${region}, enough for ${what}: nothing to request`,
     };
   }
   if (
@@ -42,7 +45,7 @@ export function planQuotaRequest(state: QuotaState | undefined): QuotaPlan {
   return {
     action: 'request',
     desired: needed,
-    summary: `request: EC2 quota ${quota.code} "${quota.name}" in ${region}: current ${current} vCPUs -> desired ${needed} vCPUs (what one ${state.instanceType} needs)`,
+    summary: `request: EC2 quota ${quota.code} "${quota.name}" in ${region}: current ${current} vCPUs -> desired ${needed} vCPUs (${what})`,
   };
 }
 

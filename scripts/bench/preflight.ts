@@ -6,6 +6,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import {
+  DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
   EC2Client,
@@ -84,6 +85,8 @@ function slowAccount(): CloudClients {
         ],
       }),
     )
+    .on(DescribeInstancesCommand)
+    .callsFake(() => delay({ Reservations: [] }))
     .on(DescribeInstanceTypesCommand)
     .callsFake(() =>
       delay({ InstanceTypes: [{ InstanceType: 'g4dn.xlarge', VCpuInfo: { DefaultVCpus: 4 } }] }),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
+  DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
   EC2Client,
@@ -92,6 +93,7 @@ function readyAccount() {
       { InstanceType: 'g5.xlarge', LocationType: 'availability-zone', Location: az },
     ]),
   });
+  mocks.ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
   mocks.ec2.on(DescribeInstanceTypesCommand).callsFake(async (input) => ({
     InstanceTypes: [
       {
@@ -140,7 +142,7 @@ test('a ready account: every check ✔, one line each, exit 0 with the deploy co
     `✔ stack              BnnPynq not deployed yet in ${REGION} (a first deploy)`,
     `✔ cdk bootstrap      version 30 in ${REGION} (qualifier hnb659fds); 33 is current, \`npx cdk bootstrap\` upgrades it (optional)`,
     `✔ instance type      g4dn.xlarge offered in eu-west-1a, eu-west-1b, eu-west-1c`,
-    `✔ vCPU quota         8 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4 (other running instances of the group count too)`,
+    `✔ vCPU quota         8 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, none in use`,
     `✔ AMI                ami-0abcdef1234567890 (gpu: ${AMI_PARAMETERS.gpu})`,
     expect.stringMatching(
       /^✔ deploy permissions arn:aws:iam::123456789012:user\/alice may sts:AssumeRole, iam:CreateServiceLinkedRole$/,
@@ -190,12 +192,55 @@ test('a new account: G/VT quota 0 blocks, names the quota and the fix, exit 1', 
     .resolves({ Quota: { QuotaCode: 'L-DB2E81BA', Value: 0 } });
   const r = await run(cloud);
   expect(r.line('vCPU quota')).toBe(
-    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}) < 4 that g4dn.xlarge needs: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
+    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, none in use: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
   );
   expect(r.error?.message).toMatch(
     /^1 check blocks a deploy to eu-west-1 \(checked in .* s\): fix the ✘ line above/,
   );
   expect((r.error as { exitCode?: number }).exitCode).toBe(1);
+});
+
+test("running instances of the group count against the quota (not spot ones, not the stack's own)", async () => {
+  const cloud = readyAccount();
+  const instance = (type: string, cores: number, extra: object = {}) => ({
+    InstanceId: `i-${type.replace('.', '')}`,
+    InstanceType: type as never,
+    State: { Name: 'running' as const, Code: 16 },
+    CpuOptions: { CoreCount: cores, ThreadsPerCore: 2 },
+    ...extra,
+  });
+  cloud.mocks.ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [
+      { Instances: [instance('g5.xlarge', 2)] },
+      { Instances: [instance('g4dn.2xlarge', 4, { InstanceLifecycle: 'spot' })] },
+      {
+        Instances: [
+          instance('g4dn.xlarge', 2, { Tags: [{ Key: 'aws:cloudformation:stack-name', Value: 'BnnPynq' }] }),
+        ],
+      },
+    ],
+  });
+  cloud.mocks.quotas.on(RequestServiceQuotaIncreaseCommand).resolves({
+    RequestedQuota: {
+      Id: 'req-2',
+      DesiredValue: 8,
+      Status: 'PENDING',
+      Created: new Date('2026-12-01T10:00:00Z'),
+    },
+  });
+  cloud.mocks.quotas.on(GetServiceQuotaCommand).resolves({ Quota: { Value: 6 } });
+  const r = await run(cloud, { requestQuota: true, yes: true });
+  expect(r.line('vCPU quota')).toBe(
+    `✘ vCPU quota         6 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, 4 in use by 1 running instance: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
+  );
+  expect(r.out).toContain('current 6 vCPUs -> desired 8 vCPUs (one g4dn.xlarge (4) + 4 in use)');
+  expect(
+    cloud.mocks.quotas.commandCalls(RequestServiceQuotaIncreaseCommand)[0]?.args[0].input.DesiredValue,
+  ).toBe(8);
+  expect(cloud.mocks.ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
+    { Name: 'instance-state-name', Values: ['pending', 'running'] },
+    { Name: 'instance-type', Values: ['g*', 'vt*'] },
+  ]);
 });
 
 test('spot: the spot quota L-3819A6DF is the one checked', async () => {
@@ -238,7 +283,7 @@ test('an open quota request is shown with its status instead of asking again', a
   });
   const r = await run(cloud, { requestQuota: true, yes: true });
   expect(r.line('vCPU quota')).toBe(
-    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}) < 4 that g4dn.xlarge needs; request abc123 for 4 vCPUs filed 2026-11-30 is CASE_OPENED (support case 17123456789): wait for AWS's answer (usually hours), then run preflight again`,
+    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, none in use; request abc123 for 4 vCPUs filed 2026-11-30 is CASE_OPENED (support case 17123456789): wait for AWS's answer (usually hours), then run preflight again`,
   );
   expect(r.out).toContain(
     'request abc123 for 4 vCPUs filed 2026-11-30 is CASE_OPENED (support case 17123456789): not filing another',
@@ -260,7 +305,7 @@ test('--request-quota shows what it asks for, files it with --yes, and prints th
   });
   const r = await run(cloud, { requestQuota: true, yes: true });
   expect(r.out).toContain(
-    `request: EC2 quota L-DB2E81BA "Running On-Demand G and VT instances" in ${REGION}: current 0 vCPUs -> desired 4 vCPUs (what one g4dn.xlarge needs)\n`,
+    `request: EC2 quota L-DB2E81BA "Running On-Demand G and VT instances" in ${REGION}: current 0 vCPUs -> desired 4 vCPUs (one g4dn.xlarge (4))\n`,
   );
   expect(cloud.mocks.quotas.commandCalls(RequestServiceQuotaIncreaseCommand)[0]?.args[0].input).toEqual({
     ServiceCode: 'ec2',
@@ -625,7 +670,7 @@ test('status before the first deploy prints the preflight, then the not-deployed
   expect(lines[0]).toBe(`stack:      BnnPynq not deployed in ${REGION}; preflight:`);
   expect(lines[1]).toBe(`✔ credentials        account ${ACCOUNT} as ${USER_ARN}`);
   expect(lines).toContain(
-    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}) < 4 that g4dn.xlarge needs: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
+    `✘ vCPU quota         0 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, none in use: run \`bnn-pynq preflight --request-quota\` (AWS usually answers within hours)`,
   );
   expect(lines).toHaveLength(11);
 });
