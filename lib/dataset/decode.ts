@@ -15,10 +15,18 @@ export type Fit = (typeof FITS)[number];
 /** Thrown for an image that cannot be decoded; the caller lists these (or skips them with --skip-bad). */
 export class ImageDecodeError extends Error {}
 
-// Tiny images: threads inside one image only add overhead; throughput comes from many images in
-// flight on libuv's pool. The cache holds recently used operations for re-use, which never happens here.
-sharp.concurrency(1);
-sharp.cache(false);
+let sharpReady = false;
+/** sharp, set up at first use (not at import: loading libvips would slow every start of the CLI). */
+function vips(): typeof sharp {
+  if (!sharpReady) {
+    // Tiny images: threads inside one image only add overhead; throughput comes from many images in
+    // flight on libuv's pool. The cache holds recently used operations for re-use, which never happens here.
+    sharp.concurrency(1);
+    sharp.cache(false);
+    sharpReady = true;
+  }
+  return sharp;
+}
 
 /**
  * True for an 8-bit, grey, 28×28 PNG without transparency, EXIF or colour profile: for those, resize,
@@ -83,7 +91,7 @@ function bmpToSharp(bytes: Buffer): sharp.Sharp {
     rgb[j + 1] = src[i + 1];
     rgb[j + 2] = src[i + 2];
   }
-  return sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
+  return vips()(rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
 /**
@@ -147,7 +155,7 @@ export async function decodeToGrey28(
       if (fast) return fast;
     }
     const resized = () =>
-      (isBmp(bytes) ? bmpToSharp(bytes) : sharp(bytes, { pages: 1 }))
+      (isBmp(bytes) ? bmpToSharp(bytes) : vips()(bytes, { pages: 1 }))
         .autoOrient()
         .resize(IMAGE_SIDE, IMAGE_SIDE, { fit: fit === 'contain' ? 'inside' : fit });
     const { data, info } = await resized()

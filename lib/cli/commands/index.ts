@@ -33,14 +33,16 @@ export const COMMAND_NAMES: readonly string[] = COMMAND_MODULES.flatMap((m) => m
 
 /**
  * Registers the commands on `program`. With `argv` (process.argv), only the module of the command being run
- * is loaded when it is a known one; without it, all are.
+ * is loaded when it is a known one, and none for a bare `--version`; without it, all are.
  */
 export function registerCommands(
   program: Command,
   argv?: readonly string[],
   ctx: CliContext = processContext,
 ): void {
-  const first = argv?.slice(2).find((a) => !a.startsWith('-'));
+  const args = argv?.slice(2) ?? [];
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return;
+  const first = args.find((a) => !a.startsWith('-'));
   const only = COMMAND_MODULES.find((m) => first !== undefined && m.names.includes(first));
   for (const m of only ? [only] : COMMAND_MODULES) m.load().register(program, ctx);
 }
