@@ -3,7 +3,8 @@
  * test images, next to a numpy + OpenBLAS float reference run in the same go. Prints one line per
  * figure (and `--json` for one JSON object). A benchmark, not a test: it asserts nothing.
  *
- * Last, `bnn-pynq preflight` against mocked AWS clients with 200 ms latency per call (its 5 s budget).
+ * Then the CLI's start time (scripts/bench/cli-start.ts). Last, `bnn-pynq preflight` against mocked AWS
+ * clients with 200 ms latency per call (its 5 s budget).
  *
  * Wall time is what a user waits; CPU time (process.cpuUsage) is reported too, because this machine is
  * shared and wall time swings with the load.
@@ -21,6 +22,7 @@ import {
   readIdxImages,
   readIdxLabels,
 } from '../../lib/bnn';
+import { formatStart, measureStart, START_CASES } from './cli-start';
 import { benchPreflight } from './preflight';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -123,7 +125,18 @@ try {
   out.numpy = { error: (err as Error).message };
   line(`numpy     not run: ${(err as Error).message.split('\n')[0]}`);
 }
-// 4. Preflight against mocked AWS with 200 ms per call (budget: 5 s), then the closing lines.
+// 4. The CLI's start time: `bnn-pynq --version`, `--help`, `convert --help` in fresh processes.
+out.cliStart = START_CASES.map(([args, budget]) => {
+  try {
+    const t = measureStart(args, budget);
+    line(formatStart(t));
+    return t;
+  } catch (err) {
+    line(`cli start bnn-pynq ${args.join(' ')} not run: ${(err as Error).message}`);
+    return { args, error: (err as Error).message };
+  }
+});
+// 5. Preflight against mocked AWS with 200 ms per call (budget: 5 s), then the closing lines.
 void benchPreflight()
   .then((r) => {
     out.preflight = r;
