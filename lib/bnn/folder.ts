@@ -1,8 +1,20 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InputFormatError, UserError } from '../errors';
+import { InputFormatError } from '../errors';
+import { fsError } from '../fs-errors';
+import { type OutputKind, writeFolderAtomic } from '../safe-output';
+import { readInputFile } from './files';
 import { paramsFromFiles } from './params';
 import type { LfcParams } from './types';
+
+/**
+ * The files a param folder holds: the .bin files and classes.txt convert writes, and fetch's manifest.json.
+ * `convert --force` and `fetch` replace an existing folder only when it holds nothing else (lib/safe-output.ts).
+ */
+export const PARAM_FOLDER_KIND: OutputKind = {
+  name: 'param folder',
+  ownsFile: (name) => /^[\w.-]+\.bin$/.test(name) || name === 'classes.txt' || name === 'manifest.json',
+};
 
 /**
  * Reads the .bin files and classes.txt of a param folder (`.../<dataset>/<network>/`) into memory;
@@ -14,21 +26,35 @@ export async function readParamFiles(dir: string): Promise<Map<string, Uint8Arra
     names = await fs.readdir(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputFormatError(
-      dir,
-      code === 'ENOTDIR'
-        ? 'not a folder: pass the param folder (…/<dataset>/<network>/)'
-        : 'no such folder: pass the param folder (…/<dataset>/<network>/) that convert or fetch wrote',
-    );
+    if (code === 'ENOTDIR')
+      throw new InputFormatError(dir, 'not a folder: pass the param folder (…/<dataset>/<network>/)');
+    if (code === 'ENOENT')
+      throw new InputFormatError(
+        dir,
+        'no such folder: pass the param folder (…/<dataset>/<network>/) that convert or fetch wrote',
+      );
+    throw fsError(err, { path: dir, what: 'the param folder' });
   }
   const files = new Map<string, Uint8Array>();
-  await Promise.all(
-    names
-      .filter((n) => n.endsWith('.bin') || n === 'classes.txt')
-      .map(async (n) => {
-        files.set(n, new Uint8Array(await fs.readFile(path.join(dir, n))));
-      }),
-  );
+  const wanted = names.filter((n) => n.endsWith('.bin') || n === 'classes.txt');
+  // One at a time is as fast here (small files) and keeps "too many open files" away.
+  for (const n of wanted) {
+    const file = path.join(dir, n);
+    const st = await fs.stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT'
+        ? new InputFormatError(
+            file,
+            'a dangling symbolic link where a param file should be; convert or fetch the folder again',
+          )
+        : fsError(err, { path: file, what: 'the param folder' });
+    });
+    if (!st.isFile())
+      throw new InputFormatError(
+        file,
+        `${st.isDirectory() ? 'a folder' : 'not a regular file'} where a param file should be; convert or fetch the folder again`,
+      );
+    files.set(n, await readInputFile(file, 'a param file'));
+  }
   return files;
 }
 
@@ -38,10 +64,10 @@ export async function readParamFolder(dir: string): Promise<LfcParams> {
 }
 
 /**
- * Writes `<outRoot>/<dataset>/<network>/` from `files`: first into a temporary sibling folder, then one
- * rename. On any error the temporary folder is removed, so a reader never sees a half-written folder.
- * Refuses to replace an existing folder unless `overwrite` (then the old one is swapped out and removed
- * only after the new one is in place).
+ * Writes `<outRoot>/<dataset>/<network>/` from `files` atomically (lib/safe-output.ts): a temporary sibling
+ * folder, then one rename. Refuses to replace an existing folder unless `overwrite`, and even then only a
+ * param folder (PARAM_FOLDER_KIND: nothing but .bin files, classes.txt and manifest.json), so `--force`
+ * never deletes a model.npz or anything else the user keeps there.
  */
 export async function writeParamFolderAtomic(
   outRoot: string,
@@ -50,43 +76,11 @@ export async function writeParamFolderAtomic(
   files: ReadonlyMap<string, Uint8Array>,
   options: { overwrite?: boolean } = {},
 ): Promise<string> {
-  const parent = path.join(outRoot, dataset);
-  const target = path.join(parent, network);
-  const exists = await fs
-    .stat(target)
-    .then(() => true)
-    .catch(() => false);
-  if (exists && !options.overwrite)
-    throw new UserError(
-      `${target} already exists; remove it, choose another --out, or pass --force to replace it`,
-    );
-  const createdParent = !(await fs
-    .stat(parent)
-    .then(() => true)
-    .catch(() => false));
-  const cannotWrite = (err: unknown) =>
-    new UserError(`cannot write ${target}: ${(err as Error).message}; check --out`, { cause: err });
-  let tmp: string;
-  try {
-    await fs.mkdir(parent, { recursive: true });
-    tmp = await fs.mkdtemp(path.join(parent, `.${network}.tmp-`));
-  } catch (err) {
-    throw cannotWrite(err);
-  }
-  let old: string | undefined;
-  try {
-    for (const [name, bytes] of files) await fs.writeFile(path.join(tmp, name), bytes);
-    if (exists) {
-      old = `${tmp}-old`;
-      await fs.rename(target, old);
-    }
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    if (old) await fs.rename(old, target).catch(() => undefined);
-    if (createdParent) await fs.rmdir(parent).catch(() => undefined);
-    throw cannotWrite(err);
-  }
-  if (old) await fs.rm(old, { recursive: true, force: true });
+  const target = path.join(outRoot, dataset, network);
+  await writeFolderAtomic(
+    target,
+    [...files].map(([name, bytes]) => ({ name, bytes })),
+    { replace: options.overwrite ?? false, kind: PARAM_FOLDER_KIND, what: '--out' },
+  );
   return target;
 }

@@ -100,6 +100,18 @@ function readHeader(data: Uint8Array, fileName: string, ndim: 1 | 3, kind: strin
   return dims;
 }
 
+/**
+ * Commands that measure on images refuse an empty set (an accuracy on 0 images would read "0.00 %"); the
+ * readers themselves accept one, since a dataset may have an empty split.
+ */
+export function refuseEmpty(set: { count: number }, fileName: string, kind: 'images' | 'labels'): void {
+  if (set.count === 0)
+    throw new InputFormatError(
+      fileName,
+      `holds no ${kind} (its header says 0); pass a file with at least one`,
+    );
+}
+
 /** Reads an idx3 image file (raw or gzip). */
 export function readIdxImages(bytes: Uint8Array, fileName: string): IdxImages {
   const data = idxPayload(bytes, fileName);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors';
+import { fsError, isFsError } from '../fs-errors';
 import { registerCommands } from './commands';
 import { type CliContext, processContext } from './env';
 
@@ -19,8 +20,38 @@ export function buildProgram(argv?: readonly string[], ctx: CliContext = process
   return program;
 }
 
+/**
+ * A closed stdout or stderr (`bnn-pynq verify … | head -3`) is not a failure: every output file is written
+ * (atomically) before anything is printed, so the command finishes its work quietly and keeps its exit code.
+ * Any other error on the streams ends the command with one line.
+ */
+export function quietOnClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      if (stream === process.stdout)
+        process.stderr.write(`error: ${fsError(err, { path: 'stdout' }).message}\n`);
+      process.exitCode = 2;
+    });
+  }
+}
+
+/** The one line (and exit code) for anything a command throws: never a stack trace for a user's problem. */
+export function describeFailure(err: unknown): { line: string; exitCode: number } {
+  if (err instanceof UserError) return { line: `error: ${err.message}`, exitCode: err.exitCode };
+  if (isFsError(err)) {
+    const mapped = fsError(err);
+    return { line: `error: ${mapped.message}`, exitCode: mapped.exitCode };
+  }
+  return {
+    line: `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    exitCode: 70,
+  };
+}
+
 /** Entry point of bin/bnn-pynq.js: one clear line and a non-zero exit for any user error. */
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipes();
   const program = buildProgram(argv).exitOverride();
   try {
     await program.parseAsync(argv);
@@ -29,14 +60,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    if (err instanceof UserError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-      return;
-    }
-    process.stderr.write(
-      `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 70;
+    const { line, exitCode } = describeFailure(err);
+    process.stderr.write(`${line}\n`);
+    process.exitCode = exitCode;
   }
 }

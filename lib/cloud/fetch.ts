@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { PARAM_FOLDER_KIND } from '../bnn/folder';
 import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, type ParamManifest, parseManifest, sha256Hex } from '../manifest';
+import { checkNoOverlap, checkReplaceable, writeFolderAtomic } from '../safe-output';
 import { aws, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 import { readText } from './runs';
@@ -88,10 +90,12 @@ export async function fetchParams(
 
   const folder = path.resolve(out, source.dataset, network);
   const parent = path.dirname(folder);
-  await mkdir(parent, { recursive: true });
+  // The same output rules as every command (lib/safe-output.ts): never the current folder, and an existing
+  // folder is replaced only when it holds nothing but param files.
+  await checkNoOverlap([], [{ path: folder, what: '--out' }]);
+  await checkReplaceable(folder, { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' });
   await removeStaleTemps(parent, network);
   const localFiles = new Set(await listLocal(folder));
-  const temp = await mkdtemp(path.join(parent, `.${network}.fetch-`));
   const result: FetchResult = {
     folder,
     manifest,
@@ -101,86 +105,71 @@ export async function fetchParams(
     removed: [],
     bytesDownloaded: 0,
   };
-  try {
-    const fresh = new Map<string, Uint8Array>();
-    const queue = [...manifest.files];
-    let failed = false;
-    const worker = async () => {
-      for (let f = queue.shift(); f && !failed; f = queue.shift()) {
-        const local = path.join(folder, ...f.path.split('/'));
-        const target = path.join(temp, ...f.path.split('/'));
-        await mkdir(path.dirname(target), { recursive: true });
-        if (localFiles.has(f.path)) {
-          const bytes = await readFile(local);
-          if (bytes.length === f.size && sha256Hex(bytes) === f.sha256) {
-            await copyFile(local, target);
-            fresh.set(f.path, bytes);
-            result.unchanged.push(f.path);
-            continue;
-          }
+  const fresh = new Map<string, Uint8Array>();
+  const queue = [...manifest.files];
+  let failed = false;
+  const worker = async () => {
+    for (let f = queue.shift(); f && !failed; f = queue.shift()) {
+      const local = path.join(folder, ...f.path.split('/'));
+      if (localFiles.has(f.path)) {
+        const bytes = await readFile(local);
+        if (bytes.length === f.size && sha256Hex(bytes) === f.sha256) {
+          fresh.set(f.path, bytes);
+          result.unchanged.push(f.path);
+          continue;
         }
-        const bytes = await download(clients, source.bucket, `${source.prefix}${f.path}`);
-        if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
-          throw new CloudError(
-            'failed',
-            `s3://${source.bucket}/${source.prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
-          );
-        }
-        await writeFile(target, bytes);
-        fresh.set(f.path, bytes);
-        result.bytesDownloaded += bytes.length;
-        (localFiles.has(f.path) ? result.changed : result.added).push(f.path);
       }
-    };
-    // On the first failure the other workers stop taking files; all of them finish their current write
-    // before the temporary folder is removed.
-    const settled = await Promise.allSettled(
-      Array.from({ length: options.concurrency ?? 8 }, () =>
-        worker().catch((err) => {
-          failed = true;
-          throw err;
-        }),
-      ),
+      const bytes = await download(clients, source.bucket, `${source.prefix}${f.path}`);
+      if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
+        throw new CloudError(
+          'failed',
+          `s3://${source.bucket}/${source.prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
+        );
+      }
+      fresh.set(f.path, bytes);
+      result.bytesDownloaded += bytes.length;
+      (localFiles.has(f.path) ? result.changed : result.added).push(f.path);
+    }
+  };
+  // On the first failure the other workers stop taking files; nothing is written before all have finished.
+  const settled = await Promise.allSettled(
+    Array.from({ length: options.concurrency ?? 8 }, () =>
+      worker().catch((err) => {
+        failed = true;
+        throw err;
+      }),
+    ),
+  );
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  // The whole new folder, checked once more as it will be on disk.
+  const problems = checkAgainstManifest(manifest, fresh);
+  if (problems.length > 0) {
+    throw new CloudError(
+      'failed',
+      `param folder does not match its manifest: ${problems.slice(0, 3).join('; ')}`,
     );
-    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
-    // The whole new folder, checked once more as it will be on disk.
-    const problems = checkAgainstManifest(manifest, fresh);
-    if (problems.length > 0) {
-      throw new CloudError(
-        'failed',
-        `param folder does not match its manifest: ${problems.slice(0, 3).join('; ')}`,
-      );
-    }
-    await writeFile(path.join(temp, MANIFEST_FILE), manifestText);
-    const listed = new Set([...manifest.files.map((f) => f.path), MANIFEST_FILE]);
-    result.removed = [...localFiles].filter((p) => !listed.has(p)).sort();
-    for (const list of [result.added, result.changed, result.unchanged]) list.sort();
-
-    // Swap: old folder aside, new folder in, old folder gone. A failure between the renames puts the old one back.
-    const old = existsSync(folder) ? `${temp}.old` : undefined;
-    if (old) await rename(folder, old);
-    try {
-      await rename(temp, folder);
-    } catch (err) {
-      if (old) await rename(old, folder);
-      throw err;
-    }
-    if (old) await rm(old, { recursive: true, force: true });
-    return result;
-  } catch (err) {
-    await rm(temp, { recursive: true, force: true });
-    throw err;
   }
+  const listed = new Set([...manifest.files.map((f) => f.path), MANIFEST_FILE]);
+  result.removed = [...localFiles].filter((p) => !listed.has(p)).sort();
+  for (const list of [result.added, result.changed, result.unchanged]) list.sort();
+  // Temporary sibling, then one rename; the previous folder stays as it was on any failure.
+  await writeFolderAtomic(
+    folder,
+    [...[...fresh].map(([name, bytes]) => ({ name, bytes })), { name: MANIFEST_FILE, bytes: manifestText }],
+    { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' },
+  );
+  return result;
 }
 
 /**
- * Removes temporary folders an interrupted fetch (Ctrl-C, a killed process) left beside the param folder,
- * so a later `scp -r <out>/<dataset>` does not carry them to the board. Only folders older than ten
- * minutes, so a fetch running at the same moment keeps its own.
+ * Removes the temporary folders (`.<network>.fetch-*`) that fetch before lib/safe-output.ts left beside the
+ * param folder when interrupted, so a later `scp -r <out>/<dataset>` does not carry them to the board (the
+ * current temporaries are cleaned by lib/safe-output.ts). Only folders older than ten minutes.
  */
 async function removeStaleTemps(parent: string, network: string, now = Date.now()): Promise<void> {
-  for (const entry of await readdir(parent, { withFileTypes: true })) {
+  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
     if (!entry.isDirectory() || !entry.name.startsWith(`.${network}.fetch-`)) continue;
     const full = path.join(parent, entry.name);
     const { mtimeMs } = await stat(full);

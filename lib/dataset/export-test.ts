@@ -3,6 +3,7 @@ import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../bnn';
 import { UserError } from '../errors';
+import { fsError } from '../fs-errors';
 import {
   DATASET_MANIFEST_FILE,
   DATASET_NAME_PATTERN,
@@ -10,8 +11,9 @@ import {
   IDX_FILES,
   localDatasetDir,
 } from '../layout';
+import { checkNoOverlap, checkReplaceable } from '../safe-output';
 import { CLASSES_FILE } from './import';
-import { sha256Hex, writeFolderAtomic } from './output';
+import { EXPORT_TEST_KIND, sha256Hex, writeFolderAtomic } from './output';
 
 /**
  * The test split as plain (uncompressed) idx files, which is what the BNN-PYNQ notebooks hand to
@@ -31,6 +33,8 @@ export interface ExportTestOptions {
   from?: string;
   s3?: { client: S3Client; bucket: string };
   force: boolean;
+  /** The user's current folder (never replaced; default process.cwd()). */
+  cwd?: string;
 }
 
 /** The sha256 dataset.json records for `file`: `files: {name: {sha256}}` (ours and stage-dataset.sh's). */
@@ -45,6 +49,13 @@ export async function exportTestSplit(
 ): Promise<{ outDir: string; count: number; where: string; files: string[] }> {
   if (!DATASET_NAME_PATTERN.test(options.name))
     throw new UserError(`dataset name ${JSON.stringify(options.name)} is not valid`);
+  const fromDir = options.s3 ? undefined : (options.from ?? localDatasetDir(options.name));
+  await checkNoOverlap(
+    [fromDir !== undefined ? { path: fromDir, what: 'the dataset folder (--from)' } : undefined],
+    [{ path: options.out, what: '--out' }],
+    { cwd: options.cwd },
+  );
+  await checkReplaceable(options.out, { replace: options.force, kind: EXPORT_TEST_KIND, what: '--out' });
   let where: string;
   let fetch: Fetch;
   if (options.s3) {
@@ -65,9 +76,13 @@ export async function exportTestSplit(
       }
     };
   } else {
-    const dir = options.from ?? localDatasetDir(options.name);
+    const dir = fromDir as string;
     where = `${dir}/`;
-    fetch = (file) => fsp.readFile(path.join(dir, file)).catch(() => undefined);
+    fetch = (file) =>
+      fsp.readFile(path.join(dir, file)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw fsError(err, { path: path.join(dir, file), what: 'the dataset folder' });
+      });
   }
   const manifestBytes = await fetch(DATASET_MANIFEST_FILE);
   if (!manifestBytes)
@@ -115,6 +130,6 @@ export async function exportTestSplit(
   ];
   const classes = await fetch(CLASSES_FILE);
   if (classes) files.push({ name: CLASSES_FILE, bytes: classes });
-  await writeFolderAtomic(options.out, files, options.force);
+  await writeFolderAtomic(options.out, files, options.force, EXPORT_TEST_KIND);
   return { outDir: options.out, count: images.count, where, files: files.map((f) => f.name) };
 }

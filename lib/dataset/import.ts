@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
 import {
@@ -10,10 +9,11 @@ import {
   IDX_FILES,
   localDatasetDir,
 } from '../layout';
+import { checkNoOverlap, checkReplaceable } from '../safe-output';
 import { decodeToGrey28, type Fit, ImageDecodeError } from './decode';
 import { IMAGE_PIXELS } from './limits';
 import { DATASET_FORMAT, type DatasetManifest } from './manifest';
-import { type EncodedFile, encodeIdxPair, sha256Hex, writeFolderAtomic } from './output';
+import { DATASET_FOLDER_KIND, type EncodedFile, encodeIdxPair, sha256Hex, writeFolderAtomic } from './output';
 import {
   decidePolarity,
   describePolarity,
@@ -46,6 +46,8 @@ export interface ImportOptions {
   skipBad: boolean;
   /** Replace an existing output folder. */
   force: boolean;
+  /** The user's current folder (never replaced; default process.cwd()). */
+  cwd?: string;
   /** Images decoded at once (default 16). */
   inFlight?: number;
   toolVersion: string;
@@ -129,8 +131,15 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
   };
   checkDatasetName(options.name);
   const outDir = options.out ?? localDatasetDir(options.name);
-  if (!options.force && (await fsp.stat(outDir).catch(() => undefined)))
-    throw new UserError(`${outDir} already exists; pass --force to replace it, or --out another folder`);
+  await checkNoOverlap(
+    [
+      { path: options.source, what: 'the source' },
+      options.classesFile ? { path: options.classesFile, what: '--classes' } : undefined,
+    ],
+    [{ path: outDir, what: '--out' }],
+    { cwd: options.cwd },
+  );
+  await checkReplaceable(outDir, { replace: options.force, kind: DATASET_FOLDER_KIND, what: '--out' });
 
   const source = await scanSource(options.source, { classesFile: options.classesFile });
   try {

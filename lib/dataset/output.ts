@@ -2,10 +2,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { writeIdxImages, writeIdxLabels } from '../bnn';
-import { UserError } from '../errors';
+import { CLASSES_FILE, writeIdxImages, writeIdxLabels } from '../bnn';
+import { DATASET_MANIFEST_FILE, DATASET_PREVIEW_FILE, IDX_FILES } from '../layout';
 import { sha256Hex } from '../manifest';
+import { type OutputKind, writeFolderAtomic as writeFolderSafely } from '../safe-output';
 import { IMAGE_SIDE } from './limits';
+import { DATASET_FORMAT } from './manifest';
 
 const gzipAsync = promisify(gzip);
 
@@ -47,36 +49,43 @@ export async function encodeIdxPair(
   ];
 }
 
-/**
- * Writes `files` (in order) into a temporary sibling of `outDir` and renames it into place, so
- * `outDir` either does not exist or is complete. With `replace`, an existing `outDir` is swapped out.
- */
+/** The files `dataset import` writes (with our dataset.json): what `--force` may replace. */
+export const DATASET_FOLDER_KIND: OutputKind = {
+  name: 'dataset folder (bnn-pynq dataset import)',
+  ownsFile: (name) =>
+    (Object.values(IDX_FILES) as string[]).includes(name) ||
+    name === CLASSES_FILE ||
+    name === DATASET_PREVIEW_FILE ||
+    name === DATASET_MANIFEST_FILE,
+  ownsFolder: async (dir, names) => {
+    if (names.length === 0) return undefined;
+    const manifest = path.join(dir, DATASET_MANIFEST_FILE);
+    const text = await fsp.readFile(manifest, 'utf8').catch(() => undefined);
+    let format: unknown;
+    try {
+      format = text === undefined ? undefined : JSON.parse(text)?.format;
+    } catch {
+      format = undefined;
+    }
+    return format === DATASET_FORMAT
+      ? undefined
+      : `no ${DATASET_MANIFEST_FILE} of a bnn-pynq dataset (${manifest})`;
+  },
+};
+
+/** The files `dataset export-test` writes: what its `--force` may replace. */
+export const EXPORT_TEST_KIND: OutputKind = {
+  name: 'exported test split (bnn-pynq dataset export-test)',
+  ownsFile: (name) =>
+    name === 't10k-images-idx3-ubyte' || name === 't10k-labels-idx1-ubyte' || name === CLASSES_FILE,
+};
+
+/** Writes a dataset (or exported) folder atomically; see lib/safe-output.ts for the rules. */
 export async function writeFolderAtomic(
   outDir: string,
   files: { name: string; bytes: Uint8Array }[],
   replace: boolean,
+  kind: OutputKind = DATASET_FOLDER_KIND,
 ): Promise<void> {
-  const parent = path.dirname(path.resolve(outDir));
-  await fsp.mkdir(parent, { recursive: true });
-  const suffix = `${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
-  const temp = path.join(parent, `.${path.basename(outDir)}.tmp-${suffix}`);
-  const old = path.join(parent, `.${path.basename(outDir)}.old-${suffix}`);
-  await fsp.mkdir(temp);
-  try {
-    for (const f of files) await fsp.writeFile(path.join(temp, f.name), f.bytes);
-    const exists = await fsp.stat(outDir).then(
-      () => true,
-      () => false,
-    );
-    if (exists) {
-      if (!replace)
-        throw new UserError(`${outDir} already exists; pass --force to replace it, or --out another folder`);
-      await fsp.rename(outDir, old);
-    }
-    await fsp.rename(temp, outDir);
-    if (exists) await fsp.rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await fsp.rm(temp, { recursive: true, force: true });
-    throw err;
-  }
+  await writeFolderSafely(outDir, files, { replace, kind, what: '--out' });
 }

@@ -1,6 +1,8 @@
 import { closeSync, constants, promises as fsp, fstatSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputFormatError, UserError } from '../errors';
+import { readInputFile } from '../bnn/files';
+import { checkClassNames, parseClassFile } from '../class-names';
+import { UserError } from '../errors';
 import { formatMiB, MAX_IMAGE_FILE_BYTES } from '../input-limits';
 import { isImageName, JUNK_DIRS, JUNK_NAMES, MAX_CLASSES, MIN_CLASSES } from './limits';
 import { FileTooLargeError, openZip } from './zip';
@@ -120,12 +122,10 @@ function arrange(
       `${location}: no class sub-folders found. Put the images of each class in a folder named after the class (${location}/cat/001.png, ${location}/dog/001.png, ...)`,
     );
   }
-  for (const name of classFolders) {
-    if (/[\r\n]/.test(name))
-      throw new UserError(
-        `${location}: class folder '${JSON.stringify(name)}' has a line break in its name; rename it`,
-      );
-  }
+  checkClassNames([...classFolders].sort(byCodePoint), location, {
+    lines: false,
+    max: Number.POSITIVE_INFINITY,
+  });
   let classNames: string[];
   if (classesOrder) {
     const listed = new Set(classesOrder);
@@ -173,23 +173,13 @@ function arrange(
   return { kind, location, classNames, images, ignored, close };
 }
 
-/** Reads `--classes <file>`: one class name per line, in label order. */
+/** Reads `--classes <file>`: one class name per line, in label order (the shared rule, lib/class-names.ts). */
 export async function readClassesFile(file: string): Promise<string[]> {
-  const text = await fsp.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UserError(`${file}: cannot read the classes file (${err.code ?? err.message})`);
+  const bytes = await readInputFile(file, '--classes');
+  return parseClassFile(new TextDecoder().decode(bytes), file, {
+    max: MAX_CLASSES,
+    maxLabel: 'the LFC overlay',
   });
-  const names = text.split(/\r?\n/).map((l) => l.trim());
-  while (names.length > 0 && names[names.length - 1] === '') names.pop();
-  const blank = names.indexOf('');
-  if (names.length === 0) throw new InputFormatError(file, 'no class names; write one class name per line');
-  if (blank >= 0)
-    throw new InputFormatError(file, `line ${blank + 1} is empty; write one class name per line`);
-  const seen = new Set<string>();
-  for (const [i, n] of names.entries()) {
-    if (seen.has(n)) throw new InputFormatError(file, `line ${i + 1}: class '${n}' is listed twice`);
-    seen.add(n);
-  }
-  return names;
 }
 
 /** Scans a folder or a .zip of class folders. Checks the class limits before any image is decoded. */

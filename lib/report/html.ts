@@ -1,6 +1,9 @@
 import type { EpochPoint, ProgressLog, VerifySummary } from './progress';
 import { confusionMatrix, escapeXml, lineChart, type Series } from './svg';
 
+/** Marks a report as ours: `report --out` replaces an existing file only when it carries this tag. */
+export const REPORT_GENERATOR_TAG = '<meta name="generator" content="bnn-pynq report">';
+
 export interface ReportInput {
   runId: string;
   dataset?: string;
@@ -145,7 +148,7 @@ export function renderReport(input: ReportInput): string {
     ? `<p class="note">${input.progress.skipped} line(s) of progress.jsonl could not be read and were left out.</p>`
     : '';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">${REPORT_GENERATOR_TAG}<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bnn-pynq run ${escapeXml(input.runId)}</title>
 <style>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;margin:24px auto;max-width:1180px;padding:0 16px}

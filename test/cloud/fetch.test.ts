@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -132,7 +133,16 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
   await putFile('params/mnist/lfcW1A1/3-0-thres.bin', thres);
   await putManifest('params/mnist/lfcW1A1/', republished);
   writeFileSync(path.join(folder, '1-0-weights.bin'), 'damaged');
+  writeFileSync(path.join(folder, '9-9-weights.bin'), 'stray');
+
+  // A file fetch never writes (the user's own notes) makes it refuse to replace the folder: nothing changes.
   writeFileSync(path.join(folder, 'notes.txt'), 'mine');
+  const guarded = treeHash(out);
+  await expect(runFetch(env().env, { out, bucket: BUCKET, dataset: 'mnist' })).rejects.toThrow(
+    /^refusing to replace .*mnist\/lfcW1A1: it holds .*lfcW1A1\/notes\.txt, which is not part of a param folder this command writes; move that away or choose another --out$/,
+  );
+  expect(treeHash(out)).toEqual(guarded);
+  rmSync(path.join(folder, 'notes.txt'));
 
   const third = env();
   const [r] = await runFetch(third.env, { out, bucket: BUCKET, dataset: 'mnist' });
@@ -144,14 +154,14 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
     ].sort(),
   );
   expect(r.changed).toEqual(['1-0-weights.bin', '3-0-thres.bin']);
-  expect(r.removed).toEqual(['notes.txt']);
+  expect(r.removed).toEqual(['9-9-weights.bin']);
   expect(r.unchanged).toHaveLength(287);
   expect(readFileSync(path.join(folder, '3-0-thres.bin')).equals(thres)).toBe(true);
   expect(
     readFileSync(path.join(folder, '1-0-weights.bin')).equals(files.get('1-0-weights.bin') as Buffer),
   ).toBe(true);
-  expect(existsSync(path.join(folder, 'notes.txt'))).toBe(false);
-  expect(third.term.stdout).toContain('  ~ 1-0-weights.bin\n  ~ 3-0-thres.bin\n  - notes.txt\n');
+  expect(existsSync(path.join(folder, '9-9-weights.bin'))).toBe(false);
+  expect(third.term.stdout).toContain('  ~ 1-0-weights.bin\n  ~ 3-0-thres.bin\n  - 9-9-weights.bin\n');
   const size = (files.get('1-0-weights.bin')?.length ?? 0) + thres.length;
   expect(r.bytesDownloaded).toBe(size); // 4096 + 32
   expect(third.term.stdout).toContain('0 added, 2 changed, 1 removed, 287 unchanged (4.0 KiB downloaded)');
@@ -192,8 +202,8 @@ test('a failure half-way (a listed file missing in S3) leaves nothing behind', a
     await expect(runFetch(env().env, { out, bucket: BUCKET })).rejects.toThrow(
       /^s3:GetObject \(s3:\/\/artifacts-fetch\/params\/mnist\/lfcW1A1\/3-15-weights\.bin\) failed: NoSuchKey/,
     );
-    expect(readdirSync(out)).toEqual(['mnist']);
-    expect(readdirSync(path.join(out, 'mnist'))).toEqual([]);
+    // Nothing at all: the folders made for the output are removed with its temporary.
+    expect(readdirSync(out)).toEqual([]);
   } finally {
     await putFile('params/mnist/lfcW1A1/3-15-weights.bin', files.get('3-15-weights.bin') as Buffer);
   }

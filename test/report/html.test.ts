@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runReport } from '../../lib/cli/commands/report';
@@ -85,7 +85,9 @@ test('without verify.json the report says how to get it', () => {
 });
 
 test('`bnn-pynq report <runId> --local <dir>` writes the HTML from a local copy of the run, without AWS', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  const top = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  const dir = path.join(top, 'run');
+  mkdirSync(dir);
   writeFileSync(path.join(dir, 'progress.jsonl'), `${progressLines(12, 40).join('\n')}\n`);
   writeFileSync(path.join(dir, 'verify.json'), verifyJson(RUN));
   writeFileSync(
@@ -93,19 +95,40 @@ test('`bnn-pynq report <runId> --local <dir>` writes the HTML from a local copy 
     JSON.stringify({ runId: RUN, dataset: 'fashion-mnist', epochs: 40 }),
   );
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ runId: RUN, state: 'running' }));
-  writeFileSync(path.join(dir, 'r.html'), 'old');
-  const res = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'r.html')]);
+  const out = path.join(top, 'r.html');
+  // A file the report did not write is never overwritten.
+  writeFileSync(out, 'old');
+  const refused = await runCli(['report', RUN, '--local', dir, '--out', out]);
+  expect(refused.status).toBe(2);
+  expect(refused.stderr).toBe(
+    `error: refusing to overwrite ${out}: it is not a bnn-pynq report this command wrote; choose another --out or move the file away\n`,
+  );
+  expect(readFileSync(out, 'utf8')).toBe('old');
+  rmSync(out);
+  const res = await runCli(['report', RUN, '--local', dir, '--out', out]);
   expect(res.stderr).toContain('report: 12 epoch(s), verified confusion matrix');
   expect(res.status).toBe(0);
-  expect(res.stdout.trim()).toBe(path.join(dir, 'r.html'));
-  const html = readFileSync(path.join(dir, 'r.html'), 'utf8');
+  expect(res.stdout.trim()).toBe(out);
+  // A second run replaces the report the first one wrote.
+  writeFileSync(path.join(dir, 'progress.jsonl'), `${progressLines(12, 40).join('\n')}\n`);
+  const again = await runCli(['report', RUN, '--local', dir, '--out', out]);
+  expect([again.status, again.stdout.trim()]).toEqual([0, out]);
+  const html = readFileSync(out, 'utf8');
   expect(html).toContain('12 of 40');
   expect(paths(html)[0].points).toBe(12);
-  expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  expect(readdirSync(top).sort()).toEqual(['r.html', 'run']);
+  // An output inside the run folder would overwrite its inputs (its own progress.jsonl): refused.
+  const inside = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'progress.jsonl')]);
+  expect(inside.status).toBe(2);
+  expect(inside.stderr).toMatch(
+    /^error: --out .*run\/progress\.jsonl lies inside --local .*run; an output must not overlap an input/,
+  );
 });
 
 test('report into a folder that does not exist: one clear error', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  const top = mkdtempSync(path.join(tmpdir(), 'report-run-'));
+  const dir = path.join(top, 'run');
+  mkdirSync(dir);
   writeFileSync(path.join(dir, 'progress.jsonl'), `${progressLines(2).join('\n')}\n`);
   const env = {
     clients: {} as CloudEnv['clients'],
@@ -113,20 +136,22 @@ test('report into a folder that does not exist: one clear error', async () => {
     clock: realClock,
     stackName: 'BnnPynq',
   };
-  const out = path.join(dir, 'no', 'r.html');
+  const out = path.join(top, 'no', 'r.html');
   await expect(runReport(env, RUN, { local: dir, out })).rejects.toThrow(
-    `--out ${out}: folder ${path.join(dir, 'no')} does not exist; create it or choose another path`,
+    `--out ${out}: folder ${path.join(top, 'no')} does not exist; create it or choose another path`,
   );
 });
 
 test('`report --local` on a folder without progress.jsonl: one clear error, nothing written', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'report-empty-'));
-  const res = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'r.html')]);
+  const top = mkdtempSync(path.join(tmpdir(), 'report-empty-'));
+  const dir = path.join(top, 'run');
+  mkdirSync(dir);
+  const res = await runCli(['report', RUN, '--local', dir, '--out', path.join(top, 'r.html')]);
   expect(res.status).toBe(2);
   expect(res.stderr).toBe(
     `error: ${path.join(dir, 'progress.jsonl')} does not exist: --local must be a copy of runs/<runId>/ holding progress.jsonl\n`,
   );
-  expect(readdirSync(dir)).toEqual([]);
+  expect(readdirSync(top)).toEqual(['run']);
 });
 
 test('axis ticks cover the data: the highest value is never above the top tick', () => {

@@ -1,20 +1,22 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { calibrateLastLayer, checkNotTestSet } from '../../bnn/calibrate';
 import { convertLfc } from '../../bnn/convert';
 import { readInputFile } from '../../bnn/files';
 import { writeParamFolderAtomic } from '../../bnn/folder';
-import { readIdxImages, readIdxLabels, sliceImages, sliceLabels } from '../../bnn/idx';
+import { readIdxImages, readIdxLabels, refuseEmpty, sliceImages, sliceLabels } from '../../bnn/idx';
 import { LFC_MAX_CLASSES } from '../../bnn/lfc';
 import { loadLfcModel, parseLfcModel } from '../../bnn/model';
 import { readNpz } from '../../bnn/npz';
 import { convertOverlay, type OverlayConvertSummary } from '../../bnn/overlay-convert';
 import { inferNetwork, parseOverlayModel } from '../../bnn/overlay-model';
 import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
-import { parseClassNames } from '../../bnn/params';
 import { CLASS_PRESETS, VALIDATION_SPLIT } from '../../bnn/presets';
 import type { ConvertSummary } from '../../bnn/types';
+import { parseClassFile } from '../../class-names';
 import { InputFormatError, UserError } from '../../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_DATASET } from '../../layout';
+import { checkNoOverlap } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
 /** The dataset (board folder and class-name preset) of each overlay family when --dataset is not given. */
@@ -51,7 +53,10 @@ export function register(program: Command, ctx: CliContext): void {
       '--classes <file>',
       `class names, one per line (default: the preset of --dataset: ${Object.keys(CLASS_PRESETS).join(', ')})`,
     )
-    .option('--force', 'replace an existing <out>/<dataset>/<network>/ folder')
+    .option(
+      '--force',
+      'replace an existing <out>/<dataset>/<network>/ folder, only if it holds nothing but param files (*.bin, classes.txt, manifest.json); anything else in it (a model.npz, your notes) makes convert refuse',
+    )
     .option('--json', 'print the summary as one JSON object')
     .option(
       '--calibrate-images <idx3>',
@@ -70,17 +75,12 @@ async function classNames(
   network: OverlayName,
 ): Promise<string[] | undefined> {
   if (flags.classes) {
-    const names = parseClassNames(
-      new TextDecoder().decode(await readInputFile(resolveIn(env, flags.classes), '--classes')),
-    );
-    if (names.length === 0)
-      throw new InputFormatError(flags.classes, 'no class names: write one name per line');
     const max = network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
-    if (names.length > max)
-      throw new InputFormatError(
-        flags.classes,
-        `${names.length} class names, but the ${network} overlay has at most ${max} outputs`,
-      );
+    const names = parseClassFile(
+      new TextDecoder().decode(await readInputFile(resolveIn(env, flags.classes), '--classes')),
+      flags.classes,
+      { max, maxLabel: `the ${network} overlay` },
+    );
     return names;
   }
   const preset = CLASS_PRESETS[dataset];
@@ -109,6 +109,17 @@ export async function runConvert(env: CommandEnv, modelFile: string, flags: Conv
   if (network !== 'lfcW1A1' && flags.calibrateImages)
     throw new UserError(`--calibrate-images: last-layer calibration is for lfcW1A1 only, not ${network}`);
   const dataset = flags.dataset ?? FAMILY_DATASET[OVERLAYS[network].family];
+  const arg = (p: string | undefined, what: string) => (p === undefined ? undefined : { path: p, what });
+  await checkNoOverlap(
+    [
+      arg(modelFile, 'the model'),
+      arg(flags.classes, '--classes'),
+      arg(flags.calibrateImages, '--calibrate-images'),
+      arg(flags.calibrateLabels, '--calibrate-labels'),
+    ],
+    [arg(path.join(flags.out, dataset, network), '--out')],
+    { cwd: env.cwd },
+  );
   if (network !== 'lfcW1A1' && arrays) {
     const names = await classNames(env, flags, dataset, network);
     await runOverlayConvert(
@@ -246,6 +257,8 @@ async function calibrate(
   const knownLabels = checkNotTestSet(labelBytes, labelsFile);
   let images = readIdxImages(imageBytes, imagesFile);
   let labels = readIdxLabels(labelBytes, labelsFile);
+  refuseEmpty(images, imagesFile, 'images');
+  refuseEmpty(labels, labelsFile, 'labels');
   if (images.count !== labels.count)
     throw new InputFormatError(
       labelsFile,

@@ -69,6 +69,7 @@ export async function runDatasetImport(env: CloudEnv, source: string, flags: Imp
     source: resolveIn(env, source),
     name: flags.name,
     out: resolveIn(env, flags.out ?? localDatasetDir(flags.name)),
+    cwd: env.cwd,
     split: flags.split,
     seed: flags.seed,
     invert: flags.invert,
@@ -116,6 +117,7 @@ export async function runDatasetExportTest(env: CloudEnv, name: string, flags: E
   const result = await exportTestSplit({
     name,
     out: resolveIn(env, flags.out),
+    cwd: env.cwd,
     from: resolveIn(env, flags.from ?? localDatasetDir(name)),
     s3: remote ? { client: env.clients.s3, bucket: await bucketOf(env, flags) } : undefined,
     force: flags.force ?? false,
@@ -182,7 +184,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--skip-bad', 'import without unreadable or corrupt images (default: stop and list them)')
       .option(
         '--force',
-        'replace an existing output folder (and, with --upload, an uploaded dataset of that name)',
+        'replace an existing output folder, only if it is a dataset folder import wrote (its dataset.json and nothing but its files); also, with --upload, an uploaded dataset of that name',
       )
       .option('--upload', "upload to the stack's DatasetBucket under datasets/<name>/ (dataset.json last)"),
   ).action(async (source: string, flags: ImportFlags & CloudOptions) =>
@@ -199,7 +201,10 @@ export function register(program: Command, ctx: CliContext): void {
       .requiredOption('--out <dir>', 'folder to create')
       .option('--from <dir>', 'local dataset folder (default: ./datasets/<name>)')
       .option('--remote', "read it from the stack's DatasetBucket instead of a local folder")
-      .option('--force', 'replace an existing --out folder'),
+      .option(
+        '--force',
+        'replace an existing --out folder, only if it holds nothing but the files export-test writes (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, classes.txt)',
+      ),
   ).action(async (name: string, flags: ExportFlags & CloudOptions) =>
     withS3Closed(ctx.cloudEnv(flags), (env) => runDatasetExportTest(env, name, flags)),
   );

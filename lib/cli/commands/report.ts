@@ -1,14 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
 import { assertRunId, readRun, readText } from '../../cloud/runs';
 import { InputFormatError, UserError } from '../../errors';
+import { fsError } from '../../fs-errors';
 import { DATASET_PREVIEW_FILE, datasetPrefix, runParamsPrefix } from '../../layout';
-import { type ReportInput, renderReport } from '../../report/html';
+import { REPORT_GENERATOR_TAG, type ReportInput, renderReport } from '../../report/html';
 import { parseProgress, parseVerify } from '../../report/progress';
+import { checkNoOverlap, type OutputKind, writeFileAtomic } from '../../safe-output';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions, resolveIn } from '../env';
 
 export interface ReportOptions {
@@ -20,13 +21,27 @@ export interface ReportOptions {
 /** Builds the report input from a local run folder (e.g. `aws s3 sync s3://<artifacts>/runs/<id>/ dir`). */
 export function reportInputFromFolder(runId: string, dir: string, generatedAt: string): ReportInput {
   const progressFile = path.join(dir, 'progress.jsonl');
-  if (!existsSync(progressFile)) {
+  /** A file of the run folder: undefined when absent; a folder or unreadable file is one clear error. */
+  const read = (name: string): string | undefined => {
+    const file = path.join(dir, name);
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EISDIR')
+        throw new UserError(
+          `${file}: is a folder, not a file; --local must be a copy of runs/<runId>/ (aws s3 sync s3://<artifacts>/runs/<runId>/ <dir>)`,
+        );
+      throw fsError(err, { path: file, what: '--local' });
+    }
+  };
+  const progressText = read('progress.jsonl');
+  if (progressText === undefined) {
     throw new UserError(
       `${progressFile} does not exist: --local must be a copy of runs/<runId>/ holding progress.jsonl`,
     );
   }
-  const read = (name: string) =>
-    existsSync(path.join(dir, name)) ? readFileSync(path.join(dir, name), 'utf8') : undefined;
   const verifyText = read('verify.json');
   let verify: ReportInput['verify'];
   if (verifyText !== undefined) {
@@ -51,7 +66,7 @@ export function reportInputFromFolder(runId: string, dir: string, generatedAt: s
     dataset: typeof request?.dataset === 'string' ? request.dataset : undefined,
     requestedEpochs: request?.epochs !== undefined ? Number(request.epochs) : undefined,
     state: typeof state?.state === 'string' ? state.state : undefined,
-    progress: parseProgress(readFileSync(progressFile, 'utf8')),
+    progress: parseProgress(progressText),
     verify,
     classes: read('classes.txt')?.split('\n').filter(Boolean),
     generatedAt,
@@ -95,21 +110,25 @@ async function reportInputFromS3(env: CloudEnv, runId: string): Promise<ReportIn
   };
 }
 
+/** `report --out` replaces an existing file only when it is a report this command wrote. */
+export const REPORT_KIND: OutputKind = {
+  name: 'bnn-pynq report',
+  ownsContent: (bytes) => bytes.toString('utf8').includes(REPORT_GENERATOR_TAG),
+};
+
 /** `bnn-pynq report <runId>`: writes one self-contained HTML file and prints its path. */
 export async function runReport(env: CloudEnv, runId: string, options: ReportOptions): Promise<string> {
   assertRunId(runId);
+  await checkNoOverlap(
+    [options.local ? { path: options.local, what: '--local' } : undefined],
+    [{ path: options.out ?? `report-${runId}.html`, what: '--out' }],
+    { cwd: env.cwd },
+  );
   const input = options.local
     ? reportInputFromFolder(runId, resolveIn(env, options.local), new Date(env.clock.now()).toISOString())
     : await reportInputFromS3(env, runId);
   const out = path.resolve(env.cwd ?? process.cwd(), options.out ?? `report-${runId}.html`);
-  if (!existsSync(path.dirname(out))) {
-    throw new UserError(
-      `--out ${options.out}: folder ${path.dirname(out)} does not exist; create it or choose another path`,
-    );
-  }
-  const temp = `${out}.tmp-${process.pid}`;
-  await writeFile(temp, renderReport(input));
-  await rename(temp, out);
+  await writeFileAtomic(out, renderReport(input), { kind: REPORT_KIND, what: '--out' });
   env.term.out(`${out}\n`);
   env.term.err(
     `report: ${input.progress.points.length} epoch(s)${input.verify ? ', verified confusion matrix' : ', no verify.json yet'}; open it in a browser\n`,
@@ -124,7 +143,10 @@ export function register(program: Command, ctx: CliContext): void {
       .description(
         'Write one self-contained HTML report: training curves (both decision rules) and the verified confusion matrix',
       )
-      .option('--out <file>', 'where to write it (default: ./report-<runId>.html)')
+      .option(
+        '--out <file>',
+        'where to write it (default: ./report-<runId>.html); an existing file is replaced only if it is a report bnn-pynq wrote',
+      )
       .option('--local <dir>', 'read a local copy of runs/<runId>/ instead of S3 (no AWS access needed)'),
   ).action(async (runId: string, options: ReportOptions & CloudOptions) => {
     await runReport(ctx.cloudEnv(options), runId, options);

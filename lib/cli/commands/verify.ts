@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { readCifarRecords } from '../../bnn/cifar';
@@ -6,7 +5,7 @@ import { highestSetBit, maxPositiveScore } from '../../bnn/decision';
 import { readInputFile } from '../../bnn/files';
 import { compareWithFloatModel } from '../../bnn/float-model';
 import { readParamFiles } from '../../bnn/folder';
-import { readIdxImages, readIdxLabels } from '../../bnn/idx';
+import { readIdxImages, readIdxLabels, refuseEmpty } from '../../bnn/idx';
 import { loadLfcModel } from '../../bnn/model';
 import { decodeOverlayFiles, detectNetwork } from '../../bnn/overlay-params';
 import type { SimulatorInput } from '../../bnn/overlay-simulate';
@@ -16,6 +15,7 @@ import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
 import { InputFormatError, UserError } from '../../errors';
+import { checkNoOverlap, type OutputKind, writeFileAtomic } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
 export interface VerifyFlags {
@@ -52,7 +52,10 @@ export function register(program: Command, ctx: CliContext): void {
       '--json',
       'print one JSON object (accuracy, correct, total, perClass, confusion, microsecondsPerImage, ...)',
     )
-    .option('--predictions <file>', 'write the predicted class index of every image, one per line')
+    .option(
+      '--predictions <file>',
+      'write the predicted class index of every image, one per line (atomically; an existing file is replaced only if it holds nothing but such lines)',
+    )
     .option(
       '--against <model.npz>',
       'also run the float model it was converted from: argmax and board-rule accuracy, and where they differ',
@@ -63,8 +66,25 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /** `bnn-pynq verify <paramdir>`: the hardware-exact simulator on labelled images; prints its report. */
+/** `--predictions` replaces only a predictions file: empty, or nothing but class indices, one per line. */
+export const PREDICTIONS_KIND: OutputKind = {
+  name: 'predictions file',
+  ownsContent: (bytes) => /^(\d+\n)*$/.test(bytes.toString('latin1').replace(/\d+$/, '')),
+};
+
 export async function runVerify(env: CommandEnv, paramDir: string, flags: VerifyFlags): Promise<void> {
   const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
+  const arg = (p: string | undefined, what: string) => (p === undefined ? undefined : { path: p, what });
+  await checkNoOverlap(
+    [
+      arg(paramDir, 'the param folder'),
+      arg(flags.images, '--images'),
+      arg(flags.labels, '--labels'),
+      arg(flags.against, '--against'),
+    ],
+    [arg(flags.predictions, '--predictions')],
+    { cwd: env.cwd },
+  );
   const dir = resolveIn(env, paramDir);
   const files = await readParamFiles(dir);
   const network = resolveNetwork(files, dir, flags.network);
@@ -77,6 +97,8 @@ export async function runVerify(env: CommandEnv, paramDir: string, flags: Verify
   const params = paramsFromFiles(files, dir.replace(/\/+$/, ''));
   const images = readIdxImages(await read(flags.images, '--images'), flags.images);
   const labels = readIdxLabels(await read(flags.labels, '--labels'), flags.labels);
+  refuseEmpty(images, flags.images, 'images');
+  refuseEmpty(labels, flags.labels, 'labels');
   const model = flags.against
     ? loadLfcModel(await read(flags.against, '--against'), flags.against)
     : undefined;
@@ -163,6 +185,7 @@ async function runOverlayVerify(
     input = { kind: 'mnist', pixels: images.pixels };
     labels = idxLabels.labels;
   }
+  refuseEmpty({ count: labels.length }, flags.images, 'images');
   const predictions = new Uint8Array(labels.length);
   const report = verifyOverlay(params, input, labels, {
     imagesName: flags.images,
@@ -181,11 +204,10 @@ async function runOverlayVerify(
 async function writePredictions(env: CommandEnv, flags: VerifyFlags, predictions: Uint8Array): Promise<void> {
   if (!flags.predictions) return;
   const lines = Array.from(predictions, (p) => `${p}\n`).join('');
-  try {
-    await fs.writeFile(resolveIn(env, flags.predictions), lines);
-  } catch (err) {
-    throw new UserError(`${flags.predictions}: cannot write predictions (${(err as Error).message})`);
-  }
+  await writeFileAtomic(resolveIn(env, flags.predictions), lines, {
+    kind: PREDICTIONS_KIND,
+    what: '--predictions',
+  });
 }
 
 const RULE_TEXT = {
