@@ -79,6 +79,8 @@ export function register(program: Command, ctx: CliContext): void {
   addCloudOptions(
     program
       .command('status')
-      .description('Show the stack, instance, bootstrap state, current run and published params'),
+      .description(
+        'Show the stack, instance, bootstrap state, current run and published params (before the first deploy: the preflight checks)',
+      ),
   ).action(async (options: CloudOptions) => runStatus(ctx.cloudEnv(options)));
 }
