@@ -87,9 +87,9 @@ if $HAS_GPU; then CONDA_SPEC="$CONDA_PACKAGES $CONDA_PACKAGES_GPU"; fi
 install_system_packages() {
   export DEBIAN_FRONTEND=noninteractive
   # On a fresh Ubuntu boot unattended-upgrades often holds the dpkg lock: wait for it instead of failing.
-  apt-get -o DPkg::Lock::Timeout=900 update -q
+  retry apt-get -o DPkg::Lock::Timeout=900 update -q
   # g++: theano compiles every op; patch: source patches; jq: run.json/state.json; curl: downloads.
-  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends g++ patch jq curl ca-certificates
+  retry apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends g++ patch jq curl ca-certificates
 }
 
 install_cloudwatch_agent() {
@@ -130,10 +130,11 @@ create_python_env() {
   rm -rf "$BNN_ENV"
   if [[ -f "$lock" ]] && ! $HAS_GPU; then
     # An explicit lock exported from a good build (see environment/README.md) wins over the solver.
-    "$BNN_MICROMAMBA" create -y -r "$BNN_MAMBA_ROOT" -p "$BNN_ENV" --file "$lock"
+    retry "$BNN_MICROMAMBA" create -y -r "$BNN_MAMBA_ROOT" -p "$BNN_ENV" --file "$lock"
   else
+    # The package downloads are the network part: a failed create is retried (it starts over cleanly).
     # shellcheck disable=SC2086 # the spec is a list of package specs
-    "$BNN_MICROMAMBA" create -y -r "$BNN_MAMBA_ROOT" -p "$BNN_ENV" --override-channels -c "$CONDA_CHANNEL" \
+    retry "$BNN_MICROMAMBA" create -y -r "$BNN_MAMBA_ROOT" -p "$BNN_ENV" --override-channels -c "$CONDA_CHANNEL" \
       --strict-channel-priority $CONDA_SPEC
   fi
   # Record what the solver chose, so a good build can be frozen into environment/conda-linux-64.lock.
@@ -207,7 +208,8 @@ link_cuda_libs() {
   fi
 }
 
-# Installs the unit templates (rendered with this host's paths) and the boot service.
+# Installs the unit templates (rendered with this host's paths). The boot service itself is installed by
+# user-data.sh before anything that can fail, so a failed first boot is retried by the next one.
 install_units() {
   local changed=false unit src dest
   mkdir -p "$BNN_SYSTEMD_DIR"
@@ -219,9 +221,6 @@ install_units() {
     replace_if_changed "$dest.tmp" "$dest"
   done
   if $changed; then systemctl daemon-reload; fi
-  if [[ "$(systemctl is-enabled bnn-pynq-boot.service 2>/dev/null || true)" != enabled ]]; then
-    systemctl enable bnn-pynq-boot.service
-  fi
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -263,8 +262,10 @@ smoke() { # smoke FLAGS → prints the output, returns python's status
 DEVICE=cpu
 STATE="ready: cpu"
 FLAGS="$THEANO_FLAGS_BASE,$THEANO_FLAGS_CPU"
+# The env's own libraries first, on both devices: OpenBLAS (which theano's compiled ops link with -lopenblas)
+# on CPU, and the CUDA runtime libgpuarray dlopens on GPU. The same value goes into runtime.env for the runs.
+export LD_LIBRARY_PATH="$BNN_ENV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if $HAS_GPU; then
-  export LD_LIBRARY_PATH="$BNN_ENV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if out=$(smoke "$THEANO_FLAGS_BASE,$THEANO_FLAGS_GPU"); then
     log "$out"
     DEVICE=cuda
@@ -294,7 +295,7 @@ THREADS=$(((CPUS + 1) / 2)) # physical cores (research doc §5)
   printf 'PYTHONPATH=%s\n' "$PYTHONPATH_RT"
   printf 'BNN_PYTHON=%s\n' "$BNN_ENV/bin/python"
   printf 'OMP_NUM_THREADS=%s\n' "$THREADS"
-  if [[ $DEVICE == cuda ]]; then printf 'LD_LIBRARY_PATH=%s\n' "$BNN_ENV/lib"; fi
+  printf 'LD_LIBRARY_PATH=%s\n' "$BNN_ENV/lib"
 } >"$BNN_RUNTIME_ENV.tmp"
 replace_if_changed "$BNN_RUNTIME_ENV.tmp" "$BNN_RUNTIME_ENV"
 CURRENT_STEP=""

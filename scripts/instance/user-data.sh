@@ -1,14 +1,16 @@
 #!/bin/bash
 # User data body (the CDK app prepends a header that writes /etc/bnn-pynq/env). Kept small and self-contained:
 # make sure the aws CLI exists, fetch the scripts asset (BNN_ASSET_URL) into $BNN_ROOT/src, run bootstrap.sh.
-# Reboot-safe: it copies itself to $BNN_ROOT/boot.sh, which bnn-pynq-boot.service runs on every boot
-# (cloud-init runs user data only on the first one); every part is skipped when already done.
+# Reboot-safe: it copies itself to $BNN_ROOT/boot.sh and installs bnn-pynq-boot.service, which runs it on every
+# boot (cloud-init runs user data only on the first one), before anything that can fail: a first boot that fails
+# is retried by the next boot. Every network step retries with backoff; every part is skipped when already done.
 set -euo pipefail
 
 : "${BNN_ROOT:=/opt/bnn-pynq}"
 : "${BNN_ENV_FILE:=/etc/bnn-pynq/env}"
 : "${BNN_LOG_DIR:=/var/log/bnn-pynq}"
 : "${BNN_IMDS:=http://169.254.169.254}"
+: "${BNN_SYSTEMD_DIR:=/etc/systemd/system}"
 if [[ -f "$BNN_ENV_FILE" ]]; then
   set -a
   # shellcheck disable=SC1090
@@ -22,6 +24,19 @@ mkdir -p "$BNN_ROOT" "$BNN_LOG_DIR"
 exec 3>&1 4>&2 # the console, for bootstrap.sh (which does its own logging)
 exec > >(tee -a "$BNN_LOG_DIR/bootstrap.log") 2>&1
 log() { printf '%s user-data: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+
+# The same backoff as lib/common.sh's retry (this file cannot source it: it runs before the asset exists).
+retry() {
+  local attempt=1 max=${BNN_RETRY_ATTEMPTS:-5} delay=${BNN_RETRY_DELAY:-5} rc
+  until "$@"; do
+    rc=$?
+    if ((attempt >= max)); then return "$rc"; fi
+    log "attempt $attempt of $max failed (exit $rc), retrying in ${delay}s: $*"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
+}
 
 # Before bootstrap.sh exists, failures are published here (same state names as bootstrap.sh).
 fail() {
@@ -68,9 +83,36 @@ if current_user_data; then
   mv -f "$BNN_ROOT/user-data.current" "$BNN_ROOT/user-data.last"
 fi
 
-# 1. Keep a copy of this script for the boot service.
+# 1. Keep a copy of this script for the boot service, and install the boot service (nothing here can fail
+#    for a network reason, so from now on any failure is retried at the next boot).
 if [[ -f "$self" && "$(readlink -f "$self")" != "$(readlink -f "$BNN_ROOT/boot.sh")" ]]; then
   cp -f "$self" "$BNN_ROOT/boot.sh.tmp" && mv -f "$BNN_ROOT/boot.sh.tmp" "$BNN_ROOT/boot.sh"
+fi
+unit="$BNN_SYSTEMD_DIR/bnn-pynq-boot.service"
+mkdir -p "$BNN_SYSTEMD_DIR"
+cat >"$unit.tmp" <<UNIT
+# Re-runs user-data's work on every boot (cloud-init runs user data only once): fetch the scripts if
+# needed, then bootstrap.sh, which skips what is installed and re-checks the device.
+[Unit]
+Description=bnn-pynq bootstrap (pinned training environment, device check)
+Wants=network-online.target
+After=network-online.target cloud-final.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/bash $BNN_ROOT/boot.sh
+TimeoutStartSec=2h
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+if cmp -s "$unit.tmp" "$unit"; then rm -f "$unit.tmp"; else
+  mv -f "$unit.tmp" "$unit"
+  systemctl daemon-reload || log "warning: systemctl daemon-reload failed"
+fi
+if [[ "$(systemctl is-enabled bnn-pynq-boot.service 2>/dev/null || true)" != enabled ]]; then
+  systemctl enable bnn-pynq-boot.service || log "warning: could not enable bnn-pynq-boot.service"
 fi
 
 # 2. AWS CLI v2 from its official zip when the AMI has none (Canonical's Ubuntu images do not ship it).
@@ -79,10 +121,10 @@ if ! command -v aws >/dev/null 2>&1; then
   (
     set -e
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=900 update -q &&
-      apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends unzip curl ca-certificates
+    retry apt-get -o DPkg::Lock::Timeout=900 update -q &&
+      retry apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends unzip curl ca-certificates
     tmp=$(mktemp -d)
-    curl -fsSL --retry 4 -o "$tmp/awscliv2.zip" https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip
+    retry curl -fsSL --connect-timeout 20 -o "$tmp/awscliv2.zip" https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip
     unzip -q "$tmp/awscliv2.zip" -d "$tmp"
     "$tmp/aws/install" --update
     rm -rf "$tmp"
@@ -97,7 +139,7 @@ if [[ "$(cat "$SRC/.asset-url" 2>/dev/null || true)" != "$BNN_ASSET_URL" ]]; the
   region=()
   if [[ -n "${BNN_REGION:-}" ]]; then region=(--region "$BNN_REGION"); fi
   rm -rf "$SRC.new" "$BNN_ROOT/asset.zip"
-  aws "${region[@]}" "${endpoint[@]}" s3 cp --only-show-errors "$BNN_ASSET_URL" "$BNN_ROOT/asset.zip" || fail asset-download
+  retry aws "${region[@]}" "${endpoint[@]}" s3 cp --only-show-errors "$BNN_ASSET_URL" "$BNN_ROOT/asset.zip" || fail asset-download
   python3 -m zipfile -e "$BNN_ROOT/asset.zip" "$SRC.new" || fail asset-unpack
   [[ -f "$SRC.new/bootstrap.sh" ]] || fail "asset-unpack (no bootstrap.sh in $BNN_ASSET_URL)"
   printf '%s' "$BNN_ASSET_URL" >"$SRC.new/.asset-url"

@@ -40,30 +40,34 @@ const installerCalls = (i: FakeInstance) =>
     .calls()
     .filter((l) => /^(apt-get|dpkg|micromamba create|curl .*-o)/.test(l) || l.startsWith('systemctl enable'));
 
+/** The scripts asset: a zip of scripts/instance, put where the CDK asset would be. */
+async function uploadScriptsAsset(i: FakeInstance): Promise<void> {
+  const zip = path.join(i.dir, 'asset.zip');
+  const entries = fs.readdirSync(INSTANCE_SCRIPTS);
+  const z = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-c', zip, ...entries], {
+    cwd: INSTANCE_SCRIPTS,
+  });
+  expect(z.status).toBe(0);
+  await s3.client.send(
+    new PutObjectCommand({ Bucket: BUCKETS.assets, Key: 'instance-scripts.zip', Body: fs.readFileSync(zip) }),
+  );
+}
+
+/** user data as cloud-init runs it: a file it wrote; BNN_SRC is its instance default ($BNN_ROOT/src). */
+function userDataFile(i: FakeInstance): string {
+  const userData = path.join(i.dir, 'part-001');
+  fs.copyFileSync(path.join(INSTANCE_SCRIPTS, 'user-data.sh'), userData);
+  i.env.BNN_SRC = path.join(i.root, 'src');
+  return userData;
+}
+
 describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
   let i: FakeInstance;
   let first: ReturnType<FakeInstance['run']>;
   beforeAll(async () => {
     i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
-    // The scripts asset: a zip of scripts/instance, as the CDK asset uploads it.
-    const zip = path.join(i.dir, 'asset.zip');
-    const entries = fs.readdirSync(INSTANCE_SCRIPTS);
-    const z = spawnSync('/usr/bin/python3', ['-m', 'zipfile', '-c', zip, ...entries], {
-      cwd: INSTANCE_SCRIPTS,
-    });
-    expect(z.status).toBe(0);
-    await s3.client.send(
-      new PutObjectCommand({
-        Bucket: BUCKETS.assets,
-        Key: 'instance-scripts.zip',
-        Body: fs.readFileSync(zip),
-      }),
-    );
-    // user data runs as a file written by cloud-init; BNN_SRC is its instance default ($BNN_ROOT/src).
-    const userData = path.join(i.dir, 'part-001');
-    fs.copyFileSync(path.join(INSTANCE_SCRIPTS, 'user-data.sh'), userData);
-    i.env.BNN_SRC = path.join(i.root, 'src');
-    first = i.run(userData);
+    await uploadScriptsAsset(i);
+    first = i.run(userDataFile(i));
   });
 
   it('fetches the asset, installs the pinned environment and reports ready: cpu', () => {
@@ -92,6 +96,8 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     expect(runtimeEnv(i)).toContain(
       `THEANO_FLAGS=${pins.THEANO_FLAGS_COMMON},base_compiledir=${i.root}/theano-cache,${pins.THEANO_FLAGS_CPU}\n`,
     );
+    // The env's lib folder (OpenBLAS that theano's compiled ops link against) on CPU too.
+    expect(runtimeEnv(i)).toContain(`LD_LIBRARY_PATH=${i.root}/env/lib\n`);
     // The CPU smoke check ran on device=cpu; no GPU was tried on a CPU instance.
     const smokes = i.calls().filter((l) => l.includes(' -c import numpy'));
     expect(smokes).toHaveLength(1);
@@ -290,5 +296,55 @@ describe('failures are reported as failed: <step>', () => {
       new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${readPins().PYLEARN2_DIGEST}`),
     );
     expect(fs.existsSync(path.join(i.root, 'sources', 'pylearn2'))).toBe(false);
+  });
+});
+
+describe('the first boot survives transient failures', () => {
+  it('a source download that fails once is retried (with backoff) and the bootstrap completes', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    const lasagne = readPins().LASAGNE_URL;
+    const r = i.run(BOOTSTRAP, [], { SHIM_CURL_FAIL_URL: 'Lasagne', SHIM_CURL_FAIL_TIMES: '1' });
+    expect(r.status).toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'ready: cpu']);
+    expect(i.calls('curl').filter((l) => l.endsWith(lasagne))).toHaveLength(2);
+    expect(r.stdout).toMatch(/attempt 1 of 5 failed \(exit 56\), retrying in 0s: curl .*Lasagne/);
+    expect(r.stdout).toContain('curl: (56) Recv failure: Connection reset by peer');
+    expect(fs.existsSync(path.join(i.root, 'sources', 'lasagne', 'lasagne', '__init__.py'))).toBe(true);
+  });
+
+  it('a download that keeps failing gives up after 5 attempts → failed: <step>, nothing half-written', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    const r = i.run(BOOTSTRAP, [], { SHIM_CURL_FAIL_URL: 'Lasagne', SHIM_CURL_FAIL_TIMES: '99' });
+    expect(r.status).not.toBe(0);
+    expect(i.ssmStates()).toEqual(['installing', 'failed: sources']);
+    expect(i.calls('curl').filter((l) => l.includes('Lasagne'))).toHaveLength(5);
+    expect(r.stdout).toContain('giving up after 5 attempts (exit 56)');
+    expect(fs.readdirSync(path.join(i.root, 'sources')).filter((f) => !f.startsWith('.'))).toEqual([]);
+  });
+
+  it('user data installs the boot service before anything that can fail; the next boot retries and succeeds', async () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    await uploadScriptsAsset(i);
+    const userData = userDataFile(i);
+    // The asset download fails on every attempt (5, with backoff) on the first boot.
+    const first = i.run(userData, [], { SHIM_AWS_S3_FAIL_TIMES: '5' });
+    expect(first.status).not.toBe(0);
+    expect(i.ssmStates()).toEqual(['failed: asset-download']);
+    expect(i.calls('aws').filter((l) => l.includes(' s3 cp '))).toHaveLength(5);
+    // ... but the boot service already exists and is enabled, pointing at the kept copy of the user data.
+    const unit = fs.readFileSync(path.join(i.env.BNN_SYSTEMD_DIR, 'bnn-pynq-boot.service'), 'utf8');
+    expect(unit).toContain(`ExecStart=/bin/bash ${i.root}/boot.sh`);
+    expect(unit).toContain('After=network-online.target cloud-final.service');
+    expect(i.calls('systemctl')).toContain('systemctl enable bnn-pynq-boot.service');
+    expect(fs.readFileSync(path.join(i.root, 'boot.sh'), 'utf8')).toBe(fs.readFileSync(userData, 'utf8'));
+    expect(fs.existsSync(path.join(i.root, 'src'))).toBe(false);
+
+    // The next boot: the service runs boot.sh; one more transient failure, then the download works.
+    const boot = i.run(path.join(i.root, 'boot.sh'), [], { SHIM_AWS_S3_FAIL_TIMES: '6' });
+    expect(boot.status).toBe(0);
+    expect(i.ssmStates()).toEqual(['failed: asset-download', 'installing', 'ready: cpu']);
+    expect(fs.readFileSync(path.join(i.env.BNN_LOG_DIR, 'bootstrap.log'), 'utf8')).toMatch(
+      /user-data: attempt 1 of 5 failed \(exit 1\), retrying in 0s: aws .* s3 cp/,
+    );
   });
 });

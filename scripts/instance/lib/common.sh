@@ -67,12 +67,31 @@ instance_id() {
   printf '%s' "$BNN_INSTANCE_ID"
 }
 
-# Downloads URL to DEST (via a temporary file, so DEST is never partial). Retries transient failures.
+# retry CMD ARGS...: runs a command (not a shell function that relies on set -e) up to BNN_RETRY_ATTEMPTS times
+# (default 5), waiting BNN_RETRY_DELAY seconds (default 5) after the first failure and twice as long after each
+# next one (5, 10, 20, 40 s): every step that needs the network goes through it, so a mirror's hiccup or a
+# throttled API on a fresh instance does not fail the bootstrap. Returns the command's last status.
+retry() {
+  local attempt=1 max=${BNN_RETRY_ATTEMPTS:-5} delay=${BNN_RETRY_DELAY:-5} rc
+  until "$@"; do
+    rc=$?
+    if ((attempt >= max)); then
+      log "giving up after $attempt attempts (exit $rc): $*"
+      return "$rc"
+    fi
+    log "attempt $attempt of $max failed (exit $rc), retrying in ${delay}s: $*"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
+}
+
+# Downloads URL to DEST (via a temporary file, so DEST is never partial), with retry's backoff.
 fetch_url() {
   local url=$1 dest=$2
   rm -f "$dest.part"
   # curl's own complaint goes to the log (stdout); the caller decides whether it is an error.
-  if curl -fsSL --retry 4 --retry-delay 3 --connect-timeout 20 -o "$dest.part" "$url" 2>&1; then
+  if retry curl -fsSL --connect-timeout 20 -o "$dest.part" "$url" 2>&1; then
     mv -f "$dest.part" "$dest"
   else
     rm -f "$dest.part"

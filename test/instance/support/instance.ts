@@ -147,6 +147,8 @@ export class FakeInstance {
       SHIM_BIN: this.shimBin,
       SHIM_DIR: this.shimDir,
       SHIM_LOG: path.join(this.shimDir, 'calls.log'),
+      // Retries keep their attempts and backoff logic, without the waits.
+      BNN_RETRY_DELAY: '0',
     };
     fs.mkdirSync(this.env.BNN_SYSTEMD_DIR, { recursive: true });
     if (options.micromambaInstalled ?? true) this.env.BNN_MICROMAMBA = path.join(this.shimBin, 'micromamba');
