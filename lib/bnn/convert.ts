@@ -5,7 +5,7 @@ import type { ConvertResult, ConvertSummary, DenseLayer, LayerParams, LfcModel }
 
 /**
  * Folds one trained dense layer (weights + batch norm) into the hardware's bit matrix and
- * popcount thresholds, exactly as BNN-PYNQ's finnthesizer does (../shared/docs/params-format.md §2):
+ * popcount thresholds, exactly as BNN-PYNQ's finnthesizer does (docs/overlays.md §2):
  *
  *   thr = (mean - b) - beta / (gamma * inv_std)      (float64)
  *   s   = sign(gamma);  bit = (s * W >= 0);  T = trunc((fan_in + s * thr) / 2)

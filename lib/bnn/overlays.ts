@@ -93,7 +93,7 @@ const dense = (
   bias = true,
 ): OverlayLayer => ({ kind: 'dense', fanIn, neurons, simd, pe, weightBits, inputBits, outputBits, bias });
 
-/** LFC: 784 -> 1024 -> 1024 -> 1024 -> C, binarized MNIST pixels in (params-format.md §3). */
+/** LFC: 784 -> 1024 -> 1024 -> 1024 -> C, binarized MNIST pixels in (docs/overlays.md §1). */
 function lfc(name: 'lfcW1A1' | 'lfcW1A2', a: 1 | 2): Overlay {
   return {
     name,

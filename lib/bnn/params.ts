@@ -10,7 +10,7 @@ import {
 import type { LayerParams, LfcParams } from './types';
 
 /**
- * The param folder's byte layout (../shared/docs/params-format.md §3): neuron n of a layer lives in
+ * The param folder's byte layout (docs/overlays.md §2.4): neuron n of a layer lives in
  * PE p = n mod PE at slot k = n div PE. `L-p-weights.bin` holds, per slot, MW/SIMD little-endian uint64
  * words of SIMD weight bits each; `L-p-thres.bin` one little-endian int64 threshold per slot.
  */

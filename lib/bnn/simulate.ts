@@ -5,7 +5,7 @@ import type { LfcParams } from './types';
 import { ACT_STRIDE, instantiateKernel, type LayerFn } from './wasm-kernel';
 
 /**
- * Hardware-exact simulator of the lfcW1A1 overlay's batch path (../shared/docs/params-format.md §4):
+ * Hardware-exact simulator of the lfcW1A1 overlay's batch path (docs/overlays.md §3, §4):
  * input bit = pixel >= 128 (pad bits 0); per layer acc = popcount(xnor(w, x)) over the padded width,
  * output bit = acc > T (T signed 16-bit); predicted class = highest set bit of the first C outputs, 0 if none.
  *

@@ -13,7 +13,7 @@ import { InputFormatError, UserError } from '../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, type ManifestFile, parseManifest, sha256Hex } from '../manifest';
 
-/** The 289 files of an lfcW1A1 set with their exact sizes (params-format.md §3); classes.txt: any size > 0. */
+/** The 289 files of an lfcW1A1 set with their exact sizes (docs/overlays.md §2.4); classes.txt: any size > 0. */
 export function expectedFiles(): Map<string, number | null> {
   const files = new Map<string, number | null>();
   for (let l = 0; l < LFC_LAYER_COUNT; l++) {

@@ -1,6 +1,6 @@
 /**
  * What an imported dataset must satisfy. The LFC overlay takes 28×28 one-channel images binarized at
- * pixel >= 128 and at most 64 classes (docs/params-format.md §3-4); nothing else can change without Vivado.
+ * pixel >= 128 and at most 64 classes (docs/overlays.md §3.1, §1); nothing else can change without Vivado.
  */
 
 export const IMAGE_SIDE = 28;
