@@ -32,6 +32,12 @@ export { readNpy } from './npy';
 export { readNpz } from './npz';
 export { convertOverlay, type OverlayConvertResult, type OverlayConvertSummary } from './overlay-convert';
 export {
+  compareOverlayWithFloat,
+  createFloatModel,
+  type GraphOrder,
+  type OverlayFloatComparison,
+} from './overlay-float';
+export {
   inferNetwork,
   loadOverlayModel,
   type OverlayModel,

@@ -20,7 +20,7 @@ export type SimulatorInput =
   /** CIFAR-10 records' pixels, 3,072 bytes each, planar R, G, B (CNV). */
   | { kind: 'cifar'; pixels: Uint8Array };
 
-interface Planes {
+export interface Planes {
   nz: Uint32Array;
   neg: Uint32Array;
 }
@@ -44,7 +44,7 @@ interface PreparedLayer {
   thresholds: Int32Array;
 }
 
-const pc = (v: number): number => {
+export const pc = (v: number): number => {
   v -= (v >>> 1) & 0x55555555;
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
@@ -88,6 +88,28 @@ function prepare(params: OverlayParams): PreparedLayer[] {
   });
 }
 
+/**
+ * Σ w·a of a row with planes (words from `row` in the weights, `off` in the input), any of -1 / 0 / +1:
+ * with nz = w_nz & a_nz, 2·popcount(nz & ~(w_neg ^ a_neg)) - popcount(nz).
+ */
+export function planesDot(
+  wnz: Uint32Array,
+  wneg: Uint32Array,
+  row: number,
+  words: number,
+  x: Planes,
+  off: number,
+): number {
+  let agree = 0;
+  let count = 0;
+  for (let w = 0; w < words; w++) {
+    const nz = (wnz[row + w] as number) & (x.nz[off + w] as number);
+    count += pc(nz >>> 0);
+    agree += pc((nz & ~((wneg[row + w] as number) ^ (x.neg[off + w] as number))) >>> 0);
+  }
+  return 2 * agree - count;
+}
+
 /** Σ w·a of row n with the input planes (words from `off` in both). */
 function dot(p: PreparedLayer, n: number, x: Planes, off: number): number {
   const { words, wnz, wneg } = p;
@@ -97,14 +119,7 @@ function dot(p: PreparedLayer, n: number, x: Planes, off: number): number {
     for (let w = 0; w < words; w++) m += pc(((wneg[row + w] as number) ^ (x.neg[off + w] as number)) >>> 0);
     return p.cols - 2 * m;
   }
-  let agree = 0;
-  let count = 0;
-  for (let w = 0; w < words; w++) {
-    const nz = (wnz[row + w] as number) & (x.nz[off + w] as number);
-    count += pc(nz >>> 0);
-    agree += pc((nz & ~((wneg[row + w] as number) ^ (x.neg[off + w] as number))) >>> 0);
-  }
-  return 2 * agree - count;
+  return planesDot(wnz, wneg, row, words, x, off);
 }
 
 /** The activation -1 / 0 / +1 of one neuron, from its accumulator (strict `threshold < acc`). */
@@ -270,6 +285,30 @@ export function createOverlaySimulator(params: OverlayParams): OverlaySimulator 
       return values;
     },
   };
+}
+
+/** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
+export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
+  const words = Math.ceil(cols / 32);
+  const x: Planes = { nz: new Uint32Array(words), neg: new Uint32Array(words) };
+  const base = image * 784;
+  for (let c = 0; c < cols; c++) {
+    const at = c >>> 5;
+    const bit = 1 << (c & 31);
+    x.nz[at] = ((x.nz[at] as number) | bit) >>> 0;
+    if (c >= 784 || (pixels[base + c] as number) < 128) x.neg[at] = ((x.neg[at] as number) | bit) >>> 0;
+  }
+  return x;
+}
+
+/** CNV input: the host's signed bytes (hostInputByte) of image `image`, pixel-major (R, G, B per pixel). */
+export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C: number): Int32Array {
+  const hwc = new Int32Array(dim * dim * C);
+  const base = image * dim * dim * C;
+  for (let c = 0; c < C; c++)
+    for (let i = 0; i < dim * dim; i++)
+      hwc[i * C + c] = hostInputByte(planar[base + c * dim * dim + i] as number);
+  return hwc;
 }
 
 /**

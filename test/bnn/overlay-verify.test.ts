@@ -2,15 +2,20 @@ import { cpSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import {
+  compareOverlayWithFloat,
   createOverlaySimulator,
   decodeOverlayFiles,
   detectNetwork,
   firstMaxScore,
   highestSetBit,
   hostInputByte,
+  loadOverlayModel,
   maxPositiveScore,
   type OverlayName,
   readCifarRecords,
+  readIdxImages,
+  readIdxLabels,
+  verifyOverlay,
   writeCifarRecords,
 } from '../../lib/bnn';
 import { InputFormatError } from '../../lib/errors';
@@ -237,5 +242,96 @@ describe('decision rules', () => {
     expect(highestSetBit([0, 1, 0, 1, 0], 5)).toBe(3);
     expect(highestSetBit([0, 1, 0, 1, 0], 3)).toBe(1);
     expect(highestSetBit([0, 0, 0], 3)).toBe(0);
+  });
+});
+
+describe('verify --against: the float model in overlay and training-graph order, differences by cause', () => {
+  const NPZ = path.join(SHARED_DATA, 'npz');
+  const four = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
+  const records = readCifarRecords(
+    new Uint8Array(Buffer.concat(four.map((f) => readFileSync(path.join(BOARD, f))))),
+    'four.bin',
+  );
+  const explained = /exactly at the step: a tie|gamma < 0 at neuron \d+: finnthesizer stores ceil/;
+
+  test.each<OverlayName>(['cnvW1A1', 'cnvW1A2', 'cnvW2A2'])(
+    '%s: pool-order differences only in gamma < 0 channels of layer 1; every other difference explained',
+    (network) => {
+      const params = decodeOverlayFiles(readFolder(path.join(PARAMS, 'cifar10', network)), network, network);
+      const npz = `cifar10-${network}-reconstructed.npz`;
+      const model = loadOverlayModel(new Uint8Array(readFileSync(path.join(NPZ, npz))), npz, network);
+      const c = compareOverlayWithFloat(
+        model,
+        params,
+        { kind: 'cifar', pixels: records.pixels },
+        records.labels,
+      );
+      expect(c.total).toBe(4);
+      expect(c.hardware.correct).toBe(
+        verifyOverlay(params, { kind: 'cifar', pixels: records.pixels }, records.labels).correct,
+      );
+      const [l1, l3] = c.poolOutputs;
+      expect([l1?.layer, l1?.outputs, l3?.layer, l3?.outputs]).toEqual([
+        1,
+        4 * 14 * 14 * 64,
+        3,
+        4 * 5 * 5 * 128,
+      ]);
+      // Layer 1 sees identical inputs in both orders: only channels with gamma < 0 can differ, and they do.
+      expect(l1?.differing).toBeGreaterThan(0);
+      expect(l1?.differingNegativeGamma).toBe(l1?.differing);
+      expect(c.disagreements).toHaveLength(c.causes.thresholdRounding);
+      for (const d of c.disagreements) expect(d.reason).toMatch(explained);
+    },
+  );
+
+  test('lfcW1A2 on 1,000 MNIST images: no pool, and every float-vs-hardware difference is explained', () => {
+    const params = decodeOverlayFiles(
+      readFolder(path.join(PARAMS, 'mnist', 'lfcW1A2')),
+      'lfcW1A2',
+      'lfcW1A2',
+    );
+    const npz = 'mnist-lfcW1A2-reconstructed.npz';
+    const model = loadOverlayModel(new Uint8Array(readFileSync(path.join(NPZ, npz))), npz, 'lfcW1A2');
+    const images = readIdxImages(new Uint8Array(readFileSync(MNIST_IMAGES)), 'images');
+    const labels = readIdxLabels(new Uint8Array(readFileSync(MNIST_LABELS)), 'labels');
+    const input = { kind: 'mnist' as const, pixels: images.pixels.subarray(0, 1000 * 784) };
+    const c = compareOverlayWithFloat(model, params, input, labels.labels.subarray(0, 1000));
+    expect(c.poolOutputs).toEqual([]);
+    expect(c.causes.poolOrder).toBe(0);
+    expect(c.training).toEqual(c.overlayOrder);
+    expect(c.floatBoardRule.correct - c.hardware.correct).toBeLessThanOrEqual(c.causes.thresholdRounding);
+    for (const d of c.disagreements) expect(d.reason).toMatch(explained);
+  });
+
+  test('through the CLI: the report names each cause with its count, --json carries them', async () => {
+    const dir = tmpDir('bnn-against-');
+    try {
+      const all = path.join(dir, 'four.bin');
+      writeFileSync(all, Buffer.concat(four.map((f) => readFileSync(path.join(BOARD, f)))));
+      const folder = path.join(PARAMS, 'cifar10', 'cnvW1A2');
+      const npz = path.join(NPZ, 'cifar10-cnvW1A2-reconstructed.npz');
+      const text = await runCli(['verify', folder, '--images', all, '--against', npz]);
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(
+        /training graph \(argmax of the last batch norm; pool, then BN\) +\d+\.\d\d %/,
+      );
+      expect(text.stdout).toMatch(
+        /pool order \(training pools before batch norm: a min in gamma < 0 channels\) +\d+/,
+      );
+      expect(text.stdout).toMatch(
+        /layer 1 \(max-pooled\): (\d+) of 50176 outputs differ between the two orders, \1 of them in gamma < 0 channels/,
+      );
+      const json = await runCli(['verify', folder, '--images', all, '--against', npz, '--json']);
+      const report = JSON.parse(json.stdout);
+      expect(Object.keys(report.against.causes)).toEqual([
+        'poolOrder',
+        'lastLayerAndRule',
+        'thresholdRounding',
+      ]);
+      expect(report.against.hardware.correct).toBe(report.correct);
+    } finally {
+      removeDir(dir);
+    }
   });
 });

@@ -7,6 +7,8 @@ import { compareWithFloatModel } from '../../bnn/float-model';
 import { readParamFiles } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels, refuseEmpty } from '../../bnn/idx';
 import { loadLfcModel } from '../../bnn/model';
+import { compareOverlayWithFloat, type OverlayFloatComparison } from '../../bnn/overlay-float';
+import { loadOverlayModel } from '../../bnn/overlay-model';
 import { decodeOverlayFiles, detectNetwork } from '../../bnn/overlay-params';
 import type { SimulatorInput } from '../../bnn/overlay-simulate';
 import { type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
@@ -58,7 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option(
       '--against <model.npz>',
-      'also run the float model it was converted from: argmax and board-rule accuracy, and where they differ',
+      'also run the float model it was converted from (CNV: in training-graph and overlay order): accuracies, and how many images differ by cause',
     )
     .action(async (paramDir: string, flags: VerifyFlags) => {
       await runVerify(ctx.env(), paramDir, flags);
@@ -153,10 +155,6 @@ async function runOverlayVerify(
 ): Promise<void> {
   const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
   const overlay = OVERLAYS[network];
-  if (flags.against)
-    throw new UserError(
-      `--against is not available for ${network} yet: verify without it, or use an lfcW1A1 folder`,
-    );
   const params = decodeOverlayFiles(files, network, resolveIn(env, paramDir).replace(/\/+$/, ''));
   const imageBytes = await read(flags.images, '--images');
   let input: SimulatorInput;
@@ -193,12 +191,54 @@ async function runOverlayVerify(
     predictions,
     scores: flags.scores,
   });
+  const against = flags.against
+    ? compareOverlayWithFloat(
+        loadOverlayModel(await read(flags.against, '--against'), flags.against, network),
+        params,
+        input,
+        labels,
+      )
+    : undefined;
   await writePredictions(env, flags, predictions);
   if (flags.json) {
-    env.term.out(`${JSON.stringify({ paramDir, ...report })}\n`);
+    env.term.out(`${JSON.stringify({ paramDir, ...report, ...(against ? { against } : {}) })}\n`);
     return;
   }
   env.term.out(formatOverlayReport(report, params.classes, labels));
+  if (against) env.term.out(formatOverlayComparison(against));
+}
+
+export function formatOverlayComparison(c: OverlayFloatComparison): string {
+  const line = (what: string, r: { correct: number; accuracy: number }) =>
+    `  ${what.padEnd(58)} ${r.accuracy.toFixed(2).padStart(6)} % (${r.correct} / ${c.total})`;
+  const cause = (what: string, n: number) => `  ${what.padEnd(80)} ${String(n).padStart(6)}`;
+  const out = [
+    'float model (--against):',
+    line('training graph (argmax of the last batch norm; pool, then BN)', c.training),
+    line('overlay order (argmax; BN and threshold, then pool)', c.overlayOrder),
+    line("the board's decision rule on the overlay-order float model", c.floatBoardRule),
+    line('hardware-exact param folder', c.hardware),
+    'images whose class changes between training and the board, by cause:',
+    cause('pool order (training pools before batch norm: a min in gamma < 0 channels)', c.causes.poolOrder),
+    cause(
+      "last batch norm ignored (only its sign is used) and the board's decision rule",
+      c.causes.lastLayerAndRule,
+    ),
+    cause("the converter's integer thresholds (ceil for gamma < 0, exact ties)", c.causes.thresholdRounding),
+  ];
+  for (const p of c.poolOutputs)
+    out.push(
+      `  layer ${p.layer} (max-pooled): ${p.differing} of ${p.outputs} outputs differ between the two orders, ${p.differingNegativeGamma} of them in gamma < 0 channels`,
+    );
+  if (c.disagreements.length > 0) {
+    out.push('  images where the overlay-order float model and the hardware differ:');
+    for (const d of c.disagreements.slice(0, 50))
+      out.push(
+        `    #${d.image} label ${d.label}: hardware ${d.hardware}, float ${d.floatBoardRule}: ${d.reason}`,
+      );
+    if (c.disagreements.length > 50) out.push(`    ... ${c.disagreements.length - 50} more (see --json)`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 async function writePredictions(env: CommandEnv, flags: VerifyFlags, predictions: Uint8Array): Promise<void> {

@@ -1,0 +1,400 @@
+import { InputFormatError } from '../errors';
+import { highestSetBit, maxPositiveScore } from './decision';
+import { argmax } from './float-model';
+import type { OverlayModel, TrainedLayer } from './overlay-model';
+import type { OverlayParams } from './overlay-params';
+import {
+  cifarHostBytes,
+  createOverlaySimulator,
+  mnistPlanes,
+  type Planes,
+  planesDot,
+  type SimulatorInput,
+} from './overlay-simulate';
+import { type OverlayLayer, paddedFanIn, thresholdRule } from './overlays';
+
+/**
+ * The trained float model of any overlay, independent of the converter (docs/overlays.md §5): weights
+ * quantized from the npz (binary: W >= 0 -> +1; ternary: floor(W + 0.5)), not flipped, not padded; the
+ * stored batch norm `(x - mean)·gamma·inv_std + beta` in float64; activations as training quantizes them
+ * (binary: >= 0 -> +1; ternary: >= 0.5 -> +1, >= -0.5 -> 0, else -1). Inputs and weights are -1 / 0 / +1
+ * (or the input bytes / 128), so every dot product is exact; only batch norm is floating point.
+ *
+ * Two orders: `overlay` (threshold, then max-pool the activations, as the board does) and `training`
+ * (max-pool the conv outputs, then batch norm and activation, as BNN-PYNQ's cnv.py does).
+ */
+export type GraphOrder = 'overlay' | 'training';
+
+interface FloatLayer {
+  layer: OverlayLayer;
+  t: TrainedLayer;
+  cols: number;
+  words: number;
+  wnz: Uint32Array;
+  wneg: Uint32Array;
+  wint: Int32Array;
+  scale: Float64Array;
+}
+
+function quantizeWeight(layer: OverlayLayer, v: number): number {
+  return layer.weightBits === 1 ? (v >= 0 ? 1 : -1) : Math.floor(v + 0.5);
+}
+
+function prepare(model: OverlayModel): FloatLayer[] {
+  const { overlay } = model;
+  return overlay.layers.map((layer, l) => {
+    const t = model.layers[l] as TrainedLayer;
+    const cols = paddedFanIn(overlay, l);
+    const words = Math.ceil(cols / 32);
+    const wnz = new Uint32Array(t.fanOut * words);
+    const wneg = new Uint32Array(t.fanOut * words);
+    const wint = new Int32Array(layer.inputBits === 8 ? t.fanOut * cols : 0);
+    for (let n = 0; n < t.fanOut; n++)
+      for (let c = 0; c < t.fanIn; c++) {
+        let w: number;
+        if (layer.conv) {
+          const C = layer.conv.inChannels;
+          const ch = c % C;
+          const pos = (c - ch) / C;
+          const kx = pos % 3;
+          const ky = (pos - kx) / 3;
+          w = t.W[((n * C + ch) * 3 + ky) * 3 + kx] as number;
+        } else w = t.W[c * t.fanOut + n] as number;
+        const q = quantizeWeight(layer, w);
+        if (wint.length > 0) wint[n * cols + c] = q;
+        const at = n * words + (c >>> 5);
+        const bit = 1 << (c & 31);
+        if (q !== 0) wnz[at] = ((wnz[at] as number) | bit) >>> 0;
+        if (q < 0) wneg[at] = ((wneg[at] as number) | bit) >>> 0;
+      }
+    const scale = new Float64Array(t.fanOut);
+    for (let n = 0; n < t.fanOut; n++) scale[n] = (t.gamma[n] as number) * (t.invStd[n] as number);
+    return { layer, t, cols, words, wnz, wneg, wint, scale };
+  });
+}
+
+/** Batch norm of a pre-activation (Lasagne's order of operations). */
+const bn = (f: FloatLayer, n: number, pre: number): number =>
+  (pre - (f.t.mean[n] as number)) * (f.scale[n] as number) + (f.t.beta[n] as number);
+
+/** Training's activation quantizer on a batch-norm output. */
+function act(layer: OverlayLayer, v: number): number {
+  if (layer.outputBits === 1) return v >= 0 ? 1 : -1;
+  return v >= 0.5 ? 1 : v >= -0.5 ? 0 : -1;
+}
+
+function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Planes {
+  const cw = Math.ceil(channels / 32);
+  const x: Planes = { nz: new Uint32Array(pixels * cw), neg: new Uint32Array(pixels * cw) };
+  for (let p = 0; p < pixels; p++)
+    for (let c = 0; c < channels; c++) {
+      const v = values[p * channels + c] as number;
+      const at = p * cw + (c >>> 5);
+      const bit = 1 << (c & 31);
+      if (v !== 0) x.nz[at] = ((x.nz[at] as number) | bit) >>> 0;
+      if (v < 0) x.neg[at] = ((x.neg[at] as number) | bit) >>> 0;
+    }
+  return x;
+}
+
+export interface FloatForward {
+  /** The last layer's batch-norm outputs (what training's argmax reads). */
+  outputs: Float64Array;
+  /** The board's lanes computed from the float model: LFC bits (output >= 0), CNV s·Σ w·a. */
+  lanes: Int32Array;
+  /** The outputs of each max-pooled layer (values -1 / 0 / +1), for counting pool-order differences. */
+  pooled: Int8Array[];
+  /** Every hidden layer's outputs (after pooling; pixel-major, channel fastest) and, unpooled, their batch-norm values. */
+  values: Int8Array[];
+  normalized: Array<Float64Array | undefined>;
+}
+
+export function createFloatModel(model: OverlayModel): {
+  forward(input: SimulatorInput, image: number, order: GraphOrder): FloatForward;
+} {
+  const layers = prepare(model);
+  const classes = model.classes;
+  return {
+    forward(input, image, order) {
+      const pooled: Int8Array[] = [];
+      const trace: Int8Array[] = [];
+      const normalized: Array<Float64Array | undefined> = [];
+      let x: Planes | undefined;
+      let hwc: Int32Array | undefined;
+      if (input.kind === 'mnist') x = mnistPlanes(input.pixels, image, (layers[0] as FloatLayer).cols);
+      else hwc = cifarHostBytes(input.pixels, image, 32, 3);
+      for (let l = 0; l < layers.length; l++) {
+        const f = layers[l] as FloatLayer;
+        const { layer, t } = f;
+        const conv = layer.conv;
+        const rows = t.fanOut;
+        if (l === layers.length - 1) {
+          const outputs = new Float64Array(rows);
+          const lanes = new Int32Array(rows);
+          for (let n = 0; n < rows; n++) {
+            const d = planesDot(f.wnz, f.wneg, n * f.words, f.words, x as Planes, 0);
+            outputs[n] = bn(f, n, d + (t.b[n] as number));
+            lanes[n] =
+              layer.outputBits === 'scores' ? ((t.gamma[n] as number) < 0 ? -d : d) : outputs[n] >= 0 ? 1 : 0;
+          }
+          return { outputs, lanes: lanes.subarray(0, classes), pooled, values: trace, normalized };
+        }
+        if (!conv) {
+          const values = new Int8Array(rows);
+          const norm = new Float64Array(rows);
+          for (let n = 0; n < rows; n++) {
+            const d = planesDot(f.wnz, f.wneg, n * f.words, f.words, x as Planes, 0);
+            norm[n] = bn(f, n, d + (t.b[n] as number));
+            values[n] = act(layer, norm[n] as number);
+          }
+          trace.push(values);
+          normalized.push(norm);
+          x = valuesToPlanes(values, 1, rows);
+          continue;
+        }
+        const inDim = conv.inDim;
+        const od = inDim - 2;
+        const C = conv.inChannels;
+        const pre = new Float64Array(od * od * rows);
+        if (hwc && l === 0) {
+          const col = new Int32Array(f.cols);
+          for (let y = 0; y < od; y++)
+            for (let xx = 0; xx < od; xx++) {
+              for (let ky = 0; ky < 3; ky++)
+                for (let kx = 0; kx < 3; kx++)
+                  for (let c = 0; c < C; c++)
+                    col[(ky * 3 + kx) * C + c] = hwc[((y + ky) * inDim + xx + kx) * C + c] as number;
+              for (let n = 0; n < rows; n++) {
+                let s = 0;
+                for (let c = 0; c < f.cols; c++) s += (f.wint[n * f.cols + c] as number) * (col[c] as number);
+                pre[(y * od + xx) * rows + n] = s / 128 + (t.b[n] as number);
+              }
+            }
+        } else {
+          const cw = C / 32;
+          const xin = x as Planes;
+          const col: Planes = { nz: new Uint32Array(f.words), neg: new Uint32Array(f.words) };
+          for (let y = 0; y < od; y++)
+            for (let xx = 0; xx < od; xx++) {
+              for (let ky = 0; ky < 3; ky++)
+                for (let kx = 0; kx < 3; kx++) {
+                  const src = ((y + ky) * inDim + xx + kx) * cw;
+                  col.nz.set(xin.nz.subarray(src, src + cw), (ky * 3 + kx) * cw);
+                  col.neg.set(xin.neg.subarray(src, src + cw), (ky * 3 + kx) * cw);
+                }
+              for (let n = 0; n < rows; n++)
+                pre[(y * od + xx) * rows + n] =
+                  planesDot(f.wnz, f.wneg, n * f.words, f.words, col, 0) + (t.b[n] as number);
+            }
+        }
+        let values: Int8Array;
+        let dim = od;
+        if (conv.pool && order === 'training') {
+          // Training: max-pool the conv outputs, then batch norm and activation.
+          dim = od >> 1;
+          values = new Int8Array(dim * dim * rows);
+          for (let y = 0; y < dim; y++)
+            for (let xx = 0; xx < dim; xx++)
+              for (let n = 0; n < rows; n++) {
+                let m = Number.NEGATIVE_INFINITY;
+                for (const [dy, dx] of WINDOW)
+                  m = Math.max(m, pre[((2 * y + dy) * od + 2 * xx + dx) * rows + n] as number);
+                values[(y * dim + xx) * rows + n] = act(layer, bn(f, n, m));
+              }
+          normalized.push(undefined);
+        } else {
+          values = new Int8Array(od * od * rows);
+          const norm = new Float64Array(od * od * rows);
+          for (let i = 0; i < od * od * rows; i++) {
+            norm[i] = bn(f, i % rows, pre[i] as number);
+            values[i] = act(layer, norm[i] as number);
+          }
+          normalized.push(conv.pool ? undefined : norm);
+          if (conv.pool) {
+            // The overlay: activation first, then the max of the activations.
+            dim = od >> 1;
+            const p = new Int8Array(dim * dim * rows);
+            for (let y = 0; y < dim; y++)
+              for (let xx = 0; xx < dim; xx++)
+                for (let n = 0; n < rows; n++) {
+                  let m = -1;
+                  for (const [dy, dx] of WINDOW)
+                    m = Math.max(m, values[((2 * y + dy) * od + 2 * xx + dx) * rows + n] as number);
+                  p[(y * dim + xx) * rows + n] = m;
+                }
+            values = p;
+          }
+        }
+        if (conv.pool) pooled.push(values);
+        trace.push(values);
+        x = valuesToPlanes(values, dim * dim, rows);
+        hwc = undefined;
+      }
+      throw new Error('unreachable: the last layer returns');
+    },
+  };
+}
+
+const WINDOW = [
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+] as const;
+
+export interface OverlayFloatComparison {
+  total: number;
+  /** Argmax of the last batch norm, training graph order: what training reports. */
+  training: { correct: number; accuracy: number };
+  /** Argmax of the last batch norm, overlay order (threshold, then pool). */
+  overlayOrder: { correct: number; accuracy: number };
+  /** The board's decision rule on the overlay-order float model's lanes. */
+  floatBoardRule: { correct: number; accuracy: number };
+  /** The hardware-exact simulator of the param folder. */
+  hardware: { correct: number; accuracy: number };
+  /** Images whose class changes at each step from training's class to the board's. */
+  causes: {
+    /** training order -> overlay order (pool before vs after batch norm, gamma < 0 channels). */
+    poolOrder: number;
+    /** overlay-order argmax -> board rule on float lanes (last batch norm ignored but its sign; decision rule). */
+    lastLayerAndRule: number;
+    /**
+     * float board rule -> hardware: the converter's integer thresholds. For a flipped neuron (gamma < 0)
+     * of a non-popcount layer finnthesizer stores ceil(s·T), so the board fires one accumulator step
+     * later than training; otherwise only a value exactly at a threshold (a tie) can differ.
+     */
+    thresholdRounding: number;
+  };
+  /** Per max-pooled layer: outputs (summed over images) that differ between the two orders. */
+  poolOutputs: Array<{ layer: number; outputs: number; differing: number; differingNegativeGamma: number }>;
+  /** Images where overlay-order float and hardware disagree (first `maxListed`). */
+  disagreements: Array<{
+    image: number;
+    label: number;
+    hardware: number;
+    floatBoardRule: number;
+    reason: string;
+  }>;
+}
+
+/** Runs the float model in both orders and the hardware simulator on the same images, and attributes every class change. */
+export function compareOverlayWithFloat(
+  model: OverlayModel,
+  params: OverlayParams,
+  input: SimulatorInput,
+  labels: Uint8Array,
+  options: { maxListed?: number } = {},
+): OverlayFloatComparison {
+  if (model.overlay.name !== params.overlay.name)
+    throw new InputFormatError(
+      model.source,
+      `a ${model.overlay.name} model, but the param folder is ${params.overlay.name}`,
+    );
+  if (params.classes.length !== model.classes)
+    throw new InputFormatError(
+      model.source,
+      `${model.classes} outputs, but the param folder has ${params.classes.length} classes: not the model it was converted from`,
+    );
+  const count = labels.length;
+  const classes = model.classes;
+  const hw = new Uint8Array(count);
+  const sim = createOverlaySimulator(params);
+  sim.run(input, 0, count, hw);
+  const float = createFloatModel(model);
+  const rule = params.overlay.decision === 'highest-set-bit' ? highestSetBit : maxPositiveScore;
+  const pooledLayers = model.overlay.layers.flatMap((l, i) => (l.conv?.pool ? [i] : []));
+  const poolOutputs = pooledLayers.map((layer) => ({
+    layer,
+    outputs: 0,
+    differing: 0,
+    differingNegativeGamma: 0,
+  }));
+  const ok = { training: 0, overlayOrder: 0, floatBoardRule: 0, hardware: 0 };
+  const causes = { poolOrder: 0, lastLayerAndRule: 0, thresholdRounding: 0 };
+  const disagreements: OverlayFloatComparison['disagreements'] = [];
+  for (let i = 0; i < count; i++) {
+    const label = labels[i] as number;
+    const o = float.forward(input, i, 'overlay');
+    const t = pooledLayers.length > 0 ? float.forward(input, i, 'training') : o;
+    const trainingClass = argmax(t.outputs);
+    const overlayClass = argmax(o.outputs);
+    const boardFloat = rule(o.lanes, classes);
+    const h = hw[i] as number;
+    if (trainingClass === label) ok.training++;
+    if (overlayClass === label) ok.overlayOrder++;
+    if (boardFloat === label) ok.floatBoardRule++;
+    if (h === label) ok.hardware++;
+    if (trainingClass !== overlayClass) causes.poolOrder++;
+    if (overlayClass !== boardFloat) causes.lastLayerAndRule++;
+    if (boardFloat !== h) {
+      causes.thresholdRounding++;
+      if (disagreements.length < (options.maxListed ?? 1000))
+        disagreements.push({
+          image: i,
+          label,
+          hardware: h,
+          floatBoardRule: boardFloat,
+          reason: explain(model, sim, input, i, o),
+        });
+    }
+    poolOutputs.forEach((p, k) => {
+      const a = o.pooled[k] as Int8Array;
+      const b = t.pooled[k] as Int8Array;
+      const gamma = (model.layers[p.layer] as TrainedLayer).gamma;
+      p.outputs += a.length;
+      for (let j = 0; j < a.length; j++)
+        if (a[j] !== b[j]) {
+          p.differing++;
+          if ((gamma[j % gamma.length] as number) < 0) p.differingNegativeGamma++;
+        }
+    });
+  }
+  const pct = (n: number) => ({ correct: n, accuracy: count === 0 ? 0 : (100 * n) / count });
+  return {
+    total: count,
+    training: pct(ok.training),
+    overlayOrder: pct(ok.overlayOrder),
+    floatBoardRule: pct(ok.floatBoardRule),
+    hardware: pct(ok.hardware),
+    causes,
+    poolOutputs,
+    disagreements,
+  };
+}
+
+/**
+ * Why the overlay-order float model and the hardware disagree on one image: the first layer whose
+ * outputs differ, how many differ, and for the first one its float batch-norm output against the
+ * activation's step (0, or -0.5 / +0.5): a value exactly at the step is a tie (training's `>=` against the
+ * board's `>`); anything else is the converter's integer rounding of that threshold.
+ */
+function explain(
+  model: OverlayModel,
+  sim: ReturnType<typeof createOverlaySimulator>,
+  input: SimulatorInput,
+  image: number,
+  o: FloatForward,
+): string {
+  const hw = sim.layerValues(input, image);
+  for (let l = 0; l < o.values.length; l++) {
+    const f = o.values[l] as Int8Array;
+    const h = hw[l] as Int32Array;
+    const differing: number[] = [];
+    for (let j = 0; j < f.length; j++) if (f[j] !== h[j]) differing.push(j);
+    if (differing.length === 0) continue;
+    const j = differing[0] as number;
+    const norm = o.normalized[l]?.[j];
+    const layer = model.overlay.layers[l] as OverlayLayer;
+    const neuron = j % (model.layers[l] as TrainedLayer).fanOut;
+    const flipped = ((model.layers[l] as TrainedLayer).gamma[neuron] as number) < 0;
+    const why =
+      norm === 0 || norm === 0.5 || norm === -0.5
+        ? 'exactly at the step: a tie (training fires at >=, the board at >)'
+        : flipped && thresholdRule(layer) !== 'popcount-conv' && thresholdRule(layer) !== 'popcount-dense'
+          ? `gamma < 0 at neuron ${neuron}: finnthesizer stores ceil(s·T) for a flipped neuron, so the board needs one more accumulator step than training`
+          : 'the stored integer threshold rounds the float one';
+    const detail = norm === undefined ? 'after the max-pool' : `batch-norm output ${norm}: ${why}`;
+    return `layer ${l} output ${j}${differing.length > 1 ? ` (+${differing.length - 1} more)` : ''}: hardware ${h[j]}, float ${f[j]} (${detail})`;
+  }
+  return 'no hidden layer differs; the output lanes do (a ternary output-layer weight at ±0.5, or a tie)';
+}
