@@ -9,6 +9,8 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   type _InstanceType,
+  DescribeAvailabilityZonesCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
@@ -26,6 +28,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { awsErrorName, type CloudError, mapAwsError } from '../cloud/aws-errors';
 import type { CloudClients } from '../cloud/clients';
 import { AMI_PARAMETERS, type BnnPynqConfig, configDevice } from '../config';
+import { ALTERNATIVE_INSTANCE_TYPES, chooseZone, rootVolumeRefusal, zonesOffering } from '../placement/zone';
 import {
   deniedActions,
   deniedPairs,
@@ -36,7 +39,7 @@ import {
 import { type CallerPrincipal, callerPrincipal } from './principal';
 import { MIN_BOOTSTRAP_VERSION } from './project-config';
 import { OPEN_REQUEST_STATUSES, type VcpuQuota, vcpuQuotaFor } from './quotas';
-import { alternativeTypes, nearbyRegions } from './regions';
+import { nearbyRegions } from './regions';
 
 type CheckStatus = 'ok' | 'fail' | 'warn' | 'unknown' | 'skipped';
 
@@ -162,7 +165,6 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   const device = configDevice(config);
   const type = config.instanceType;
   const quota = vcpuQuotaFor(type, config.spot);
-  const alternatives = alternativeTypes(type, device);
   const amiParameter = AMI_PARAMETERS[device];
   const bootstrapParameter = `/cdk-bootstrap/${input.qualifier}/version`;
 
@@ -179,8 +181,23 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   const amiP = attempt('ssm:GetParameter', () =>
     clients.ssm.send(new GetParameterCommand({ Name: amiParameter })),
   );
+  // The AMI's root snapshot: the deploy's placement lookup refuses a smaller root volume (lib/placement/zone.ts).
+  const imageP = amiP.then((a) => {
+    const imageId = 'ok' in a ? a.ok.Parameter?.Value : undefined;
+    return imageId
+      ? attempt('ec2:DescribeImages', () =>
+          clients.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })),
+        )
+      : undefined;
+  });
+  // The same question, and the same rules, as the deploy's placement lookup.
   const offeringsP = attempt('ec2:DescribeInstanceTypeOfferings', () =>
-    allOfferings(clients, [type, ...alternatives]),
+    allOfferings(clients, [...new Set([type, ...ALTERNATIVE_INSTANCE_TYPES])]),
+  );
+  const zonesP = attempt('ec2:DescribeAvailabilityZones', () =>
+    clients.ec2.send(
+      new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
+    ),
   );
   const typeInfoP = attempt('ec2:DescribeInstanceTypes', () =>
     clients.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as _InstanceType] })),
@@ -292,42 +309,37 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   if ('err' in offerings) {
     couldNot('instance-type', offerings, `where ${type} is offered`);
   } else {
-    const zonesOf = (t: string) =>
-      offerings.ok
-        .filter((o) => o.InstanceType === t && o.Location)
-        .map((o) => o.Location as string)
-        .sort();
-    const zones = zonesOf(type);
-    if (zones.length === 0) {
-      const here = alternatives
-        .map((t) => ({ t, z: zonesOf(t) }))
-        .filter((a) => a.z.length > 0)
-        .map((a) => `${a.t} (${a.z.join(', ')})`);
-      const elsewhere = await regionsOffering(clients, type, nearbyRegions(region));
-      const options = [
-        here.length > 0
-          ? `types offered in ${region}: ${here.join(', ')} (-c instanceType=<type>)`
-          : undefined,
-        elsewhere.length > 0
-          ? `regions that offer ${type}: ${elsewhere.join(', ')} (--region / AWS_REGION)`
-          : undefined,
-      ].filter(Boolean);
-      add(
-        'instance-type',
-        'fail',
-        `${type} is not offered in any availability zone of ${region}: ${options.length > 0 ? options.join('; ') : 'choose another type or region'}`,
-      );
-    } else if (config.availabilityZone && !zones.includes(config.availabilityZone)) {
-      add(
-        'instance-type',
-        'fail',
-        `${type} is not offered in the configured availabilityZone ${config.availabilityZone} (offered in ${zones.join(', ')}): pass -c availabilityZone=${zones[0]}, or remove the key`,
-      );
-    } else {
+    const zoneAnswer = await zonesP;
+    const offered = offerings.ok.flatMap((o) =>
+      o.InstanceType && o.Location ? [{ instanceType: o.InstanceType, zone: o.Location }] : [],
+    );
+    const placement = {
+      instanceType: type,
+      region,
+      offerings: offered,
+      // Without DescribeAvailabilityZones, every zone an offering names counts as available.
+      availableZones:
+        'ok' in zoneAnswer
+          ? (zoneAnswer.ok?.AvailabilityZones ?? [])
+              .filter((z) => (z.ZoneType ?? 'availability-zone') === 'availability-zone')
+              .flatMap((z) => (z.ZoneName ? [z.ZoneName] : []))
+          : offered.map((o) => o.zone),
+      pinnedZone: config.availabilityZone,
+    };
+    const zones = zonesOffering(placement, type);
+    const choice = chooseZone(placement);
+    if ('zone' in choice) {
       add(
         'instance-type',
         'ok',
-        `${type} offered in ${zones.join(', ')}${config.availabilityZone ? ` (configured: ${config.availabilityZone})` : ''}`,
+        `${type} offered in ${zones.join(', ')}; the deploy places it in ${choice.zone}${config.availabilityZone ? ' (-c availabilityZone)' : ''}`,
+      );
+    } else {
+      const elsewhere = zones.length === 0 ? await regionsOffering(clients, type, nearbyRegions(region)) : [];
+      add(
+        'instance-type',
+        'fail',
+        `${choice.error}${elsewhere.length > 0 ? ` Regions that offer ${type}: ${elsewhere.join(', ')} (--region / AWS_REGION).` : ''}`,
       );
     }
   }
@@ -404,7 +416,20 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
       );
     } else couldNot('ami', ami, amiParameter);
   } else {
-    add('ami', 'ok', `${ami.ok.Parameter?.Value ?? '?'} (${device}: ${amiParameter})`);
+    const imageId = ami.ok.Parameter?.Value ?? '?';
+    const image = await imageP;
+    const found = image && 'ok' in image ? image.ok.Images?.[0] : undefined;
+    const root = found?.BlockDeviceMappings?.find((m) => m.DeviceName === found.RootDeviceName)?.Ebs
+      ?.VolumeSize;
+    const refusal = root === undefined ? undefined : rootVolumeRefusal(config.rootVolumeGiB, root, imageId);
+    if (refusal) add('ami', 'fail', refusal);
+    else {
+      const volume =
+        root !== undefined
+          ? `; root snapshot ${root} GiB, rootVolumeGiB ${config.rootVolumeGiB}`
+          : `; root snapshot not checked${image && 'err' in image ? `: ${image.err.message}` : ''}`;
+      add('ami', 'ok', `${imageId} (${device}: ${amiParameter})${volume}`);
+    }
   }
 
   // --- Permissions -----------------------------------------------------------------------------------

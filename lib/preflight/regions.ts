@@ -1,18 +1,7 @@
 /**
- * What to suggest when the configured instance type is offered nowhere in the deploy region: the other
- * types the training code supports (pure), and nearby regions to ask.
+ * Where else to look when the configured instance type is offered nowhere in the deploy region: nearby
+ * regions to ask (the types offered in the region itself come from lib/placement/zone.ts, as at deploy).
  */
-import type { Device } from '../config';
-
-/** The smallest size of each supported GPU family (T4, A10G, L4), and CPU types of the same size class. */
-const ALTERNATIVES: Record<Device, readonly string[]> = {
-  gpu: ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge'],
-  cpu: ['c7i.4xlarge', 'c6i.4xlarge', 'm7i.4xlarge'],
-};
-
-export function alternativeTypes(instanceType: string, device: Device): string[] {
-  return ALTERNATIVES[device].filter((t) => t !== instanceType);
-}
 
 /** Regions of the same geography (the first part of the name), largest first; at most `max`. */
 const BY_GEOGRAPHY: Record<string, readonly string[]> = {

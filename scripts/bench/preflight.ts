@@ -6,6 +6,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import {
+  DescribeAvailabilityZonesCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
@@ -82,6 +84,20 @@ function slowAccount(): CloudClients {
       delay({
         InstanceTypeOfferings: [
           { InstanceType: 'g4dn.xlarge', LocationType: 'availability-zone', Location: 'eu-west-1a' },
+        ],
+      }),
+    )
+    .on(DescribeAvailabilityZonesCommand)
+    .callsFake(() => delay({ AvailabilityZones: [{ ZoneName: 'eu-west-1a', State: 'available' }] }))
+    .on(DescribeImagesCommand)
+    .callsFake((input) =>
+      delay({
+        Images: [
+          {
+            ImageId: input.ImageIds[0],
+            RootDeviceName: '/dev/sda1',
+            BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { VolumeSize: 75 } }],
+          },
         ],
       }),
     )

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
+  DescribeAvailabilityZonesCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
@@ -30,6 +32,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { runPreflightCommand } from '../../lib/cli/commands/preflight';
 import { runStatus } from '../../lib/cli/commands/status';
 import { AMI_PARAMETERS } from '../../lib/config';
+import { ALTERNATIVE_INSTANCE_TYPES } from '../../lib/placement/zone';
 import { callerPrincipal } from '../../lib/preflight/principal';
 import { mockedCloud } from '../cloud/support';
 import { runCli } from '../support/cli';
@@ -94,6 +97,30 @@ function readyAccount() {
     ]),
   });
   mocks.ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+  mocks.ec2.on(DescribeAvailabilityZonesCommand).resolves({
+    AvailabilityZones: ['a', 'b', 'c'].map((z) => ({
+      ZoneName: `eu-west-1${z}`,
+      ZoneId: `euw1-az${z}`,
+      State: 'available' as const,
+      ZoneType: 'availability-zone',
+      RegionName: REGION,
+    })),
+  });
+  // The AMIs' root devices: the Deep Learning AMI's 75 GiB snapshot, Ubuntu's 8 GiB.
+  const image = (id: string, gib: number) => ({
+    ImageId: id,
+    RootDeviceName: '/dev/sda1',
+    BlockDeviceMappings: [
+      {
+        DeviceName: '/dev/sda1',
+        Ebs: { SnapshotId: 'snap-0123', VolumeSize: gib, VolumeType: 'gp3' as const },
+      },
+      { DeviceName: '/dev/sdb', VirtualName: 'ephemeral0' },
+    ],
+  });
+  mocks.ec2.on(DescribeImagesCommand).callsFake(async (input) => ({
+    Images: [image(input.ImageIds[0], input.ImageIds[0] === 'ami-0cpu0000000000000' ? 8 : 75)],
+  }));
   mocks.ec2.on(DescribeInstanceTypesCommand).callsFake(async (input) => ({
     InstanceTypes: [
       {
@@ -141,9 +168,9 @@ test('a ready account: every check ✔, one line each, exit 0 with the deploy co
     `✔ region             ${REGION}`,
     `✔ stack              BnnPynq not deployed yet in ${REGION} (a first deploy)`,
     `✔ cdk bootstrap      version 30 in ${REGION} (qualifier hnb659fds); 33 is current, \`npx cdk bootstrap\` upgrades it (optional)`,
-    `✔ instance type      g4dn.xlarge offered in eu-west-1a, eu-west-1b, eu-west-1c`,
+    `✔ instance type      g4dn.xlarge offered in eu-west-1a, eu-west-1b, eu-west-1c; the deploy places it in eu-west-1a`,
     `✔ vCPU quota         8 vCPUs for on-demand G and VT instances (L-DB2E81BA, ${REGION}); g4dn.xlarge (on-demand) needs 4, none in use`,
-    `✔ AMI                ami-0abcdef1234567890 (gpu: ${AMI_PARAMETERS.gpu})`,
+    `✔ AMI                ami-0abcdef1234567890 (gpu: ${AMI_PARAMETERS.gpu}); root snapshot 75 GiB, rootVolumeGiB 100`,
     expect.stringMatching(
       /^✔ deploy permissions arn:aws:iam::123456789012:user\/alice may sts:AssumeRole, iam:CreateServiceLinkedRole$/,
     ),
@@ -175,7 +202,12 @@ test('a ready account: every check ✔, one line each, exit 0 with the deploy co
   // One offerings call covers the type and its alternatives, per availability zone.
   expect(cloud.mocks.ec2.commandCalls(DescribeInstanceTypeOfferingsCommand)[0]?.args[0].input).toEqual({
     LocationType: 'availability-zone',
-    Filters: [{ Name: 'instance-type', Values: ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge'] }],
+    Filters: [
+      {
+        Name: 'instance-type',
+        Values: ['g4dn.xlarge', ...ALTERNATIVE_INSTANCE_TYPES.filter((t) => t !== 'g4dn.xlarge')],
+      },
+    ],
   });
 });
 
@@ -399,7 +431,7 @@ test('a type offered nowhere in the region: names the types offered here and the
   const r = await run(cloud);
   expect(asked).toEqual(['eu-central-1', 'eu-west-2', 'eu-north-1', 'eu-west-3']);
   expect(r.line('instance type')).toBe(
-    `✘ instance type      g4dn.xlarge is not offered in any availability zone of ${REGION}: types offered in ${REGION}: g5.xlarge (eu-west-1b), g6.xlarge (eu-west-1a, eu-west-1c) (-c instanceType=<type>); regions that offer g4dn.xlarge: eu-central-1, eu-west-2 (--region / AWS_REGION)`,
+    `✘ instance type      g4dn.xlarge is not offered in any Availability Zone of ${REGION}; offered there: g5.xlarge (eu-west-1b), g6.xlarge (eu-west-1a, eu-west-1c). Deploy with -c instanceType=<one of these>, or to another region. Regions that offer g4dn.xlarge: eu-central-1, eu-west-2 (--region / AWS_REGION).`,
   );
   expect(r.error?.message).toMatch(/^1 check blocks a deploy/);
 });
@@ -413,7 +445,7 @@ test('a configured availabilityZone that lacks the type blocks, naming one that 
   });
   const r = await run(cloud, { context: { availabilityZone: 'eu-west-1a' } });
   expect(r.line('instance type')).toBe(
-    '✘ instance type      g4dn.xlarge is not offered in the configured availabilityZone eu-west-1a (offered in eu-west-1b): pass -c availabilityZone=eu-west-1b, or remove the key',
+    `✘ instance type      g4dn.xlarge is not offered in eu-west-1a (-c availabilityZone); in ${REGION} it is offered in eu-west-1b: pass one of these, or leave availabilityZone unset to have it chosen.`,
   );
 });
 
@@ -439,6 +471,14 @@ test('an old bootstrap, and a custom qualifier from cdk.json', async () => {
   );
 });
 
+test('a root volume smaller than the AMI snapshot blocks, as the deploy would', async () => {
+  const cloud = readyAccount();
+  const r = await run(cloud, { context: { rootVolumeGiB: '60' } });
+  expect(r.line('AMI')).toBe(
+    '✘ AMI                rootVolumeGiB=60 is smaller than the root snapshot of the AMI ami-0abcdef1234567890 (75 GiB): deploy with -c rootVolumeGiB=75 or more.',
+  );
+});
+
 test('the AMI parameter does not exist in the region; a CPU type checks the Ubuntu parameter', async () => {
   const cloud = readyAccount();
   cloud.mocks.ssm
@@ -455,7 +495,9 @@ test('the AMI parameter does not exist in the region; a CPU type checks the Ubun
     InstanceTypeOfferings: [{ InstanceType: 'c7i.4xlarge', Location: 'eu-west-1a' }],
   });
   const c = await run(cpu, { context: { instanceType: 'c7i.4xlarge' } });
-  expect(c.line('AMI')).toBe(`✔ AMI                ami-0cpu0000000000000 (cpu: ${AMI_PARAMETERS.cpu})`);
+  expect(c.line('AMI')).toBe(
+    `✔ AMI                ami-0cpu0000000000000 (cpu: ${AMI_PARAMETERS.cpu}); root snapshot 8 GiB, rootVolumeGiB 100`,
+  );
   expect(c.line('vCPU quota')).toContain('32 vCPUs for on-demand Standard instances (L-1216C47A');
   expect(c.line('vCPU quota')).toContain('c7i.4xlarge (on-demand) needs 16');
   expect(c.error).toBeUndefined();
