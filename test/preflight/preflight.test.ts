@@ -716,3 +716,62 @@ test('status before the first deploy prints the preflight, then the not-deployed
   );
   expect(lines).toHaveLength(11);
 });
+
+test('a stack being deployed warns, an existing one is an update; root and federated callers', async () => {
+  const busy = readyAccount();
+  busy.mocks.cfn.on(DescribeStacksCommand).resolves({
+    Stacks: [{ StackName: 'BnnPynq', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }],
+  });
+  busy.mocks.sts
+    .on(GetCallerIdentityCommand)
+    .resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:root` });
+  const b = await run(busy);
+  expect(b.line('stack')).toBe(
+    `! stack              BnnPynq is UPDATE_IN_PROGRESS in ${REGION}: wait for it to finish before deploying`,
+  );
+  expect(b.line('deploy permissions')).toBe(
+    '✔ deploy permissions you are the account root user, which may do everything (AWS advises deploying as an IAM user or role)',
+  );
+  expect(busy.mocks.iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(0);
+  expect(b.error).toBeUndefined();
+
+  const done = readyAccount();
+  done.mocks.cfn.on(DescribeStacksCommand).resolves({
+    Stacks: [{ StackName: 'BnnPynq', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }],
+  });
+  done.mocks.sts
+    .on(GetCallerIdentityCommand)
+    .resolves({ Account: ACCOUNT, Arn: `arn:aws:sts::${ACCOUNT}:federated-user/dave` });
+  const d = await run(done);
+  expect(d.line('stack')).toBe(
+    `✔ stack              BnnPynq exists in ${REGION} (UPDATE_COMPLETE): a deploy updates it`,
+  );
+  expect(d.line('deploy permissions')).toBe(
+    '? deploy permissions could not check (a federated-user session has no IAM policy to simulate): make sure you may sts:AssumeRole, iam:CreateServiceLinkedRole',
+  );
+});
+
+test('a quota that cannot be read (Service Quotas AccessDeniedException) is "could not check", not a pass', async () => {
+  const cloud = readyAccount();
+  cloud.mocks.quotas
+    .on(GetServiceQuotaCommand)
+    .rejects(
+      new AccessDeniedException({
+        ...meta,
+        message: 'User is not authorized to perform servicequotas:GetServiceQuota',
+      }),
+    );
+  const r = await run(cloud);
+  expect(r.line('vCPU quota')).toMatch(
+    /^\? vCPU quota {9}could not check the on-demand G and VT vCPU quota \(L-DB2E81BA\): access denied: your AWS identity may not call servicequotas:GetServiceQuota/,
+  );
+  expect(r.error).toBeUndefined();
+  // --request-quota then has nothing it can plan.
+  const again = readyAccount();
+  again.mocks.quotas
+    .on(GetServiceQuotaCommand)
+    .rejects(new AccessDeniedException({ ...meta, message: 'denied' }));
+  const q = await run(again, { requestQuota: true, yes: true });
+  expect(q.out).toContain('the quota could not be read (see the vCPU quota line): nothing to request\n');
+  expect(again.mocks.quotas.commandCalls(RequestServiceQuotaIncreaseCommand)).toHaveLength(0);
+});
