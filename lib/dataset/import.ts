@@ -269,7 +269,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     ];
     if (source.ignored.length > 0)
       notes.push(
-        `ignored ${source.ignored.length} file(s) that are not images in class folders: ${listSome(source.ignored)}`,
+        `ignored ${source.ignored.length} file(s) (not images in class folders, or links not followed): ${listSome(source.ignored)}`,
       );
 
     const manifest: DatasetManifest = {

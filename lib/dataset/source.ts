@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readInputFile } from '../bnn/files';
 import { checkClassNames, parseClassFile } from '../class-names';
 import { UserError } from '../errors';
+import { fsError } from '../fs-errors';
 import { formatMiB, MAX_IMAGE_FILE_BYTES } from '../input-limits';
 import { isImageName, JUNK_DIRS, JUNK_NAMES, MAX_CLASSES, MIN_CLASSES } from './limits';
 import { FileTooLargeError, openZip } from './zip';
@@ -30,6 +31,8 @@ export interface DatasetSource {
 interface Listing {
   files: { rel: string; read: () => Promise<Buffer> }[];
   directories: string[];
+  /** Entries the walk did not take, with why (symbolic links out of the source, loops, second paths). */
+  ignored?: string[];
 }
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -60,34 +63,84 @@ function readImageFileSync(abs: string): Buffer {
   }
 }
 
+/**
+ * Walks a dataset folder. Policy (docs/datasets.md, "Symbolic links"): a symbolic link is followed only when
+ * its real target lies inside the source folder; links that leave it, dangle, or lead back into a folder
+ * already walked (a loop) are not followed and are listed as ignored. Every file is taken once, by its real
+ * path: a second path to the same file in the same class is ignored; in another class it is an error (which
+ * label would it have?). A folder that cannot be read is named.
+ */
 async function listFolder(root: string): Promise<Listing> {
   const files: Listing['files'] = [];
   const directories: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
+  const ignored: string[] = [];
+  const rootReal = await fsp.realpath(root);
+  const walkedDirs = new Set<string>([rootReal]);
+  const fileAt = new Map<string, string>();
+  const within = (p: string) => p === rootReal || p.startsWith(`${rootReal}${path.sep}`);
+  const walk = async (rel: string, dirReal: string): Promise<void> => {
     const dir = rel ? path.join(root, rel) : root;
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      throw fsError(err, {
+        path: dir,
+        what: rel ? 'cannot read the class folder' : 'cannot read the source folder',
+      });
+    }
     for (const e of entries) {
       const childRel = rel ? `${rel}/${e.name}` : e.name;
+      const abs = path.join(dir, e.name);
+      let real = path.join(dirReal, e.name);
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       if (e.isSymbolicLink()) {
-        const st = await fsp.stat(path.join(dir, e.name)).catch(() => undefined);
+        const target = await fsp.realpath(abs).catch(() => undefined);
+        if (target === undefined) {
+          ignored.push(`${childRel} (dangling or looping symbolic link, not followed)`);
+          continue;
+        }
+        if (!within(target)) {
+          ignored.push(`${childRel} (symbolic link to ${target}, outside the source: not followed)`);
+          continue;
+        }
+        const st = await fsp.stat(abs).catch(() => undefined);
+        real = target;
         isDir = st?.isDirectory() ?? false;
         isFile = st?.isFile() ?? false;
       }
       if (isDir) {
+        if (walkedDirs.has(real)) {
+          ignored.push(`${childRel} (link to a folder already walked: not followed twice)`);
+          continue;
+        }
+        walkedDirs.add(real);
         directories.push(childRel);
-        await walk(childRel);
+        await walk(childRel, real);
       } else if (isFile) {
-        const abs = path.join(dir, e.name);
+        const earlier = fileAt.get(real);
+        if (earlier !== undefined) {
+          if (
+            earlier.split('/')[0] !== childRel.split('/')[0] &&
+            childRel.includes('/') &&
+            earlier.includes('/')
+          )
+            throw new UserError(
+              `${path.join(root, childRel)} and ${path.join(root, earlier)} are the same file (a link) in two class folders; a file can have only one label: remove one of them`,
+            );
+          ignored.push(`${childRel} (the same file as ${earlier}: imported once)`);
+          continue;
+        }
+        fileAt.set(real, childRel);
         // Synchronous on purpose: for small image files it costs ~0.02 ms of CPU against ~0.1 ms for
         // fs.promises.readFile (four thread-pool round trips), and decoding is CPU-bound anyway.
         files.push({ rel: childRel, read: async () => readImageFileSync(abs) });
       }
     }
   };
-  await walk('');
-  return { files, directories };
+  await walk('', rootReal);
+  return { files, directories, ignored };
 }
 
 /**
@@ -114,7 +167,7 @@ function arrange(
       .map((f) => ({ ...f, rel: f.rel.slice(wrapper.length) }));
     dirs = dirs.filter((d) => d.startsWith(wrapper)).map((d) => d.slice(wrapper.length));
   }
-  const ignored: string[] = [];
+  const ignored: string[] = [...(listing.ignored ?? [])];
   const classFolders = new Set<string>(dirs.filter((d) => !d.includes('/')));
   for (const f of files) if (f.rel.includes('/')) classFolders.add(first(f.rel));
   if (classFolders.size === 0) {

@@ -289,7 +289,7 @@ describe('zip input and upload to the DatasetBucket (loopback S3 server)', () =>
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('uploaded to s3://dataset-bucket/datasets/my-set/ (dataset.json last)');
     expect(r.stdout).toContain(
-      'ignored 1 file(s) that are not images in class folders: README.txt (not inside a class folder)',
+      'ignored 1 file(s) (not images in class folders, or links not followed): README.txt (not inside a class folder)',
     );
     const listed = await s3.client.send(
       new ListObjectsV2Command({ Bucket: 'dataset-bucket', Prefix: 'datasets/my-set/' }),
