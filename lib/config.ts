@@ -161,6 +161,57 @@ export const ConfigSchema = z.object({
 export type BnnPynqConfig = z.infer<typeof ConfigSchema>;
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof BnnPynqConfig)[];
 
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(
+        (previous[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
+
+const normalKey = (k: string) => k.toLowerCase().replace(/[-_.\s]/g, '');
+
+/** The known key nearest to `key` (case, dashes and underscores ignored), with its distance. */
+export function nearestConfigKey(key: string): { key: string; distance: number } {
+  let best = { key: CONFIG_KEYS[0] as string, distance: Number.POSITIVE_INFINITY };
+  for (const k of CONFIG_KEYS) {
+    const distance = editDistance(normalKey(key), normalKey(k));
+    if (distance < best.distance) best = { key: k, distance };
+  }
+  return best;
+}
+
+/**
+ * Why a context key is refused, or undefined. Context also carries the CDK's own keys, which are left
+ * alone: feature flags (`@aws-cdk/...`), anything with a colon (`aws:cdk:...`, cached lookups such as
+ * `availability-zones:account=...`) or a slash, and dashed names (`acknowledged-issue-numbers`,
+ * `cdk-migrate`) unless they are a near miss of one of ours (`idle-minutes`). Every other key is ours to
+ * know: a plain name that is not in the schema (`idleMinuts`) is a typo that would be ignored silently.
+ */
+export function unknownKeyProblem(key: string): string | undefined {
+  if ((CONFIG_KEYS as readonly string[]).includes(key)) return undefined;
+  if (key.startsWith('@') || key.includes(':') || key.includes('/')) return undefined;
+  const nearest = nearestConfigKey(key);
+  const plain = /^[A-Za-z][A-Za-z0-9]*$/.test(key);
+  const near = nearest.distance <= Math.max(2, Math.floor(nearest.key.length / 4));
+  if (!plain && !near) return undefined;
+  const hint =
+    normalKey(key) === normalKey(nearest.key)
+      ? `did you mean '${nearest.key}'? (keys are case-sensitive, camelCase)`
+      : near
+        ? `did you mean '${nearest.key}'?`
+        : `the keys are ${CONFIG_KEYS.join(', ')}`;
+  return `unknown config key '${key}': ${hint} (cdk.json "context" or -c; see docs/configuration.md)`;
+}
+
 /** A context value is wrong; synth stops with this one message. */
 export class ConfigError extends UserError {}
 
@@ -175,12 +226,8 @@ function describe(value: unknown): string {
  */
 export function parseConfig(raw: Record<string, unknown>): BnnPynqConfig {
   for (const key of Object.keys(raw)) {
-    const known = CONFIG_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
-    if (known && known !== key) {
-      throw new ConfigError(
-        `unknown config key '${key}': did you mean '${known}'? (keys are case-sensitive)`,
-      );
-    }
+    const problem = unknownKeyProblem(key);
+    if (problem) throw new ConfigError(problem);
   }
   const picked = Object.fromEntries(CONFIG_KEYS.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]]));
   const result = ConfigSchema.safeParse(picked);

@@ -93,14 +93,35 @@ describe('parseConfig', () => {
 
   test('a key that differs only in case is refused, not silently ignored', () => {
     expect(errorOf(() => parseConfig({ instancetype: 'c7i.large' }))).toBe(
-      "unknown config key 'instancetype': did you mean 'instanceType'? (keys are case-sensitive)",
+      "unknown config key 'instancetype': did you mean 'instanceType'? (keys are case-sensitive, camelCase) (cdk.json \"context\" or -c; see docs/configuration.md)",
     );
   });
 
-  test('unrelated context keys (CDK feature flags) are ignored', () => {
-    expect(parseConfig({ '@aws-cdk/core:newStyleStackSynthesis': true, foo: 1 }).instanceType).toBe(
-      'g4dn.xlarge',
-    );
+  test.each([
+    ['idleMinuts', "did you mean 'idleMinutes'?"],
+    ['idle-minutes', "did you mean 'idleMinutes'? (keys are case-sensitive, camelCase)"],
+    ['rootVolumeGib', "did you mean 'rootVolumeGiB'?"],
+    ['instanceTyp', "did you mean 'instanceType'?"],
+    ['retain_data', "did you mean 'retainData'?"],
+    ['foo', 'the keys are stackName, instanceType, '],
+  ])('an unknown or misspelled key (%s) fails with one line and the nearest key', (key, hint) => {
+    const text = errorOf(() => parseConfig({ [key]: '5' }));
+    expect(text).toMatch(new RegExp(`^unknown config key '${key}': `));
+    expect(text).toContain(hint);
+    expect(text.split('\n')).toHaveLength(1);
+  });
+
+  test("the CDK's own context keys are ignored", () => {
+    const cdkKeys = {
+      '@aws-cdk/core:newStyleStackSynthesis': true,
+      '@aws-cdk/aws-ec2:restrictDefaultSecurityGroup': true,
+      'aws:cdk:version-reporting': false,
+      'aws:cdk:bundling-stacks': [],
+      'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      'acknowledged-issue-numbers': [32775],
+      'cdk-migrate': true,
+    };
+    expect(parseConfig(cdkKeys).instanceType).toBe('g4dn.xlarge');
   });
 
   test('every CloudWatch retention value is accepted', () => {
