@@ -187,10 +187,35 @@ const lastLine = (stderr: string): string =>
     .filter((l) => l && !l.startsWith('Warning: Permanently added'))
     .at(-1) ?? '';
 
+/**
+ * What OpenSSH prints (then exits 255 without connecting) for a bad command-line option or config file
+ * (OpenSSH 9.x: `command-line line 0: Bad configuration option: foo`, `Bad port 'abc'`,
+ * `Can't open user config file ...`, `unknown option -- Z` + usage, `<file>: line 3: Bad configuration
+ * option: foo`, `<file>: terminating, 1 bad configuration options`).
+ */
+const SSH_OPTION_ERRORS: readonly RegExp[] = [
+  /^command-line:? line \d+: .*$/m,
+  /^.*: line \d+: Bad configuration option: .*$/m,
+  /^.*terminating, \d+ bad configuration options?$/m,
+  /^Bad port '.*'$/m,
+  /^Can't open user config file .*$/m,
+  /^unknown option -- .*$/m,
+  /^ssh: illegal option -- .*$/m,
+  /^option requires an argument -- .*$/m,
+  /^usage: ssh .*$/m,
+  /^.*(?:no argument after keyword|Unsupported option|invalid time value|unsupported option).*$/im,
+];
+
 /** One line with the fix for each way an ssh session fails before the helper answers. */
 export function sshFailure(code: number, stderr: string, where: string, target: BoardTarget): UserError {
   const said = lastLine(stderr);
   const host = splitHost(target.host).host;
+  // ssh stops before connecting when an option is wrong (exit 255, like a dropped link): say which one.
+  const optionError = SSH_OPTION_ERRORS.map((re) => re.exec(stderr)?.[0]).find((m) => m !== undefined);
+  if (code === 255 && optionError)
+    return new UserError(
+      `ssh refused its options before connecting to ${where} (${optionError.trim()}); check --ssh-option, --port, --identity and --ssh-config (and the Host entry in your ssh config)`,
+    );
   if (/Could not resolve hostname/i.test(stderr))
     return new UserError(
       `board ${where} is unreachable: ssh cannot resolve the name ${host}; use the board's IP address (PYNQ's static default is 192.168.2.99) or add a Host entry to ~/.ssh/config`,

@@ -150,8 +150,51 @@ export async function aws<T>(action: string, call: () => Promise<T>): Promise<T>
   try {
     return await call();
   } catch (err) {
-    throw mapAwsError(err, action);
+    throw (await missingProfileError(err)) ?? mapAwsError(err, action);
   }
+}
+
+/** The profile the commands asked for (--profile), noted by createClients; AWS_PROFILE otherwise. */
+let requestedProfile: string | undefined;
+export function noteRequestedProfile(profile: string | undefined): void {
+  requestedProfile = profile;
+}
+
+/**
+ * The SDK's credential chain reports an unknown profile like missing credentials ("Could not load
+ * credentials from any providers"), so when it fails we look the profile up in the same shared config
+ * and credentials files the SDK reads (its own loader, honouring AWS_CONFIG_FILE and
+ * AWS_SHARED_CREDENTIALS_FILE) and say so when the profile is not there.
+ */
+export async function missingProfileError(err: unknown): Promise<CloudError | undefined> {
+  if (!isCredentialsProviderError(err)) return undefined;
+  const profile = requestedProfile ?? process.env.AWS_PROFILE;
+  if (!profile) return undefined;
+  const { loadSharedConfigFiles } = await import('@smithy/core/config');
+  const files = await loadSharedConfigFiles({ ignoreCache: true }).catch(() => undefined);
+  if (!files || profile in files.configFile || profile in files.credentialsFile) return undefined;
+  const known = [
+    ...new Set([...Object.keys(files.configFile), ...Object.keys(files.credentialsFile)]),
+  ].filter((p) => !p.includes(' '));
+  const where = `${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} or ${process.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'}`;
+  return new CloudError(
+    'no-credentials',
+    `AWS profile '${profile}' is not defined in ${where}${known.length ? ` (profiles there: ${known.slice(0, 8).join(', ')})` : ''}: check the name (--profile / AWS_PROFILE), or create it with \`aws configure --profile ${profile}\``,
+    err,
+  );
+}
+
+/** The SDK's CredentialsProviderError, by class (from the SDK's own package) or, across copies, by name. */
+function isCredentialsProviderError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  try {
+    const { CredentialsProviderError } =
+      require('@smithy/core/config') as typeof import('@smithy/core/config');
+    if (err instanceof CredentialsProviderError) return true;
+  } catch {
+    // the class is not loadable here: fall back to the name the SDK gives it
+  }
+  return err.name === 'CredentialsProviderError';
 }
 
 /** The SDK error name of `err` (e.g. `NoSuchKey`), or '' when it has none. */

@@ -7,6 +7,7 @@ import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { S3_ENDPOINT_ENV, s3EndpointOptions } from '../s3-endpoint';
+import { noteRequestedProfile } from './aws-errors';
 
 /** The SDK clients the cloud commands use; tests inject mocked or loopback ones. */
 export interface CloudClients {
@@ -39,6 +40,7 @@ export function createClients(
   // The project runs on Node 20 by decision; the SDK's multi-line "Node 20 support ends" warning would
   // otherwise precede every command's output. An explicit setting by the user wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  noteRequestedProfile(options.profile);
   const common = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),

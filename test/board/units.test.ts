@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expectedFiles, LFC_SET_FILE_COUNT, loadLocalParamSet } from '../../lib/board/param-set';
 import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
-import { remoteCommand, resolveLogin, shellQuote, sshFailure } from '../../lib/board/ssh';
+import { remoteCommand, resolveLogin, runHelper, shellQuote, sshFailure } from '../../lib/board/ssh';
 import { summarize } from '../../lib/board/validate';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { datasetPrefix, IDX_FILES, MANIFEST_FILE, runParamsPrefix } from '../../lib/layout';
@@ -125,6 +125,42 @@ describe('ssh failures become one line with the fix', () => {
     const e = sshFailure(code, stderr, 'xilinx@pynq', t);
     expect(e.message).toMatch(pattern);
     expect(e.message).not.toContain('\n');
+  });
+});
+
+describe('the real OpenSSH client: option errors are not dropped connections', () => {
+  // Each of these makes the real `ssh` exit 255 before connecting; the message must name the option.
+  const bad: Array<[string, Parameters<typeof runHelper>[0], RegExp]> = [
+    ['--ssh-option Foo=bar', { host: '127.0.0.1', options: ['Foo=bar'] }, /Bad configuration option: foo/],
+    ['--port abc', { host: '127.0.0.1', port: 'abc' as unknown as number }, /Bad port 'abc'/],
+    [
+      '--ssh-config missing',
+      { host: '127.0.0.1', configFile: '/nonexistent/ssh_config' },
+      /Can't open user config file/,
+    ],
+    [
+      '--ssh-option ConnectTimeout=abc',
+      { host: '127.0.0.1', options: ['ConnectTimeout=abc'] },
+      /invalid time value/,
+    ],
+  ];
+  test.each(bad)('%s', async (_label, target, said) => {
+    const err = await runHelper({ ...target, user: 'xilinx' }, 'check', {}).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^ssh refused its options before connecting to xilinx@127\.0\.0\.1.* \(/);
+    expect(err?.message).toMatch(said);
+    expect(err?.message).toContain('check --ssh-option, --port, --identity and --ssh-config');
+    expect(err?.message).not.toMatch(/dropped|\n/);
+  });
+
+  test('a port nobody listens on is unreachable, not an option error', async () => {
+    const err = await runHelper({ host: '127.0.0.1', port: 1, user: 'xilinx' }, 'check', {}).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^board xilinx@127\.0\.0\.1:1 is unreachable \(.*Connection refused\)/);
   });
 });
 

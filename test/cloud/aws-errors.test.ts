@@ -1,4 +1,10 @@
-import { CloudError, mapAwsError } from '../../lib/cloud/aws-errors';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
+import { CredentialsProviderError } from '@smithy/core/config';
+import { aws, CloudError, mapAwsError } from '../../lib/cloud/aws-errors';
+import { createClients } from '../../lib/cloud/clients';
 import { UserError } from '../../lib/errors';
 import { awsError } from './support';
 
@@ -104,4 +110,67 @@ test.each(cases)('%s', (_label, err, kind, message) => {
 test('a UserError passes through unchanged', () => {
   const e = new UserError('already clear');
   expect(mapAwsError(e, 'x')).toBe(e);
+});
+
+describe('the real SDK credential provider chain (temporary AWS_CONFIG_FILE, no network)', () => {
+  const saved = { ...process.env };
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'aws-config-'));
+    writeFileSync(
+      path.join(dir, 'config'),
+      '[default]\nregion = eu-west-1\n\n[profile lab]\nregion = eu-west-1\n\n[profile empty]\nregion = eu-west-1\n',
+    );
+    writeFileSync(
+      path.join(dir, 'credentials'),
+      '[lab]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n',
+    );
+    for (const k of Object.keys(process.env))
+      if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE|CONTAINER_|WEB_IDENTITY)/.test(k))
+        delete process.env[k];
+    process.env.AWS_CONFIG_FILE = path.join(dir, 'config');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(dir, 'credentials');
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  });
+  afterAll(() => {
+    process.env = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const listBuckets = (profile: string) => {
+    const clients = createClients({ profile, region: 'eu-west-1' });
+    return aws('s3:ListBuckets', () => clients.s3.send(new ListBucketsCommand({}))).finally(() =>
+      clients.s3.destroy(),
+    );
+  };
+
+  test('an unknown --profile is reported as a missing profile, with the profiles that exist', async () => {
+    const err = await listBuckets('nope').catch((e: Error) => e);
+    // What the SDK itself threw (its class, not a copied message).
+    const cause = (err as CloudError).cause as Error;
+    expect(cause).toBeInstanceOf(CredentialsProviderError);
+    expect(cause.message).toBe('Could not load credentials from any providers');
+    expect((err as CloudError).message).toBe(
+      `AWS profile 'nope' is not defined in ${path.join(dir, 'config')} or ${path.join(dir, 'credentials')} (profiles there: default, lab, empty): check the name (--profile / AWS_PROFILE), or create it with \`aws configure --profile nope\``,
+    );
+    expect((err as CloudError).kind).toBe('no-credentials');
+  });
+
+  test('AWS_PROFILE naming an unknown profile: the same', async () => {
+    process.env.AWS_PROFILE = 'typo';
+    try {
+      const clients = createClients({ region: 'eu-west-1' });
+      const err = await aws('s3:ListBuckets', () => clients.s3.send(new ListBucketsCommand({}))).catch(
+        (e: Error) => e,
+      );
+      expect((err as Error).message).toMatch(/^AWS profile 'typo' is not defined in /);
+    } finally {
+      delete process.env.AWS_PROFILE;
+    }
+  });
+
+  test('a profile that exists but has no credentials: no credentials, not a missing profile', async () => {
+    const err = await listBuckets('empty').catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/^no AWS credentials found: run `aws configure`/);
+  });
 });
