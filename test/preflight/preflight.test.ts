@@ -22,6 +22,7 @@ import {
   GetServiceQuotaCommand,
   ListRequestedServiceQuotaChangeHistoryByQuotaCommand,
   NoSuchResourceException,
+  QuotaExceededException,
   RequestServiceQuotaIncreaseCommand,
   ResourceAlreadyExistsException,
 } from '@aws-sdk/client-service-quotas';
@@ -391,7 +392,8 @@ test('--request-quota: a request AWS already has open, and a refused permission,
         message: 'Only one open service quota increase request is allowed per quota.',
       }),
     )
-    .rejectsOnce(new AccessDeniedException({ ...meta, message: 'not authorized' }));
+    .rejectsOnce(new AccessDeniedException({ ...meta, message: 'not authorized' }))
+    .rejectsOnce(new QuotaExceededException({ ...meta, message: 'You have exceeded your service quota.' }));
   await expect(
     runPreflightCommand({ ...cloud.env, cdkJson: cdkJson() }, { requestQuota: true, yes: true }),
   ).rejects.toThrow(
@@ -401,6 +403,11 @@ test('--request-quota: a request AWS already has open, and a refused permission,
     runPreflightCommand({ ...cloud.env, cdkJson: cdkJson() }, { requestQuota: true, yes: true }),
   ).rejects.toThrow(
     /^your identity may not request quota increases \(AccessDeniedException\): ask your administrator to allow servicequotas:RequestServiceQuotaIncrease, or request L-DB2E81BA = 4 in the Service Quotas console$/,
+  );
+  await expect(
+    runPreflightCommand({ ...cloud.env, cdkJson: cdkJson() }, { requestQuota: true, yes: true }),
+  ).rejects.toThrow(
+    'AWS refuses more open quota requests for this account right now (QuotaExceededException): wait for the open ones to be decided',
   );
 });
 
@@ -753,14 +760,12 @@ test('a stack being deployed warns, an existing one is an update; root and feder
 
 test('a quota that cannot be read (Service Quotas AccessDeniedException) is "could not check", not a pass', async () => {
   const cloud = readyAccount();
-  cloud.mocks.quotas
-    .on(GetServiceQuotaCommand)
-    .rejects(
-      new AccessDeniedException({
-        ...meta,
-        message: 'User is not authorized to perform servicequotas:GetServiceQuota',
-      }),
-    );
+  cloud.mocks.quotas.on(GetServiceQuotaCommand).rejects(
+    new AccessDeniedException({
+      ...meta,
+      message: 'User is not authorized to perform servicequotas:GetServiceQuota',
+    }),
+  );
   const r = await run(cloud);
   expect(r.line('vCPU quota')).toMatch(
     /^\? vCPU quota {9}could not check the on-demand G and VT vCPU quota \(L-DB2E81BA\): access denied: your AWS identity may not call servicequotas:GetServiceQuota/,
