@@ -654,6 +654,15 @@ test('-c overrides are validated like cdk synth validates them', async () => {
   ).rejects.toThrow(
     /^invalid config 'instanceType' = 'g3.4xlarge': g3 has a GPU the pinned Theano\/libgpuarray cannot use/,
   );
+  // A misspelled key is refused as synth refuses it (cdk.json's own feature flags are not).
+  await expect(
+    runPreflightCommand(
+      { ...cloud.env, cdkJson: cdkJson({ '@aws-cdk/core:newStyleStackSynthesis': true }) },
+      {
+        context: { instanceTyp: 'g5.xlarge' },
+      },
+    ),
+  ).rejects.toThrow(/^unknown config key 'instanceTyp': did you mean 'instanceType'\?/);
   expect(cloud.mocks.sts.calls()).toHaveLength(0);
 });
 
