@@ -2,6 +2,7 @@ import { hostInputByte } from './cifar';
 import { highestSetBit, maxPositiveScore } from './decision';
 import type { OverlayParams } from './overlay-params';
 import { type Arithmetic, arithmetic, type OverlayLayer, paddedFanIn, thresholdsPerNeuron } from './overlays';
+import { align, CHUNK_BYTES, chunksFor, instantiateBnnKernel, MAX_CHUNKS } from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of any overlay's batch path (docs/overlays.md §3): the host's input
@@ -10,8 +11,10 @@ import { type Arithmetic, arithmetic, type OverlayLayer, paddedFanIn, thresholds
  * the 16-bit output scores and the overlay's decision rule.
  *
  * Values -1 / 0 / +1 travel as two bit planes, `nz` (value != 0) and `neg` (value == -1), 32 lanes per
- * word. For binary × binary the dot product is L - 2·popcount(w_neg ^ a_neg); otherwise, with
- * nz = w_nz & a_nz, it is 2·popcount(nz & ~(w_neg ^ a_neg)) - popcount(nz).
+ * word. The accumulators run in the WebAssembly kernels of kernels/bnn.wat (engine `wasm`, the default)
+ * or in the same loops in plain JavaScript (engine `js`, the reference the tests compare against), on the
+ * same memory layout: binary × binary is `MW - 2·popcount(w_neg ^ a_neg)`; anything ternary, with
+ * nz = w_nz & a_nz, `2·popcount(nz & ~(w_neg ^ a_neg)) - popcount(nz)`; the 8-bit layer an int16 dot.
  */
 
 export type SimulatorInput =
@@ -25,68 +28,11 @@ export interface Planes {
   neg: Uint32Array;
 }
 
-interface PreparedLayer {
-  layer: OverlayLayer;
-  arith: Arithmetic;
-  /** Columns (padded fan-in) and words per row. */
-  cols: number;
-  words: number;
-  /** Rows the simulator computes (all neurons; the output layer only its used lanes). */
-  rows: number;
-  nthr: number;
-  binaryWeights: boolean;
-  /** Binary input (the layer before outputs one threshold; LFC's pixels). */
-  binaryInput: boolean;
-  wnz: Uint32Array;
-  wneg: Uint32Array;
-  /** Layer 0 of CNV: weights as integers, rows x cols. */
-  wint: Int32Array;
-  thresholds: Int32Array;
-}
-
 export const pc = (v: number): number => {
   v -= (v >>> 1) & 0x55555555;
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
-
-function prepare(params: OverlayParams): PreparedLayer[] {
-  const { overlay } = params;
-  const classes = params.classes.length;
-  return overlay.layers.map((layer, l) => {
-    const cols = paddedFanIn(overlay, l);
-    const words = Math.ceil(cols / 32);
-    const lp = params.layers[l] as OverlayParams['layers'][number];
-    const rows = layer.neurons === 'classes' ? classes : layer.neurons;
-    const wnz = new Uint32Array(rows * words);
-    const wneg = new Uint32Array(rows * words);
-    const wint = new Int32Array(layer.inputBits === 8 ? rows * cols : 0);
-    for (let n = 0; n < rows; n++)
-      for (let c = 0; c < cols; c++) {
-        const v = lp.weights[n * cols + c] as number;
-        if (wint.length > 0) wint[n * cols + c] = v;
-        const at = n * words + (c >>> 5);
-        const bit = 1 << (c & 31);
-        if (v !== 0) wnz[at] = ((wnz[at] as number) | bit) >>> 0;
-        if (v < 0) wneg[at] = ((wneg[at] as number) | bit) >>> 0;
-      }
-    const prev = overlay.layers[l - 1];
-    return {
-      layer,
-      arith: arithmetic(layer),
-      cols,
-      words,
-      rows,
-      nthr: thresholdsPerNeuron(layer),
-      binaryWeights: layer.weightBits === 1,
-      binaryInput: l === 0 ? layer.inputBits === 1 : prev?.outputBits === 1,
-      wnz,
-      wneg,
-      wint,
-      thresholds: lp.thresholds,
-    };
-  });
-}
 
 /**
  * Σ w·a of a row with planes (words from `row` in the weights, `off` in the input), any of -1 / 0 / +1:
@@ -110,61 +56,172 @@ export function planesDot(
   return 2 * agree - count;
 }
 
-/** Σ w·a of row n with the input planes (words from `off` in both). */
-function dot(p: PreparedLayer, n: number, x: Planes, off: number): number {
-  const { words, wnz, wneg } = p;
-  const row = n * words;
-  if (p.binaryWeights && p.binaryInput) {
-    let m = 0;
-    for (let w = 0; w < words; w++) m += pc(((wneg[row + w] as number) ^ (x.neg[off + w] as number)) >>> 0);
-    return p.cols - 2 * m;
+/** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
+export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
+  const words = Math.ceil(cols / 32);
+  const x: Planes = { nz: new Uint32Array(words), neg: new Uint32Array(words) };
+  writeMnistPlanes(pixels, image, cols, x.nz, 0, x.neg, 0);
+  return x;
+}
+
+function writeMnistPlanes(
+  pixels: Uint8Array,
+  image: number,
+  cols: number,
+  nz: Uint32Array,
+  nzAt: number,
+  neg: Uint32Array,
+  negAt: number,
+): void {
+  const base = image * 784;
+  for (let w = 0; w < cols >>> 5; w++) {
+    let bits = 0;
+    for (let j = 0; j < 32; j++) {
+      const c = w * 32 + j;
+      if (c < 784 && (pixels[base + c] as number) >= 128) bits |= 1 << j;
+    }
+    nz[nzAt + w] = 0xffffffff;
+    neg[negAt + w] = ~bits >>> 0;
   }
-  return planesDot(wnz, wneg, row, words, x, off);
 }
 
-/** The activation -1 / 0 / +1 of one neuron, from its accumulator (strict `threshold < acc`). */
-function activate(p: PreparedLayer, n: number, acc: number): number {
-  const t = p.thresholds;
-  if (p.nthr === 1) return (t[n] as number) < acc ? 1 : -1;
-  return -1 + ((t[2 * n] as number) < acc ? 1 : 0) + ((t[2 * n + 1] as number) < acc ? 1 : 0);
+/** CNV input: the host's signed bytes (hostInputByte) of image `image`, pixel-major (R, G, B per pixel). */
+export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C: number): Int32Array {
+  const hwc = new Int32Array(dim * dim * C);
+  const base = image * dim * dim * C;
+  for (let c = 0; c < C; c++)
+    for (let i = 0; i < dim * dim; i++)
+      hwc[i * C + c] = hostInputByte(planar[base + c * dim * dim + i] as number);
+  return hwc;
 }
 
-const setValue = (out: Planes, at: number, bit: number, v: number) => {
-  if (v !== 0) out.nz[at] = ((out.nz[at] as number) | bit) >>> 0;
-  if (v < 0) out.neg[at] = ((out.neg[at] as number) | bit) >>> 0;
-};
-
-function accumulate(p: PreparedLayer, n: number, x: Planes, off: number): number {
-  const d = dot(p, n, x, off);
-  return p.arith === 'popcount' ? (p.cols + d) / 2 : d;
+/** The four accumulator loops over one memory (byte addresses), in WebAssembly or in plain JavaScript. */
+interface Kernels {
+  u32: Uint32Array;
+  mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
+  planesDot(
+    wnz: number,
+    wneg: number,
+    xnz: number,
+    xneg: number,
+    out: number,
+    neurons: number,
+    chunks: number,
+  ): void;
+  dotI16(w: number, x: number, out: number, neurons: number, chunks: number): void;
+  threshold(
+    acc: number,
+    thr: number,
+    nthr: number,
+    rows: number,
+    mul: number,
+    add: number,
+    outNz: number,
+    outNeg: number,
+  ): void;
 }
 
-/** 2x2 stride-2 max-pool on planes (binary: OR; ternary: max with -1 < 0 < +1). */
-function pool(x: Planes, dim: number, cw: number): Planes {
-  const od = dim >> 1;
-  const out: Planes = { nz: new Uint32Array(od * od * cw), neg: new Uint32Array(od * od * cw) };
-  for (let y = 0; y < od; y++)
-    for (let xx = 0; xx < od; xx++)
-      for (let w = 0; w < cw; w++) {
-        let anyPos = 0;
-        let allNeg = 0xffffffff;
-        for (const [dy, dx] of [
-          [0, 0],
-          [0, 1],
-          [1, 0],
-          [1, 1],
-        ] as const) {
-          const at = ((2 * y + dy) * dim + 2 * xx + dx) * cw + w;
-          const nz = x.nz[at] as number;
-          const neg = x.neg[at] as number;
-          anyPos |= nz & ~neg;
-          allNeg &= neg;
-        }
-        const at = (y * od + xx) * cw + w;
-        out.nz[at] = (anyPos | allNeg) >>> 0;
-        out.neg[at] = allNeg >>> 0;
+function wasmKernels(bytes: number): Kernels {
+  const k = instantiateBnnKernel(bytes);
+  return {
+    u32: new Uint32Array(k.memory.buffer),
+    mismatchCount: k.mismatchCount,
+    planesDot: k.planesDot,
+    dotI16: k.dotI16,
+    threshold: k.threshold,
+  };
+}
+
+function jsKernels(bytes: number): Kernels {
+  const buffer = new ArrayBuffer(align(bytes));
+  const u32 = new Uint32Array(buffer);
+  const i32 = new Int32Array(buffer);
+  const i16 = new Int16Array(buffer);
+  return {
+    u32,
+    mismatchCount(w, x, out, neurons, chunks) {
+      const words = chunks * 4;
+      for (let n = 0; n < neurons; n++) {
+        let m = 0;
+        for (let j = 0; j < words; j++)
+          m += pc(((u32[w / 4 + n * words + j] as number) ^ (u32[x / 4 + j] as number)) >>> 0);
+        i32[out / 4 + n] = m;
       }
-  return out;
+    },
+    planesDot(wnz, wneg, xnz, xneg, out, neurons, chunks) {
+      const words = chunks * 4;
+      for (let n = 0; n < neurons; n++) {
+        let agree = 0;
+        let count = 0;
+        for (let j = 0; j < words; j++) {
+          const nz = (u32[wnz / 4 + n * words + j] as number) & (u32[xnz / 4 + j] as number);
+          count += pc(nz >>> 0);
+          agree += pc(
+            (nz & ~((u32[wneg / 4 + n * words + j] as number) ^ (u32[xneg / 4 + j] as number))) >>> 0,
+          );
+        }
+        i32[out / 4 + n] = 2 * agree - count;
+      }
+    },
+    dotI16(w, x, out, neurons, chunks) {
+      const lanes = chunks * 8;
+      for (let n = 0; n < neurons; n++) {
+        let s = 0;
+        for (let j = 0; j < lanes; j++)
+          s += (i16[w / 2 + n * lanes + j] as number) * (i16[x / 2 + j] as number);
+        i32[out / 4 + n] = s;
+      }
+    },
+    threshold(acc, thr, nthr, rows, mul, add, outNz, outNeg) {
+      for (let g = 0; g < Math.ceil(rows / 32); g++) {
+        let nz = 0;
+        let neg = 0;
+        for (let j = 0; j < 32 && g * 32 + j < rows; j++) {
+          const n = g * 32 + j;
+          const a = mul * (i32[acc / 4 + n] as number) + add;
+          const t = thr / 4 + n * nthr;
+          const v =
+            nthr === 1
+              ? (i32[t] as number) < a
+                ? 1
+                : -1
+              : -1 + ((i32[t] as number) < a ? 1 : 0) + ((i32[t + 1] as number) < a ? 1 : 0);
+          if (v !== 0) nz |= 1 << j;
+          if (v < 0) neg |= 1 << j;
+        }
+        u32[outNz / 4 + g] = nz >>> 0;
+        u32[outNeg / 4 + g] = neg >>> 0;
+      }
+    },
+  };
+}
+
+/** One layer placed in kernel memory. All addresses are byte offsets. */
+interface Placed {
+  layer: OverlayLayer;
+  arith: Arithmetic;
+  /** Padded fan-in MW (the hardware's width). */
+  cols: number;
+  chunks: number;
+  /** Rows computed: every neuron; the output layer only its used lanes. */
+  rows: number;
+  nthr: number;
+  /** Binary weights and binary input: the mismatch-count kernel. */
+  binary: boolean;
+  /** Weights: nz and neg planes (or the int16 rows for the 8-bit layer at `wnz`). */
+  wnz: number;
+  wneg: number;
+  /** The thresholds in kernel memory (i32, 1 or 2 per neuron). */
+  thr: number;
+  /** Output: 32-bit words per pixel, and its planes (before pooling; conv: od² pixels). */
+  outWords: number;
+  outNz: number;
+  outNeg: number;
+  /** Pooled output planes (layers followed by a max-pool). */
+  poolNz: number;
+  poolNeg: number;
+  /** Output dimension before pooling (conv), 1 for dense. */
+  od: number;
 }
 
 export interface OverlaySimulator {
@@ -179,84 +236,233 @@ export interface OverlaySimulator {
   layerValues(input: SimulatorInput, image: number): Int32Array[];
 }
 
-export function createOverlaySimulator(params: OverlayParams): OverlaySimulator {
+export function createOverlaySimulator(
+  params: OverlayParams,
+  options: { engine?: 'wasm' | 'js' } = {},
+): OverlaySimulator {
   const { overlay } = params;
   const classes = params.classes.length;
-  const layers = prepare(params);
   const decide = overlay.decision === 'highest-set-bit' ? highestSetBit : maxPositiveScore;
-  const lanesOf = new Int32Array(classes);
 
-  /** Runs one image; returns the last layer's lanes, and every layer's planes if `trace`. */
-  function forward(input: SimulatorInput, image: number, trace?: Planes[]): Int32Array {
-    let x: Planes;
+  // Layout: per layer its weight planes and output planes, then one column buffer pair and one
+  // accumulator buffer shared by all layers.
+  let offset = 0;
+  const take = (bytes: number) => {
+    const at = offset;
+    offset = align(offset + bytes);
+    return at;
+  };
+  const specs = overlay.layers.map((layer, l) => {
+    const cols = paddedFanIn(overlay, l);
+    const fixed = layer.inputBits === 8;
+    const chunks = fixed ? Math.ceil((cols * 16) / 128) : chunksFor(cols);
+    if (chunks > MAX_CHUNKS)
+      throw new RangeError(`layer ${l}: ${cols} columns exceed the kernels' ${MAX_CHUNKS} chunks`);
+    const rows = layer.neurons === 'classes' ? classes : layer.neurons;
+    const od = layer.conv ? layer.conv.inDim - layer.conv.kernel + 1 : 1;
+    const outWords = Math.ceil(rows / 32);
+    const pixels = od * od;
+    const pooled = layer.conv?.pool ? (od >> 1) * (od >> 1) : 0;
+    const wnz = take(rows * chunks * CHUNK_BYTES);
+    const wneg = fixed ? 0 : take(rows * chunks * CHUNK_BYTES);
+    // Outputs: whole chunks per dense output (the next layer reads them as its input directly).
+    const outBytes = layer.conv ? pixels * outWords * 4 : chunksFor(rows) * CHUNK_BYTES;
+    const outNz = take(outBytes);
+    const outNeg = take(outBytes);
+    const poolNz = pooled ? take(pooled * outWords * 4) : 0;
+    const poolNeg = pooled ? take(pooled * outWords * 4) : 0;
+    const thr = take(rows * thresholdsPerNeuron(layer) * 4);
+    return {
+      layer,
+      arith: arithmetic(layer),
+      cols,
+      chunks,
+      rows,
+      nthr: thresholdsPerNeuron(layer),
+      binary:
+        layer.weightBits === 1 && (l === 0 ? layer.inputBits === 1 : overlay.layers[l - 1]?.outputBits === 1),
+      wnz,
+      wneg,
+      thr,
+      outWords,
+      outNz,
+      outNeg,
+      poolNz,
+      poolNeg,
+      od,
+    } satisfies Placed;
+  });
+  const maxChunks = Math.max(...specs.map((s) => s.chunks));
+  const maxRows = Math.max(...specs.map((s) => s.rows));
+  const colNz = take(maxChunks * CHUNK_BYTES);
+  const colNeg = take(maxChunks * CHUNK_BYTES);
+  const acc = take(maxRows * 4);
+  const k = options.engine === 'js' ? jsKernels(offset) : wasmKernels(offset);
+  const { u32 } = k;
+  const i32 = new Int32Array(u32.buffer);
+  const i16 = new Int16Array(u32.buffer);
+
+  // Weights into memory: planes (bit c of row n), or int16 for the 8-bit layer; thresholds as i32.
+  specs.forEach((s, l) => {
+    const w = (params.layers[l] as OverlayParams['layers'][number]).weights;
+    i32.set(
+      (params.layers[l] as OverlayParams['layers'][number]).thresholds.subarray(0, s.rows * s.nthr),
+      s.thr / 4,
+    );
+    const words = s.chunks * 4;
+    for (let n = 0; n < s.rows; n++)
+      for (let c = 0; c < s.cols; c++) {
+        const v = w[n * s.cols + c] as number;
+        if (s.layer.inputBits === 8) {
+          i16[s.wnz / 2 + n * s.chunks * 8 + c] = v;
+          continue;
+        }
+        const at = n * words + (c >>> 5);
+        const bit = 1 << (c & 31);
+        if (v !== 0) u32[s.wnz / 4 + at] = ((u32[s.wnz / 4 + at] as number) | bit) >>> 0;
+        if (v < 0) u32[s.wneg / 4 + at] = ((u32[s.wneg / 4 + at] as number) | bit) >>> 0;
+      }
+  });
+
+  /**
+   * One output pixel (or the dense layer): accumulates `s.rows` neurons against the input planes at
+   * (xnz, xneg) and thresholds them into the output planes at word `at`. The accumulator is brought to
+   * the layer's units on the way: popcount(xnor) = MW - mismatches, signed sum = MW - 2·mismatches.
+   */
+  function neurons(s: Placed, xnz: number, xneg: number, at: number): void {
+    if (s.binary) k.mismatchCount(s.wneg, xneg, acc, s.rows, s.chunks);
+    else k.planesDot(s.wnz, s.wneg, xnz, xneg, acc, s.rows, s.chunks);
+    const [mul, add] = s.binary ? (s.arith === 'popcount' ? [-1, s.cols] : [-2, s.cols]) : [1, 0];
+    if (s.nthr === 0) {
+      for (let n = 0; n < classes; n++) i32[acc / 4 + n] = mul * (i32[acc / 4 + n] as number) + add;
+      return;
+    }
+    k.threshold(acc, s.thr, s.nthr, s.rows, mul, add, s.outNz + 4 * at, s.outNeg + 4 * at);
+  }
+
+  /** 2x2 stride-2 max-pool on planes (binary: OR; ternary: max with -1 < 0 < +1). */
+  function pool(s: Placed): void {
+    const od = s.od;
+    const pd = od >> 1;
+    const cw = s.outWords;
+    for (let y = 0; y < pd; y++)
+      for (let x = 0; x < pd; x++)
+        for (let w = 0; w < cw; w++) {
+          let anyPos = 0;
+          let allNeg = 0xffffffff;
+          for (let q = 0; q < 4; q++) {
+            const at = ((2 * y + (q >> 1)) * od + 2 * x + (q & 1)) * cw + w;
+            const nz = u32[s.outNz / 4 + at] as number;
+            const neg = u32[s.outNeg / 4 + at] as number;
+            anyPos |= nz & ~neg;
+            allNeg &= neg;
+          }
+          const at = (y * pd + x) * cw + w;
+          u32[s.poolNz / 4 + at] = (anyPos | allNeg) >>> 0;
+          u32[s.poolNeg / 4 + at] = allNeg >>> 0;
+        }
+  }
+
+  const lanesOf = new Int32Array(classes);
+  const col16 = new Int16Array(u32.buffer, colNz, maxChunks * 8);
+
+  /** Runs one image through every layer; returns the output lanes. */
+  function forward(input: SimulatorInput, image: number): Int32Array {
+    // Where the current layer's input planes are (byte addresses) and their words per pixel.
+    let inNz = colNz;
+    let inNeg = colNeg;
+    let inWords = 0;
+    let inDim = 1;
     let start = 0;
     if (input.kind === 'mnist') {
-      const p0 = layers[0] as PreparedLayer;
-      x = { nz: new Uint32Array(p0.words), neg: new Uint32Array(p0.words) };
-      const base = image * 784;
-      // Pixel >= 128 is +1; every other column, the 48 pads included, is a 0 bit = -1.
-      for (let c = 0; c < p0.cols; c++) {
-        const at = c >>> 5;
-        const bit = 1 << (c & 31);
-        x.nz[at] = ((x.nz[at] as number) | bit) >>> 0;
-        if (c >= 784 || (input.pixels[base + c] as number) < 128)
-          x.neg[at] = ((x.neg[at] as number) | bit) >>> 0;
-      }
+      const s0 = specs[0] as Placed;
+      writeMnistPlanes(input.pixels, image, s0.cols, u32, colNz / 4, u32, colNeg / 4);
     } else {
-      x = firstConv(layers[0] as PreparedLayer, input.pixels, image);
-      trace?.push(x);
-      start = 1;
-    }
-    for (let l = start; l < layers.length; l++) {
-      const p = layers[l] as PreparedLayer;
-      const conv = p.layer.conv;
-      if (p.nthr === 0) {
-        for (let n = 0; n < classes; n++) {
-          const acc = accumulate(p, n, x, 0);
-          lanesOf[n] = (acc << 16) >> 16; // the 16-bit lane, read as ap_int<16>
+      const s = specs[0] as Placed;
+      const conv = s.layer.conv as NonNullable<OverlayLayer['conv']>;
+      const dim = conv.inDim;
+      const C = conv.inChannels;
+      const hwc = cifarHostBytes(input.pixels, image, dim, C);
+      col16.fill(0);
+      for (let y = 0; y < s.od; y++)
+        for (let x = 0; x < s.od; x++) {
+          for (let ky = 0; ky < 3; ky++)
+            for (let kx = 0; kx < 3; kx++) {
+              const src = ((y + ky) * dim + x + kx) * C;
+              for (let c = 0; c < C; c++) col16[(ky * 3 + kx) * C + c] = hwc[src + c] as number;
+            }
+          k.dotI16(s.wnz, colNz, acc, s.rows, s.chunks);
+          // Thresholds are in 1/256, the sum in 1/128: compare against 2·Σ w·b.
+          const at = (y * s.od + x) * s.outWords;
+          k.threshold(acc, s.thr, s.nthr, s.rows, 2, 0, s.outNz + 4 * at, s.outNeg + 4 * at);
         }
-        return lanesOf;
-      }
-      const outWords = Math.ceil(p.rows / 32);
+      inNz = s.outNz;
+      inNeg = s.outNeg;
+      inWords = s.outWords;
+      inDim = s.od;
+      start = 1;
+      col16.fill(0);
+    }
+    for (let l = start; l < specs.length; l++) {
+      const s = specs[l] as Placed;
+      const conv = s.layer.conv;
       if (!conv) {
-        const out: Planes = { nz: new Uint32Array(outWords), neg: new Uint32Array(outWords) };
-        for (let n = 0; n < p.rows; n++)
-          setValue(out, n >>> 5, 1 << (n & 31), activate(p, n, accumulate(p, n, x, 0)));
-        x = out;
+        // Dense: the previous output (whole chunks, zero past its neurons) is the input as it is.
+        neurons(s, inNz, inNeg, 0);
+        if (s.nthr === 0) {
+          for (let n = 0; n < classes; n++) lanesOf[n] = ((i32[acc / 4 + n] as number) << 16) >> 16;
+          return lanesOf;
+        }
+        if (l === specs.length - 1) {
+          for (let n = 0; n < classes; n++)
+            lanesOf[n] = ((u32[s.outNeg / 4 + (n >>> 5)] as number) >>> (n & 31)) & 1 ? 0 : 1;
+          return lanesOf;
+        }
+        inNz = s.outNz;
+        inNeg = s.outNeg;
       } else {
-        const inDim = conv.inDim;
-        const od = inDim - conv.kernel + 1;
-        const cw = conv.inChannels / 32;
-        const col: Planes = { nz: new Uint32Array(p.words), neg: new Uint32Array(p.words) };
-        const out: Planes = {
-          nz: new Uint32Array(od * od * outWords),
-          neg: new Uint32Array(od * od * outWords),
-        };
-        for (let y = 0; y < od; y++)
-          for (let xx = 0; xx < od; xx++) {
+        const cw = inWords;
+        for (let y = 0; y < s.od; y++)
+          for (let x = 0; x < s.od; x++) {
+            // im2col: the 3x3 window's pixel blocks, in (ky, kx, c) order, into the column buffer.
             for (let ky = 0; ky < 3; ky++)
               for (let kx = 0; kx < 3; kx++) {
-                const src = ((y + ky) * inDim + xx + kx) * cw;
+                const src = ((y + ky) * inDim + x + kx) * cw;
                 const dst = (ky * 3 + kx) * cw;
-                col.nz.set(x.nz.subarray(src, src + cw), dst);
-                col.neg.set(x.neg.subarray(src, src + cw), dst);
+                u32.copyWithin(colNz / 4 + dst, inNz / 4 + src, inNz / 4 + src + cw);
+                u32.copyWithin(colNeg / 4 + dst, inNeg / 4 + src, inNeg / 4 + src + cw);
               }
-            const base = (y * od + xx) * outWords;
-            for (let n = 0; n < p.rows; n++)
-              setValue(out, base + (n >>> 5), 1 << (n & 31), activate(p, n, accumulate(p, n, col, 0)));
+            neurons(s, colNz, colNeg, (y * s.od + x) * s.outWords);
           }
-        x = conv.pool ? pool(out, od, outWords) : out;
+        if (conv.pool) {
+          pool(s);
+          inNz = s.poolNz;
+          inNeg = s.poolNeg;
+          inDim = s.od >> 1;
+        } else {
+          inNz = s.outNz;
+          inNeg = s.outNeg;
+          inDim = s.od;
+        }
+        inWords = s.outWords;
+        // The column buffer of the next layer must be zero past its real width.
+        u32.fill(0, colNz / 4, colNz / 4 + maxChunks * 4);
+        u32.fill(0, colNeg / 4, colNeg / 4 + maxChunks * 4);
       }
-      if (l === layers.length - 1) {
-        for (let n = 0; n < classes; n++)
-          lanesOf[n] =
-            ((x.nz[n >>> 5] as number) >>> (n & 31)) & 1 & ~((x.neg[n >>> 5] as number) >>> (n & 31));
-        return lanesOf;
-      }
-      trace?.push(x);
     }
     return lanesOf;
   }
+
+  /** The planes at (nz, neg) over `words` words as values. */
+  const valuesAt = (nz: number, neg: number, words: number): Int32Array => {
+    const v = new Int32Array(words * 32);
+    for (let i = 0; i < words * 32; i++) {
+      const z = ((u32[nz / 4 + (i >>> 5)] as number) >>> (i & 31)) & 1;
+      const m = ((u32[neg / 4 + (i >>> 5)] as number) >>> (i & 31)) & 1;
+      v[i] = z ? (m ? -1 : 1) : 0;
+    }
+    return v;
+  };
 
   return {
     classes,
@@ -268,79 +474,15 @@ export function createOverlaySimulator(params: OverlayParams): OverlaySimulator 
       }
     },
     layerValues(input, image) {
-      const trace: Planes[] = [];
-      const last = forward(input, image, trace).slice();
-      const values = trace.map((t, l) => {
-        const n = t.nz.length * 32;
-        const v = new Int32Array(n);
-        for (let i = 0; i < n; i++) {
-          const nz = ((t.nz[i >>> 5] as number) >>> (i & 31)) & 1;
-          const neg = ((t.neg[i >>> 5] as number) >>> (i & 31)) & 1;
-          v[i] = nz ? (neg ? -1 : 1) : 0;
-        }
-        void l;
-        return v;
+      const last = forward(input, image).slice();
+      const values = specs.slice(0, -1).map((s) => {
+        const pixels = s.layer.conv ? (s.layer.conv.pool ? (s.od >> 1) ** 2 : s.od ** 2) : 1;
+        return s.layer.conv?.pool
+          ? valuesAt(s.poolNz, s.poolNeg, pixels * s.outWords)
+          : valuesAt(s.outNz, s.outNeg, pixels * s.outWords);
       });
       values.push(last);
       return values;
     },
   };
-}
-
-/** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
-export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
-  const words = Math.ceil(cols / 32);
-  const x: Planes = { nz: new Uint32Array(words), neg: new Uint32Array(words) };
-  const base = image * 784;
-  for (let c = 0; c < cols; c++) {
-    const at = c >>> 5;
-    const bit = 1 << (c & 31);
-    x.nz[at] = ((x.nz[at] as number) | bit) >>> 0;
-    if (c >= 784 || (pixels[base + c] as number) < 128) x.neg[at] = ((x.neg[at] as number) | bit) >>> 0;
-  }
-  return x;
-}
-
-/** CNV input: the host's signed bytes (hostInputByte) of image `image`, pixel-major (R, G, B per pixel). */
-export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C: number): Int32Array {
-  const hwc = new Int32Array(dim * dim * C);
-  const base = image * dim * dim * C;
-  for (let c = 0; c < C; c++)
-    for (let i = 0; i < dim * dim; i++)
-      hwc[i * C + c] = hostInputByte(planar[base + c * dim * dim + i] as number);
-  return hwc;
-}
-
-/**
- * CNV layer 0: the host's bytes b (ap_fixed<8,1>, value b/128) in pixel-major order (R, G, B per
- * pixel), Σ w·b per neuron over the 3x3x3 window, fires iff threshold (24-bit, 1/256 units) < 2·Σ w·b.
- */
-function firstConv(p: PreparedLayer, planar: Uint8Array, image: number): Planes {
-  const conv = p.layer.conv as NonNullable<OverlayLayer['conv']>;
-  const dim = conv.inDim;
-  const C = conv.inChannels;
-  const od = dim - conv.kernel + 1;
-  const hwc = new Int32Array(dim * dim * C);
-  const base = image * dim * dim * C;
-  for (let c = 0; c < C; c++)
-    for (let i = 0; i < dim * dim; i++)
-      hwc[i * C + c] = hostInputByte(planar[base + c * dim * dim + i] as number);
-  const outWords = Math.ceil(p.rows / 32);
-  const out: Planes = { nz: new Uint32Array(od * od * outWords), neg: new Uint32Array(od * od * outWords) };
-  const col = new Int32Array(p.cols);
-  for (let y = 0; y < od; y++)
-    for (let x = 0; x < od; x++) {
-      for (let ky = 0; ky < 3; ky++)
-        for (let kx = 0; kx < 3; kx++)
-          for (let c = 0; c < C; c++)
-            col[(ky * 3 + kx) * C + c] = hwc[((y + ky) * dim + x + kx) * C + c] as number;
-      const at = (y * od + x) * outWords;
-      for (let n = 0; n < p.rows; n++) {
-        let s = 0;
-        const row = n * p.cols;
-        for (let c = 0; c < p.cols; c++) s += (p.wint[row + c] as number) * (col[c] as number);
-        setValue(out, at + (n >>> 5), 1 << (n & 31), activate(p, n, 2 * s));
-      }
-    }
-  return out;
 }

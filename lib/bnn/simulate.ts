@@ -2,7 +2,7 @@ import { InputFormatError } from '../errors';
 import type { IdxImages } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { LfcParams } from './types';
-import { ACT_STRIDE, instantiateKernel, type LayerFn } from './wasm-kernel';
+import { ACT_STRIDE, CHUNK_BYTES, chunksFor, instantiateBnnKernel } from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of the lfcW1A1 overlay's batch path (docs/overlays.md §3, §4):
@@ -184,7 +184,8 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
   // Rows are padded to whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in both weights and
   // input, so the padding adds no mismatches. Memory: activation levels 0..L (level l = input of layer l),
   // ACT_STRIDE bytes each; then per layer its weight rows and limits, 16-byte aligned.
-  const strides = layers.map((l) => Math.ceil(l.words / 4) * 4);
+  const chunks = layers.map((l) => chunksFor(l.words * 32));
+  const strides = chunks.map((c) => (c * CHUNK_BYTES) / 4);
   let offset = ACT_STRIDE * (layers.length + 1);
   const placed = layers.map((l, i) => {
     const w = offset;
@@ -194,19 +195,17 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
     offset = (offset + 15) & ~15;
     return { w, lim };
   });
-  const { memory, layer } = instantiateKernel(offset);
+  const kernel = instantiateBnnKernel(offset);
+  const { memory } = kernel;
   const u32 = new Uint32Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
-  const kernels = layers.map((l, i) => {
+  layers.forEach((l, i) => {
     const stride = strides[i] as number;
     const p = placed[i] as { w: number; lim: number };
     for (let n = 0; n < l.neurons; n++)
       u32.set(l.bits.subarray(n * l.words, (n + 1) * l.words), p.w / 4 + n * stride);
     i32.set(l.limit, p.lim / 4);
-    const fn = layer.get(`simd${stride / 4}`);
-    if (!fn || l.neurons % 32 !== 0)
-      throw new RangeError(`layer ${i}: no kernel for ${l.neurons} x ${l.words * 32}`);
-    return fn;
+    if (l.neurons % 32 !== 0) throw new RangeError(`layer ${i}: ${l.neurons} neurons, not a multiple of 32`);
   });
   // Level l > 0 holds the output of layer l - 1: as many words as it has neurons / 32 (at least 2).
   const views = Array.from({ length: layers.length + 1 }, (_, l) =>
@@ -226,12 +225,13 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
       binarizeImageWords(pixelWords(pixels), image, x0);
       for (let l = 0; l < upTo; l++) {
         const p = placed[l] as { w: number; lim: number };
-        (kernels[l] as LayerFn)(
+        kernel.xnorThreshold(
           p.w,
           l * ACT_STRIDE,
           (l + 1) * ACT_STRIDE,
           p.lim,
           (layers[l] as PreparedLayer).neurons,
+          chunks[l] as number,
         );
       }
       result[0] = upTo === 0 ? x0 : (views[upTo] as Uint32Array);

@@ -1,0 +1,195 @@
+;; The simulators' inner loops (docs/overlays.md §3.2), in WebAssembly text. `npm run build:wasm`
+;; (scripts/build-wasm.js, the wabt assembler) turns this file into lib/bnn/kernels/bnn-wasm.ts, which
+;; embeds the binary; test/bnn/wasm-kernel.test.ts fails if the two disagree.
+;;
+;; Why WebAssembly: JavaScript has no popcount (a 32-bit SWAR popcount is a dozen operations), while
+;; WebAssembly SIMD has 128-bit xor/and and `i8x16.popcnt`.
+;;
+;; Conventions, shared by every function:
+;; - Every address is a byte offset into the imported memory `env.mem`, 16-byte aligned.
+;; - A matrix is `neurons` rows of `chunks` 128-bit chunks each (row n at w + n * chunks * 16); bits
+;;   past a row's real width are 0 in rows and inputs alike, so they never count.
+;; - `chunks` is at most 31: byte lanes accumulate up to 8 per chunk and must stay below 256.
+;; - Results are one i32 per neuron at `out` (except xnor_threshold, which packs bits).
+(module
+  (import "env" "mem" (memory 1))
+
+  ;; The sum of the 16 unsigned byte lanes of $v.
+  (func $sum_bytes (param $v v128) (result i32)
+    (local $s v128)
+    (local.set $s (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (local.get $v))))
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $s)) (i32x4.extract_lane 1 (local.get $s)))
+      (i32.add (i32x4.extract_lane 2 (local.get $s)) (i32x4.extract_lane 3 (local.get $s)))))
+
+  ;; The sum of the 4 i32 lanes of $v.
+  (func $sum_i32 (param $v v128) (result i32)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
+
+  ;; out[n] = popcount(w_n xor x): the mismatches of binary weights and binary inputs. A binary layer's
+  ;; XNOR-popcount is `width - out[n]`, its signed sum `width - 2 * out[n]`.
+  (func (export "mismatch_count")
+    (param $w i32) (param $x i32) (param $out i32) (param $neurons i32) (param $chunks i32)
+    (local $stride i32) (local $end i32) (local $c i32) (local $acc v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $neurons) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $row
+        (local.set $acc (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $acc
+            (i8x16.add (local.get $acc)
+              (i8x16.popcnt
+                (v128.xor
+                  (v128.load (i32.add (local.get $w) (local.get $c)))
+                  (v128.load (i32.add (local.get $x) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (i32.store (local.get $out) (call $sum_bytes (local.get $acc)))
+        (local.set $w (i32.add (local.get $w) (local.get $stride)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
+
+  ;; The lfcW1A1 layer in one call: bit n of the packed output = popcount(w_n xor x) < limit[n], where
+  ;; limit = MW - T (so the test is XNOR-popcount > T). `neurons` is a multiple of 32.
+  (func (export "xnor_threshold")
+    (param $w i32) (param $x i32) (param $out i32) (param $limit i32) (param $neurons i32) (param $chunks i32)
+    (local $stride i32) (local $n i32) (local $c i32) (local $bits i32) (local $acc v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (block $done
+      (br_if $done (i32.eqz (local.get $neurons)))
+      (loop $row
+        (local.set $acc (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $acc
+            (i8x16.add (local.get $acc)
+              (i8x16.popcnt
+                (v128.xor
+                  (v128.load (i32.add (local.get $w) (local.get $c)))
+                  (v128.load (i32.add (local.get $x) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (if (i32.lt_s (call $sum_bytes (local.get $acc)) (i32.load (local.get $limit)))
+          (then
+            (local.set $bits
+              (i32.or (local.get $bits) (i32.shl (i32.const 1) (local.get $n))))))
+        (local.set $w (i32.add (local.get $w) (local.get $stride)))
+        (local.set $limit (i32.add (local.get $limit) (i32.const 4)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (if (i32.eqz (i32.and (local.get $n) (i32.const 31)))
+          (then
+            (i32.store (local.get $out) (local.get $bits))
+            (local.set $bits (i32.const 0))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))))
+        (br_if $row (i32.lt_u (local.get $n) (local.get $neurons))))))
+
+  ;; out[n] = Σ w·a for values -1 / 0 / +1 held as two bit planes, nonzero and negative:
+  ;; with nz = w_nz & a_nz, Σ w·a = 2 * popcount(nz & ~(w_neg xor a_neg)) - popcount(nz).
+  ;; The weight planes are two matrices with the same row stride (at $wnz and $wneg).
+  (func (export "planes_dot")
+    (param $wnz i32) (param $wneg i32) (param $xnz i32) (param $xneg i32)
+    (param $out i32) (param $neurons i32) (param $chunks i32)
+    (local $stride i32) (local $end i32) (local $c i32) (local $nz v128) (local $count v128) (local $agree v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $neurons) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $row
+        (local.set $count (v128.const i64x2 0 0))
+        (local.set $agree (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $nz
+            (v128.and
+              (v128.load (i32.add (local.get $wnz) (local.get $c)))
+              (v128.load (i32.add (local.get $xnz) (local.get $c)))))
+          (local.set $count (i8x16.add (local.get $count) (i8x16.popcnt (local.get $nz))))
+          (local.set $agree
+            (i8x16.add (local.get $agree)
+              (i8x16.popcnt
+                (v128.andnot (local.get $nz)
+                  (v128.xor
+                    (v128.load (i32.add (local.get $wneg) (local.get $c)))
+                    (v128.load (i32.add (local.get $xneg) (local.get $c))))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (i32.store (local.get $out)
+          (i32.sub
+            (i32.shl (call $sum_bytes (local.get $agree)) (i32.const 1))
+            (call $sum_bytes (local.get $count))))
+        (local.set $wnz (i32.add (local.get $wnz) (local.get $stride)))
+        (local.set $wneg (i32.add (local.get $wneg) (local.get $stride)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
+
+  ;; out[n] = Σ w·x over int16 lanes (8 per chunk): the 8-bit first layer, weights -1 / 0 / +1 against the
+  ;; host's signed input bytes.
+  (func (export "dot_i16")
+    (param $w i32) (param $x i32) (param $out i32) (param $neurons i32) (param $chunks i32)
+    (local $stride i32) (local $end i32) (local $c i32) (local $acc v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $neurons) (i32.const 2))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $row
+        (local.set $acc (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $acc
+            (i32x4.add (local.get $acc)
+              (i32x4.dot_i16x8_s
+                (v128.load (i32.add (local.get $w) (local.get $c)))
+                (v128.load (i32.add (local.get $x) (local.get $c))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (i32.store (local.get $out) (call $sum_i32 (local.get $acc)))
+        (local.set $w (i32.add (local.get $w) (local.get $stride)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
+;; Thresholds `rows` accumulators into packed (nonzero, negative) planes: a = mul * acc[n] + add (the
+  ;; layer's units: e.g. popcount = MW - mismatches), then binary (nthr = 1): +1 if t < a else -1; ternary
+  ;; (nthr = 2, thresholds adjacent): -1 + [t0 < a] + [t1 < a]. Bit n of the word at out + 4 * (n / 32).
+  (func (export "threshold")
+    (param $acc i32) (param $thr i32) (param $nthr i32) (param $rows i32) (param $mul i32) (param $add i32)
+    (param $outnz i32) (param $outneg i32)
+    (local $n i32) (local $a i32) (local $v i32) (local $bit i32) (local $nz i32) (local $neg i32)
+    (block $done
+      (br_if $done (i32.eqz (local.get $rows)))
+      (loop $row
+        (local.set $a (i32.add (i32.mul (i32.load (local.get $acc)) (local.get $mul)) (local.get $add)))
+        (local.set $bit (i32.shl (i32.const 1) (local.get $n)))
+        (if (i32.eq (local.get $nthr) (i32.const 1))
+          (then
+            (local.set $nz (i32.or (local.get $nz) (local.get $bit)))
+            (if (i32.ge_s (i32.load (local.get $thr)) (local.get $a))
+              (then (local.set $neg (i32.or (local.get $neg) (local.get $bit))))))
+          (else
+            (local.set $v
+              (i32.add
+                (i32.lt_s (i32.load (local.get $thr)) (local.get $a))
+                (i32.lt_s (i32.load offset=4 (local.get $thr)) (local.get $a))))
+            ;; v = 0: -1 (nonzero, negative); v = 1: 0; v = 2: +1 (nonzero).
+            (if (i32.ne (local.get $v) (i32.const 1))
+              (then (local.set $nz (i32.or (local.get $nz) (local.get $bit)))))
+            (if (i32.eqz (local.get $v))
+              (then (local.set $neg (i32.or (local.get $neg) (local.get $bit)))))))
+        (local.set $thr (i32.add (local.get $thr) (i32.shl (local.get $nthr) (i32.const 2))))
+        (local.set $acc (i32.add (local.get $acc) (i32.const 4)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (if (i32.or
+              (i32.eqz (i32.and (local.get $n) (i32.const 31)))
+              (i32.eq (local.get $n) (local.get $rows)))
+          (then
+            (i32.store (local.get $outnz) (local.get $nz))
+            (i32.store (local.get $outneg) (local.get $neg))
+            (local.set $nz (i32.const 0))
+            (local.set $neg (i32.const 0))
+            (local.set $outnz (i32.add (local.get $outnz) (i32.const 4)))
+            (local.set $outneg (i32.add (local.get $outneg) (i32.const 4)))))
+        (br_if $row (i32.lt_u (local.get $n) (local.get $rows))))))
+)

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  createOverlaySimulator,
+  createSimulator,
+  decodeOverlayFiles,
+  type OverlayName,
+  paramsFromFiles,
+  readIdxImages,
+} from '../../lib/bnn';
+import { mulberry32 } from '../../lib/dataset/random';
+import { SHARED_DATA } from '../support/cli';
+import { MNIST_IMAGES, PARAMS_DIR, readFolder } from './helpers';
+
+// Whole param folders and hundreds of images through two engines: slow on a busy shared machine.
+jest.setTimeout(300_000);
+
+// The build script is CommonJS (it runs before any TypeScript tooling).
+const build = require('../../scripts/build-wasm.js') as {
+  generate(wat: string): Promise<string>;
+  SOURCE: string;
+  OUTPUT: string;
+};
+
+test('the checked-in kernel module is exactly what wabt assembles from lib/bnn/kernels/bnn.wat', async () => {
+  const expected = await build.generate(readFileSync(build.SOURCE, 'utf8'));
+  expect(readFileSync(build.OUTPUT, 'utf8')).toBe(expected);
+});
+
+const PARAMS = path.join(SHARED_DATA, 'bnn-pynq', 'params');
+const BOARD = path.join(SHARED_DATA, 'cnv-board-images');
+const mnist = readIdxImages(new Uint8Array(readFileSync(MNIST_IMAGES)), 'mnist');
+
+/** The four board images followed by `extra` pseudo-random 32x32 RGB images. */
+function cifarPixels(extra: number): Uint8Array {
+  const files = ['deer', 'car', 'airplane', 'bird'].map((n) =>
+    readFileSync(path.join(BOARD, `${n}-notebook.bin`)),
+  );
+  const r = mulberry32(7);
+  const out = new Uint8Array((files.length + extra) * 3072);
+  files.forEach((f, i) => {
+    out.set(f.subarray(1), i * 3072);
+  });
+  for (let i = files.length * 3072; i < out.length; i++) out[i] = Math.floor(r() * 256);
+  return out;
+}
+
+test.each<[OverlayName, string]>([
+  ['cnvW1A1', 'cifar10/cnvW1A1'],
+  ['cnvW1A2', 'cifar10/cnvW1A2'],
+  ['cnvW2A2', 'cifar10/cnvW2A2'],
+  ['lfcW1A2', 'mnist/lfcW1A2'],
+  ['lfcW1A1', 'mnist/lfcW1A1'],
+])('%s: the WebAssembly and plain-JS engines give the same lanes and classes', (network, folder) => {
+  const params = decodeOverlayFiles(readFolder(path.join(PARAMS, folder)), network, network);
+  const cnv = network.startsWith('cnv');
+  const count = cnv ? 12 : 300;
+  const input = cnv
+    ? { kind: 'cifar' as const, pixels: cifarPixels(count - 4) }
+    : { kind: 'mnist' as const, pixels: mnist.pixels };
+  const run = (engine: 'wasm' | 'js') => {
+    const classes = new Uint8Array(count);
+    const lanes = new Int32Array(count * params.classes.length);
+    createOverlaySimulator(params, { engine }).run(input, 0, count, classes, lanes);
+    return { classes: Array.from(classes), lanes: Array.from(lanes) };
+  };
+  const wasm = run('wasm');
+  expect(run('js')).toEqual(wasm);
+  // Not a degenerate network: the images do not all get one class.
+  expect(new Set(wasm.classes).size).toBeGreaterThan(1);
+});
+
+test('lfcW1A1 through the overlay table gives the same classes as the lfcW1A1 simulator on 2,000 MNIST images', () => {
+  const files = readFolder(PARAMS_DIR);
+  const table = createOverlaySimulator(decodeOverlayFiles(files, 'lfcW1A1', 'lfcW1A1'));
+  const own = createSimulator(paramsFromFiles(files, 'lfcW1A1'));
+  const a = new Uint8Array(2000);
+  const b = new Uint8Array(2000);
+  table.run({ kind: 'mnist', pixels: mnist.pixels }, 0, 2000, a);
+  own.run(mnist.pixels, 0, 2000, b);
+  expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+});
