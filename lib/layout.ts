@@ -69,6 +69,17 @@ export const PARAMS_ROOT_PREFIX = 'params/';
 export const publishedParamsPrefix = (dataset: string, network: string = DEFAULT_NETWORK): string =>
   `${PARAMS_ROOT_PREFIX}${dataset}/${network}/`;
 
+/**
+ * What the instance's first boot recorded, in the ArtifactBucket under `instance/<instance-id>/`: the one-epoch
+ * measurement of the training path (bnn_train.smoke: device, its name, seconds per epoch) and the environment lock
+ * (every conda package with version and build). Written by scripts/instance/bootstrap.sh, read by `bnn-pynq status`.
+ */
+export const INSTANCE_RECORD_PREFIX = 'instance/';
+export const instanceRecordKeys = (instanceId: string) => ({
+  firstEpoch: `${INSTANCE_RECORD_PREFIX}${instanceId}/first-epoch.json`,
+  environmentLock: `${INSTANCE_RECORD_PREFIX}${instanceId}/environment.lock.txt`,
+});
+
 /** SSM parameters the stack writes for discovery: `/bnn-pynq/<stackName>/<key>`. */
 export const DISCOVERY_KEYS = [
   'dataset-bucket',

@@ -1,9 +1,11 @@
 import { DescribeInstancesCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand, GetParameterCommand } from '@aws-sdk/client-ssm';
-import { discoveryParameter } from '../layout';
+import { z } from 'zod';
+import { discoveryParameter, instanceRecordKeys } from '../layout';
 import { aws, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 import type { StackResources } from './discovery';
+import { readText } from './runs';
 
 export interface InstanceInfo {
   id: string;
@@ -12,6 +14,8 @@ export interface InstanceInfo {
   type?: string;
   lifecycle: 'spot' | 'on-demand';
   launchTime?: Date;
+  /** The AMI the instance was launched from (fixed for its life: docs/configuration.md, refreshAmi). */
+  imageId?: string;
 }
 
 export async function describeInstance(clients: CloudClients, instanceId: string): Promise<InstanceInfo> {
@@ -40,7 +44,59 @@ export async function describeInstance(clients: CloudClients, instanceId: string
     type: inst.InstanceType,
     lifecycle: inst.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
     launchTime: inst.LaunchTime,
+    imageId: inst.ImageId,
   };
+}
+
+/** The first boot's one-epoch measurement (scripts/instance/bnn_train/smoke.py writes it; lib/layout.ts instanceRecordKeys). */
+export interface FirstEpoch {
+  device: 'cuda' | 'cpu';
+  deviceName: string;
+  secondsPerEpoch: number;
+  images: number;
+  measuredAt?: string;
+}
+
+const FirstEpochRecord = z.object({
+  device: z.enum(['cuda', 'cpu']),
+  device_name: z.string(),
+  seconds_per_epoch: z.number().nonnegative(),
+  images: z.number().int().positive(),
+  measured_at: z.string().optional(),
+});
+
+/** The record of `instance/<instance-id>/first-epoch.json`, or undefined when it is missing or unreadable. */
+export async function readFirstEpoch(
+  clients: CloudClients,
+  artifactBucket: string,
+  instanceId: string,
+): Promise<FirstEpoch | undefined> {
+  const text = await readText(clients, artifactBucket, instanceRecordKeys(instanceId).firstEpoch).catch(
+    () => undefined,
+  );
+  if (!text) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const r = FirstEpochRecord.safeParse(json);
+  if (!r.success) return undefined;
+  return {
+    device: r.data.device,
+    deviceName: r.data.device_name,
+    secondsPerEpoch: r.data.seconds_per_epoch,
+    images: r.data.images,
+    measuredAt: r.data.measured_at,
+  };
+}
+
+/** `Tesla T4, 1.8 s/epoch on 1,000 images` */
+export function describeFirstEpoch(e: FirstEpoch): string {
+  const seconds =
+    e.secondsPerEpoch < 10 ? e.secondsPerEpoch.toFixed(1) : String(Math.round(e.secondsPerEpoch));
+  return `${e.deviceName}, ${seconds} s/epoch on ${e.images.toLocaleString('en-US')} images`;
 }
 
 /** The SSM agent's view of the instance: `Online`, `ConnectionLost`, `Inactive`, or `Unknown` (never registered). */

@@ -4,6 +4,7 @@
 # installed and is skipped when that still matches) and reboot-safe (an interrupted step has no marker and
 # is redone). Every step is logged to $BNN_LOG_DIR/bootstrap.log (shipped to CloudWatch) and the state is
 # published: installing → ready: gpu | ready: cpu | ready: cpu (gpu check failed: <reason>) | failed: <step>.
+# The first boot also trains one LFC epoch on the chosen device and records how fast (first-epoch.json, in S3).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -277,13 +278,52 @@ if $HAS_GPU; then
     GPU_FAILURE="theano on cuda0: $(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n1)"
   fi
 fi
-if [[ $DEVICE == cpu ]]; then
+# CPU: the state says why when a GPU was expected; theano must at least compute on the CPU.
+use_cpu() {
+  DEVICE=cpu
+  FLAGS="$THEANO_FLAGS_BASE,$THEANO_FLAGS_CPU"
+  STATE="ready: cpu"
   if [[ -n "$GPU_FAILURE" ]]; then STATE="ready: cpu (gpu check failed: $GPU_FAILURE)"; fi
   out=$(smoke "$FLAGS") || {
     printf '%s\n' "$out"
     exit 1
   }
   log "$out"
+}
+if [[ $DEVICE == cpu ]]; then use_cpu; fi
+
+# ---------------------------------------------------------------------------------------------------
+# The first-boot measurement (docs/instance.md "First epoch"): one real training epoch of BNN-PYNQ's LFC on 1,000
+# random images with the project's own trainer (python -m bnn_train.smoke), on the chosen device. On a GPU this is
+# what proves libgpuarray + the CUDA runtime + the driver train (the smoke check above only initialises the
+# device); a failure falls back to CPU with the failing library in the state. Measured once per device and
+# environment; the record (device name, seconds per epoch) and the environment lock go to S3.
+CURRENT_STEP="smoke-epoch"
+EPOCH_RECORD="$BNN_STATE_DIR/first-epoch.json"
+epoch_key() { printf '%s %s %s' "$DEVICE" "$CONDA_SPEC" "$(tree_digest "$HERE" find:bnn_train)"; }
+first_epoch() { # first_epoch → writes $EPOCH_RECORD.tmp, prints the output, returns python's status
+  THEANO_FLAGS="$FLAGS" timeout "$BNN_SMOKE_TIMEOUT" "$BNN_ENV/bin/python" -m bnn_train.smoke \
+    --device "$DEVICE" --images 1000 --out "$EPOCH_RECORD.tmp" 2>&1
+}
+if [[ -f "$EPOCH_RECORD" && "$(cat "$EPOCH_RECORD.key" 2>/dev/null)" == "$(epoch_key)" ]]; then
+  log "first epoch on $DEVICE: measured before ($EPOCH_RECORD)"
+else
+  rm -f "$EPOCH_RECORD" "$EPOCH_RECORD.key"
+  if ! out=$(first_epoch); then
+    printf '%s\n' "$out"
+    [[ $DEVICE == cuda ]] || exit 1 # CPU training does not work: failed: smoke-epoch
+    log "a training epoch on the GPU failed: falling back to CPU"
+    GPU_FAILURE="training epoch on cuda0: $(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n1)"
+    use_cpu
+    if ! out=$(first_epoch); then
+      printf '%s\n' "$out"
+      exit 1
+    fi
+  fi
+  log "$out"
+  mv -f "$EPOCH_RECORD.tmp" "$EPOCH_RECORD"
+  epoch_key >"$EPOCH_RECORD.key"
+  publish_instance_records "$EPOCH_RECORD" "$BNN_STATE_DIR/environment.lock.txt"
 fi
 
 CPUS=$(nproc 2>/dev/null || echo 2)

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { BOOTSTRAP_STATE_TAG } from '../../lib/layout';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { BOOTSTRAP_STATE_TAG, instanceRecordKeys } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import {
   BUCKETS,
@@ -104,6 +104,30 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     expect(smokes[0]).toContain('device=cpu');
   });
 
+  it('trains one LFC epoch on the chosen device and records it with the environment lock, locally and in S3', async () => {
+    const record = JSON.parse(fs.readFileSync(path.join(i.root, 'state', 'first-epoch.json'), 'utf8'));
+    expect(record).toMatchObject({
+      network: 'lfcW1A1',
+      device: 'cpu',
+      images: 1000,
+      seconds_per_epoch: 41.7,
+    });
+    const epochCalls = i.calls().filter((l) => l.includes(' -m bnn_train.smoke '));
+    expect(epochCalls).toHaveLength(1);
+    expect(epochCalls[0]).toContain('--device cpu --images 1000');
+    expect(epochCalls[0]).toMatch(/THEANO_FLAGS=\S*device=cpu/);
+    const keys = instanceRecordKeys(INSTANCE_ID);
+    const get = async (key: string) =>
+      (
+        await s3.client.send(new GetObjectCommand({ Bucket: BUCKETS.artifacts, Key: key }))
+      ).Body?.transformToString();
+    expect(JSON.parse((await get(keys.firstEpoch)) ?? '')).toEqual(record);
+    expect(await get(keys.environmentLock)).toBe(
+      fs.readFileSync(path.join(i.root, 'state', 'environment.lock.txt'), 'utf8'),
+    );
+    expect(await get(keys.environmentLock)).toContain('@EXPLICIT');
+  });
+
   it('unpacks the pinned sources (digest-checked) with the project patches applied', () => {
     const src = path.join(i.root, 'sources');
     const quant = fs.readFileSync(
@@ -202,6 +226,30 @@ describe('device choice', () => {
     expect(fs.readlinkSync(path.join(lib, 'libnvrtc.so'))).toBe('libnvrtc.so.11.8.89');
     expect(fs.readlinkSync(path.join(lib, 'libcublas.so'))).toBe('libcublas.so.11.11.3.6');
     expect(fs.readlinkSync(path.join(lib, 'libcuda.so'))).toBe('/usr/lib/x86_64-linux-gnu/libcuda.so.1');
+    // The first epoch trained on the GPU, with the GPU's flags and the env's CUDA runtime.
+    const record = JSON.parse(fs.readFileSync(path.join(i.root, 'state', 'first-epoch.json'), 'utf8'));
+    expect(record).toMatchObject({ device: 'cuda', device_name: 'Tesla T4', seconds_per_epoch: 1.83 });
+    expect(i.calls().find((l) => l.includes(' -m bnn_train.smoke '))).toMatch(/device=cuda0.*--device cuda/);
+  });
+
+  it('the GPU initialises but a training epoch on it fails → falls back to CPU, naming the failing library', () => {
+    const i = instance({ nvidia: 'ok', deviceHint: 'gpu' });
+    const r = i.run(BOOTSTRAP, [], { SHIM_GPU_SMOKE: 'ok', SHIM_GPU_EPOCH: 'fail' });
+    expect(r.status).toBe(0);
+    const states = i.ssmStates();
+    expect(states[states.length - 1]).toMatch(
+      /^ready: cpu \(gpu check failed: training epoch on cuda0: bnn_train\.smoke: error: one training epoch on cuda failed: GpuArrayException: Could not load libcublas\.so/,
+    );
+    expect(runtimeEnv(i)).toContain('BNN_DEVICE=cpu\n');
+    expect(runtimeEnv(i)).toMatch(/^THEANO_FLAGS=.*device=cpu,openmp=True/m);
+    const record = JSON.parse(fs.readFileSync(path.join(i.root, 'state', 'first-epoch.json'), 'utf8'));
+    expect(record.device).toBe('cpu');
+    expect(
+      i
+        .calls()
+        .filter((l) => l.includes(' -m bnn_train.smoke '))
+        .map((l) => /--device (\w+)/.exec(l)?.[1]),
+    ).toEqual(['cuda', 'cpu']);
   });
 
   it('nvidia-smi answers but the theano GPU smoke check fails → ready: cpu (gpu check failed: <reason>)', () => {

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { discoverStack, StackNotFoundError } from '../../cloud/discovery';
-import { agentPingStatus, describeInstance, parseBootstrapState } from '../../cloud/instance';
+import {
+  agentPingStatus,
+  describeFirstEpoch,
+  describeInstance,
+  parseBootstrapState,
+  readFirstEpoch,
+} from '../../cloud/instance';
 import { listPublished, listRunIds, readRun } from '../../cloud/runs';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatDuration, formatPercent } from '../ui/format';
@@ -31,13 +37,31 @@ export async function runStatus(env: CloudEnv): Promise<void> {
     'instance',
     `${inst.id}${inst.type ? ` ${inst.type}` : ''} ${inst.lifecycle}: ${paint(term, inst.state === 'running' ? 'green' : 'yellow', inst.state)}${ping ? `, SSM agent ${ping}` : ''}`,
   );
+  if (inst.imageId) {
+    line(
+      'ami',
+      `${inst.imageId} (kept for the instance's life; \`-c refreshAmi=<token>\` moves to the newest)`,
+    );
+  }
   const boot = parseBootstrapState(stack.bootstrapState);
+  // The first boot's training epoch on the device it chose (bootstrap.sh, bnn_train.smoke): device name and speed.
+  const epoch =
+    boot.phase === 'ready'
+      ? await readFirstEpoch(clients, stack.artifactBucket, stack.instanceId)
+      : undefined;
+  const measured = epoch && (epoch.device === 'cuda') === (boot.phase === 'ready' && boot.device === 'gpu');
   const bootText =
     boot.phase === 'failed'
       ? paint(term, 'red', `failed at step "${boot.step}" (see \`bnn-pynq logs --bootstrap\`)`)
       : boot.phase === 'ready' && boot.device === 'cpu' && boot.note
-        ? paint(term, 'yellow', boot.raw)
-        : boot.raw || 'unknown';
+        ? paint(
+            term,
+            'yellow',
+            `${boot.raw}${epoch && measured ? `; first epoch: ${describeFirstEpoch(epoch)}` : ''}`,
+          )
+        : boot.phase === 'ready' && epoch && measured
+          ? `ready: ${boot.device} (${describeFirstEpoch(epoch)})`
+          : boot.raw || 'unknown';
   line('bootstrap', bootText);
 
   // The current run: the newest one still starting or running (ids sort by start time).

@@ -134,6 +134,29 @@ publish_state() {
   fi
 }
 
+# Where the instance's own records go in the ArtifactBucket: instance/<instance-id>/ (lib/layout.ts
+# instanceRecordKeys; a test checks the two agree).
+: "${BNN_INSTANCE_RECORD_PREFIX:=instance/}"
+
+# publish_instance_records FIRST_EPOCH_JSON ENV_LOCK: copies the first-boot measurement and the environment lock
+# (micromamba's explicit export: every package with version and build) to S3, where `bnn-pynq status` reads them.
+# Not fatal: the files stay in $BNN_STATE_DIR and the log says so.
+publish_instance_records() {
+  local id prefix
+  id=$(instance_id)
+  if [[ -z "$id" || -z "${BNN_ARTIFACT_BUCKET:-}" ]]; then
+    log "warning: no instance id or artifact bucket: first-epoch record kept in $BNN_STATE_DIR only"
+    return 0
+  fi
+  prefix="s3://$BNN_ARTIFACT_BUCKET/$BNN_INSTANCE_RECORD_PREFIX$id"
+  retry s3cli s3 cp --only-show-errors --content-type application/json "$1" "$prefix/first-epoch.json" ||
+    log "warning: could not upload $1 to $prefix/"
+  if [[ -f "$2" ]]; then
+    retry s3cli s3 cp --only-show-errors --content-type text/plain "$2" "$prefix/environment.lock.txt" ||
+      log "warning: could not upload $2 to $prefix/"
+  fi
+}
+
 current_bootstrap_state() { cat "$BNN_STATE_DIR/bootstrap-state" 2>/dev/null || printf 'pending'; }
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
