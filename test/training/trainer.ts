@@ -1,0 +1,124 @@
+/**
+ * Running the real trainer (scripts/instance/bnn_train) on CPU with the pinned Theano/Lasagne/BNN-PYNQ sources,
+ * built once by scripts/dev/cpu-env.sh: what the real-training tests share.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../support/cli';
+
+export const PYTHON = '/usr/bin/python3';
+export const MINUTES = 60_000;
+
+/** Every field of a progress.jsonl line (scripts/instance/bnn_train/progress.py). */
+export const PROGRESS_FIELDS = [
+  'epoch',
+  'epochs',
+  'lr',
+  'train_loss',
+  'val_loss',
+  'val_error_argmax',
+  'val_error_board',
+  'val_no_bit_rate',
+  'val_multi_bit_rate',
+  'val_nonpositive_rate',
+  'test_loss',
+  'test_error_argmax',
+  'test_error_board',
+  'test_no_bit_rate',
+  'test_multi_bit_rate',
+  'test_nonpositive_rate',
+  'select',
+  'improved',
+  'best_epoch',
+  'best_val_error',
+  'best_test_error_board',
+  'best_test_error_argmax',
+  'seconds',
+  'elapsed_seconds',
+  'eta_seconds',
+  'time',
+];
+
+export interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** The CPU environment's variables (PYTHONPATH, THEANO_FLAGS with the shared compile cache). */
+export function cpuEnv(): NodeJS.ProcessEnv {
+  const built = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/dev/cpu-env.sh'), '--json'], {
+    encoding: 'utf8',
+  });
+  if (built.status !== 0) throw new Error(`cpu-env.sh failed:\n${built.stderr}`);
+  return { ...process.env, ...JSON.parse(built.stdout), PYTHONDONTWRITEBYTECODE: '1' };
+}
+
+/** `python3 -m bnn_train <args>`; onStdout sees the output so far (to send a signal at the right moment). */
+export function train(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  onStdout?: (text: string, child: ChildProcess) => void,
+): Promise<Run> {
+  const started = Date.now();
+  return new Promise<Run>((resolve, reject) => {
+    const child = spawn(PYTHON, ['-W', 'ignore', '-m', 'bnn_train', ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (status, signal) =>
+      resolve({ status, signal, stdout, stderr, seconds: (Date.now() - started) / 1000 }),
+    );
+  });
+}
+
+export const progressLines = (runDir: string): Record<string, unknown>[] =>
+  readFileSync(path.join(runDir, 'progress.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
+/** A progress line without the fields that depend on the clock. */
+export function withoutTimes(l: Record<string, unknown>): Record<string, unknown> {
+  const { seconds, elapsed_seconds, eta_seconds, time, ...rest } = l;
+  return rest;
+}
+
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** CPU seconds the trainer used (user + system, with its children such as g++), from its last log line. */
+export function cpuSeconds(run: Run): number {
+  return Number(/bnn_train: cpu ([\d.]+) s, wall/.exec(run.stdout)?.[1] ?? Number.NaN);
+}
+
+export function compileSeconds(stdout: string): number {
+  return Number(
+    /compiled the training and inference functions in ([\d.]+) s/.exec(stdout)?.[1] ?? Number.NaN,
+  );
+}
+
+export function explain(run: Run): string {
+  return `exit ${run.status} (signal ${run.signal})\n--- stdout\n${run.stdout.slice(-3000)}\n--- stderr\n${run.stderr.slice(-3000)}`;
+}
+
+/** Asserts the exit status, showing the run's output when it differs. */
+export function expectStatus(run: Run, status: number): void {
+  expect({ status: run.status, why: run.status === status ? '' : explain(run) }).toEqual({
+    status,
+    why: '',
+  });
+}
