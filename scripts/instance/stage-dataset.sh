@@ -6,6 +6,10 @@
 # Built-in datasets (fashion-mnist, mnist) missing from the bucket are downloaded from their official URLs or
 # mirrors, checked against the published MD5 of each .gz, and cached there (dataset.json last). A file that
 # fails a check is never used: nothing reaches DEST unless all files pass.
+# CIFAR-10 (cifar10, for the CNV networks) is the official binary version, one archive checked against its
+# published MD5, unpacked to CIFAR-10 binary records (data_batch_1..5.bin, test_batch.bin: 10,000 records of
+# 3,073 bytes each) and cached unpacked, with dataset.json (format "cifar-bin") holding each file's SHA-256. A
+# user's CNV dataset in the bucket uses the same format: data_batch_N.bin + test_batch.bin listed in dataset.json.
 # Exit: 0 staged; 2 the dataset is missing or bad (a user error: what and where is printed); 1 other failure.
 set -euo pipefail
 
@@ -39,6 +43,8 @@ builtin_md5() {
     mnist/train-labels-idx1-ubyte.gz) echo d53e105ee54ea40749a09fcbcd1e9432 ;;
     mnist/t10k-images-idx3-ubyte.gz) echo 9fb629c4189551a2d022fa330f9573f3 ;;
     mnist/t10k-labels-idx1-ubyte.gz) echo ec29112dd5afa0611ce80d1b7f02629c ;;
+    # https://www.cs.toronto.edu/~kriz/cifar.html, "CIFAR-10 binary version (suitable for C programs)"
+    cifar10/cifar-10-binary.tar.gz) echo c32a1d4ab5d03f1284b67883e8d87530 ;;
     *) return 1 ;;
   esac
 }
@@ -47,6 +53,7 @@ builtin_urls() {
   case "$1" in
     fashion-mnist) printf '%s\n' "${BNN_FASHION_MNIST_URLS:-http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/}" ;;
     mnist) printf '%s\n' "${BNN_MNIST_URLS:-https://ossci-datasets.s3.amazonaws.com/mnist/ https://storage.googleapis.com/cvdf-datasets/mnist/}" ;;
+    cifar10) printf '%s\n' "${BNN_CIFAR10_URLS:-https://www.cs.toronto.edu/~kriz/}" ;;
     *) return 1 ;;
   esac
 }
@@ -54,9 +61,16 @@ builtin_classes() {
   case "$1" in
     fashion-mnist) printf '%s\n' T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag 'Ankle boot' ;;
     mnist) printf '%s\n' 0 1 2 3 4 5 6 7 8 9 ;;
+    # BNN-PYNQ's names (bnn/params/cifar10/classes.txt), in the archive's label order (batches.meta.txt)
+    cifar10) printf '%s\n' Airplane Automobile Bird Cat Deer Dog Frog Horse Ship Truck ;;
   esac
 }
 is_builtin() { builtin_urls "$1" >/dev/null 2>&1; }
+CIFAR_ARCHIVE=cifar-10-binary.tar.gz
+CIFAR_DIR=cifar-10-batches-bin  # the archive's one folder
+CIFAR_FILES=(data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin)
+CIFAR_RECORD=3073                 # 1 label byte + 32x32 R, G and B planes
+CIFAR_OFFICIAL_RECORDS=10000      # per file in the official archive
 
 # Work next to DEST (same file system), so the final swap is a rename.
 mkdir -p "$(dirname "$DEST")"
@@ -94,6 +108,18 @@ check_idx() {
   printf '%s %s\n' "$count" "$(sha256_of "$raw")"
 }
 
+# Checks one CIFAR-10 binary file: a whole, non-zero number of records (EXPECT records when given). Prints
+# "<records> <sha256>" or returns 1 with the reason on stderr. (The labels are checked by bnn_train.)
+check_cifar() {
+  local file=$1 expect=${2:-} size
+  size=$(stat -c %s "$file")
+  [[ $size -gt 0 && $((size % CIFAR_RECORD)) -eq 0 ]] ||
+    { echo "$size bytes is not a whole number of $CIFAR_RECORD-byte CIFAR-10 records (truncated?)" >&2; return 1; }
+  [[ -z "$expect" || $((size / CIFAR_RECORD)) -eq $expect ]] ||
+    { echo "$((size / CIFAR_RECORD)) records, the official file has $expect (truncated?)" >&2; return 1; }
+  printf '%s %s\n' "$((size / CIFAR_RECORD))" "$(sha256_of "$file")"
+}
+
 # The sha256 dataset.json records for FILE. Accepts {"files": {name: {"sha256"}}}, {"files": [{"name","sha256"}]}
 # and {"sha256": {name: hex}}, so manifests written by `bnn-pynq dataset import` and by this script both work.
 manifest_sha() {
@@ -108,6 +134,10 @@ from_bucket() {
   mkdir -p "$WORK/bucket"
   s3cli s3 cp --only-show-errors "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json" "$manifest" >/dev/null 2>&1 || return 3
   jq -e . "$manifest" >/dev/null 2>&1 || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json is not valid JSON" >&2; return 1; }
+  if [[ "$(jq -r '.format // ""' "$manifest")" == cifar-bin ]]; then
+    from_bucket_cifar "$manifest"
+    return
+  fi
   declare -A counts=()
   # One call for the whole folder (idx files, classes.txt, anything else); dataset.json was read first.
   s3cli s3 sync --only-show-errors --no-progress --exclude dataset.json "s3://$BNN_DATASET_BUCKET/$PREFIX/" "$WORK/bucket/" >/dev/null 2>"$WORK/s3.err" ||
@@ -135,6 +165,37 @@ from_bucket() {
     return 1
   fi
 
+  mv "$WORK/bucket" "$WORK/verified"
+}
+
+# CIFAR-10 binary records in the bucket: every .bin file dataset.json lists (data_batch_N.bin, test_batch.bin)
+# must be there, whole records, with the SHA-256 of its bytes.
+from_bucket_cifar() {
+  local manifest=$1 f want out names
+  names=$(jq -r '(.files // {}) | if type == "array" then map(.name // .file // .path) else keys end | .[]' "$manifest" | grep '\.bin$' || true)
+  if ! grep -qx test_batch.bin <<<"$names" || ! grep -qx data_batch_1.bin <<<"$names"; then
+    echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json does not list both data_batch_1.bin and test_batch.bin" >&2
+    return 1
+  fi
+  s3cli s3 sync --only-show-errors --no-progress --exclude dataset.json "s3://$BNN_DATASET_BUCKET/$PREFIX/" "$WORK/bucket/" >/dev/null 2>"$WORK/s3.err" ||
+    { echo "could not read s3://$BNN_DATASET_BUCKET/$PREFIX/: $(head -c 300 "$WORK/s3.err")" >&2; return 1; }
+  for f in $names classes.txt batches.meta.txt; do
+    want=$(manifest_sha "$manifest" "$f")
+    if [[ "$f" != *.bin ]]; then
+      if [[ -n "$want" && -f "$WORK/bucket/$f" && "$(sha256_of "$WORK/bucket/$f")" != "$want" ]]; then
+        echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f does not match the sha256 in dataset.json" >&2
+        return 1
+      fi
+      continue
+    fi
+    [[ "$want" =~ ^[0-9a-f]{64}$ ]] || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json has no sha256 for $f" >&2; return 1; }
+    [[ -f "$WORK/bucket/$f" ]] || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is missing (dataset.json lists it)" >&2; return 1; }
+    out=$(check_cifar "$WORK/bucket/$f" 2>"$WORK/check.err") || { echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is corrupt: $(cat "$WORK/check.err")" >&2; return 1; }
+    if [[ "${out#* }" != "$want" ]]; then
+      echo "s3://$BNN_DATASET_BUCKET/$PREFIX/$f is corrupt or partial: its SHA-256 is ${out#* }, dataset.json says $want" >&2
+      return 1
+    fi
+  done
   mv "$WORK/bucket" "$WORK/verified"
 }
 
@@ -182,6 +243,58 @@ download_builtin() {
   mv "$dir" "$WORK/verified"
 }
 
+# CIFAR-10: the one official archive, MD5-checked, unpacked (only the expected members), each file checked.
+download_cifar() {
+  local dir="$WORK/download" md5 base got out ok=false entries=() source="" f
+  mkdir -p "$dir" "$WORK/unpack"
+  md5=$(builtin_md5 "$NAME" "$CIFAR_ARCHIVE")
+  for base in $(builtin_urls "$NAME"); do
+    log "downloading $base$CIFAR_ARCHIVE"
+    if ! fetch_url "$base$CIFAR_ARCHIVE" "$WORK/archive"; then log "  failed to download $base$CIFAR_ARCHIVE"; continue; fi
+    got=$(md5sum "$WORK/archive" | cut -d' ' -f1)
+    if [[ "$got" != "$md5" ]]; then
+      log "  rejected $base$CIFAR_ARCHIVE: MD5 $got, published $md5 (corrupt or partial download)"
+      rm -f "$WORK/archive"
+      continue
+    fi
+    rm -rf "$WORK/unpack" && mkdir -p "$WORK/unpack"
+    if ! tar -xzf "$WORK/archive" -C "$WORK/unpack" --no-same-owner --no-same-permissions \
+      "${CIFAR_FILES[@]/#/$CIFAR_DIR/}" "$CIFAR_DIR/batches.meta.txt" 2>"$WORK/tar.err"; then
+      log "  rejected $base$CIFAR_ARCHIVE: not the official layout ($(head -c 300 "$WORK/tar.err" | tr '\n' ' '))"
+      rm -f "$WORK/archive"
+      continue
+    fi
+    ok=true
+    source=$base
+    break
+  done
+  $ok || { echo "could not get a good copy of $CIFAR_ARCHIVE for $NAME from: $(builtin_urls "$NAME" | tr '\n' ' ')" >&2; return 1; }
+  for f in "${CIFAR_FILES[@]}" batches.meta.txt; do
+    mv "$WORK/unpack/$CIFAR_DIR/$f" "$dir/$f"
+    [[ "$f" == *.bin ]] || continue
+    # The archive's MD5 already vouches for its content; the record count is checked all the same.
+    out=$(check_cifar "$dir/$f" "${BNN_CIFAR10_RECORDS:-$CIFAR_OFFICIAL_RECORDS}" 2>"$WORK/check.err") ||
+      { echo "$source$CIFAR_ARCHIVE: $f: $(cat "$WORK/check.err")" >&2; return 1; }
+    entries+=("$(jq -n --arg f "$f" --arg sha "${out#* }" --argjson n "${out%% *}" '{($f): {sha256: $sha, count: $n}}')")
+  done
+  builtin_classes "$NAME" >"$dir/classes.txt"
+  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg url "$source$CIFAR_ARCHIVE" --arg md5 "$md5" --arg at "$(ts)" \
+    --arg classes "$(sha256_of "$dir/classes.txt")" --arg meta "$(sha256_of "$dir/batches.meta.txt")" \
+    '{name: $name, format: "cifar-bin", source: $url, archiveMd5: $md5, createdAt: $at,
+      createdBy: "scripts/instance/stage-dataset.sh",
+      files: (add + {"classes.txt": {sha256: $classes}, "batches.meta.txt": {sha256: $meta}})}' >"$dir/dataset.json"
+  for f in "${CIFAR_FILES[@]}" batches.meta.txt classes.txt; do
+    s3cli s3 cp --only-show-errors "$dir/$f" "s3://$BNN_DATASET_BUCKET/$PREFIX/$f"
+  done
+  s3cli s3 cp --only-show-errors "$dir/dataset.json" "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json"
+  log "cached $NAME in s3://$BNN_DATASET_BUCKET/$PREFIX/"
+  mv "$dir" "$WORK/verified"
+}
+
+download() {
+  if [[ "$NAME" == cifar10 ]]; then download_cifar; else download_builtin; fi
+}
+
 rc=0
 from_bucket 2>"$WORK/bucket.err" || rc=$?
 if [[ $rc -eq 0 ]]; then
@@ -194,9 +307,9 @@ elif is_builtin "$NAME"; then
     log "refusing the cached copy: $(cat "$WORK/bucket.err")"
   fi
   rm -rf "$WORK/bucket"
-  download_builtin || die "could not stage the built-in dataset $NAME (see the messages above)"
+  download || die "could not stage the built-in dataset $NAME (see the messages above)"
 elif [[ $rc -eq 3 ]]; then
-  bad "dataset '$NAME' not found: s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $NAME --upload\`, or use fashion-mnist or mnist."
+  bad "dataset '$NAME' not found: s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $NAME --upload\`, or use fashion-mnist, mnist or cifar10."
 else
   bad "dataset '$NAME' refused: $(cat "$WORK/bucket.err") Re-upload it (bnn-pynq dataset import ... --upload)."
 fi

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -185,5 +186,169 @@ describe('a user dataset uploaded under datasets/<name>/', () => {
     expect(r.stderr).toContain(
       "dataset 'nope' not found: s3://ds/datasets/nope/dataset.json does not exist.",
     );
+  });
+});
+
+describe('CIFAR-10 (the official binary archive)', () => {
+  const URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
+  const BINS = [1, 2, 3, 4, 5].map((n) => `data_batch_${n}.bin`).concat('test_batch.bin');
+  const RECORDS = 4; // per file here; the official archive has 10,000
+  const records = (seed: number) => {
+    const b = Buffer.alloc(RECORDS * 3073);
+    for (let k = 0; k < b.length; k++) b[k] = (k * 31 + seed * 7) % 256;
+    for (let r = 0; r < RECORDS; r++) b[r * 3073] = (r + seed) % 10; // label bytes
+    return b;
+  };
+  let archive: string;
+  let tree: string;
+  const env = (md5s?: string): Record<string, string> => ({
+    BNN_CIFAR10_RECORDS: String(RECORDS),
+    ...(md5s ? { BNN_DATASET_MD5S: md5s } : {}),
+  });
+  const md5File = (file: string) => {
+    const sums = path.join(i.dir, 'cifar-md5s');
+    fs.writeFileSync(sums, `cifar10/cifar-10-binary.tar.gz ${md5(fs.readFileSync(file))}\n`);
+    return sums;
+  };
+
+  beforeAll(() => {
+    // An archive in the official layout: one cifar-10-batches-bin/ folder with the six record files, the class
+    // names and a readme.
+    tree = path.join(i.dir, 'cifar-tree');
+    const inner = path.join(tree, 'cifar-10-batches-bin');
+    fs.mkdirSync(inner, { recursive: true });
+    BINS.forEach((f, n) => fs.writeFileSync(path.join(inner, f), records(n)));
+    fs.writeFileSync(
+      path.join(inner, 'batches.meta.txt'),
+      'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n',
+    );
+    fs.writeFileSync(path.join(inner, 'readme.html'), '<html></html>\n');
+    archive = path.join(i.dir, 'cifar-10-binary.tar.gz');
+    const tar = spawnSync('tar', ['-czf', archive, '-C', tree, 'cifar-10-batches-bin'], { encoding: 'utf8' });
+    expect(tar.status).toBe(0);
+  });
+
+  it('the published MD5 of the binary version is the one enforced by default', () => {
+    expect(fs.readFileSync(STAGE, 'utf8')).toContain(
+      'cifar10/cifar-10-binary.tar.gz) echo c32a1d4ab5d03f1284b67883e8d87530',
+    );
+  });
+
+  it('a corrupted or partial archive is refused: nothing cached, nothing staged', async () => {
+    const good = fs.readFileSync(archive);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length >> 1] ^= 0xff;
+    const bad = path.join(i.dir, 'bad.tar.gz');
+    const partial = path.join(i.dir, 'partial.tar.gz');
+    fs.writeFileSync(bad, flipped);
+    fs.writeFileSync(partial, good.subarray(0, good.length - 200));
+    for (const [file, what] of [
+      [bad, 'corrupted'],
+      [partial, 'partial'],
+    ]) {
+      i.writeUrls([[URL, file]]);
+      // the MD5 expected is the good archive's: the check is of the content, not of the name
+      const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(archive)));
+      expect({ what, status: r.status }).toEqual({ what, status: 1 });
+      expect(r.stdout).toContain(
+        `rejected ${URL}: MD5 ${md5(fs.readFileSync(file))}, published ${md5(good)} (corrupt or partial download)`,
+      );
+      expect(r.stderr).toContain('could not get a good copy of cifar-10-binary.tar.gz for cifar10');
+    }
+    expect(await exists(`datasets/cifar10/${DATASET_MANIFEST_FILE}`)).toBe(false);
+    expect(await exists('datasets/cifar10/test_batch.bin')).toBe(false);
+    expect(fs.existsSync(dest('cifar10'))).toBe(false);
+  });
+
+  it('an archive with the expected MD5 but a cut record file is refused too', () => {
+    const inner = path.join(tree, 'cifar-10-batches-bin');
+    const cut = path.join(i.dir, 'cut.tar.gz');
+    const test = fs.readFileSync(path.join(inner, 'test_batch.bin'));
+    fs.writeFileSync(path.join(inner, 'test_batch.bin'), test.subarray(0, test.length - 1000));
+    spawnSync('tar', ['-czf', cut, '-C', tree, 'cifar-10-batches-bin']);
+    fs.writeFileSync(path.join(inner, 'test_batch.bin'), test);
+    i.writeUrls([[URL, cut]]);
+    const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(cut)));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `${URL}: test_batch.bin: ${test.length - 1000} bytes is not a whole number of 3073-byte CIFAR-10 records (truncated?)`,
+    );
+    expect(fs.existsSync(dest('cifar10'))).toBe(false);
+  });
+
+  it('downloads, MD5-checks, unpacks, caches the records in the bucket with dataset.json last, and stages', async () => {
+    i.writeUrls([[URL, archive]]);
+    i.clearCalls();
+    const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(archive)));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const inner = path.join(tree, 'cifar-10-batches-bin');
+    for (const f of BINS) {
+      expect(fs.readFileSync(path.join(dest('cifar10'), f))).toEqual(fs.readFileSync(path.join(inner, f)));
+      expect(await getObject(`datasets/cifar10/${f}`)).toEqual(fs.readFileSync(path.join(inner, f)));
+    }
+    expect(fs.existsSync(path.join(dest('cifar10'), 'readme.html'))).toBe(false);
+    const manifest = JSON.parse((await getObject(`datasets/cifar10/${DATASET_MANIFEST_FILE}`)).toString());
+    expect(manifest).toMatchObject({
+      name: 'cifar10',
+      format: 'cifar-bin',
+      source: URL,
+      archiveMd5: md5(fs.readFileSync(archive)),
+    });
+    for (const f of BINS)
+      expect(manifest.files[f]).toEqual({
+        sha256: sha256(fs.readFileSync(path.join(inner, f))),
+        count: RECORDS,
+      });
+    const uploads = i.calls('aws').filter((l) => / s3 cp --only-show-errors \/\S+ s3:\/\/ds\//.test(l));
+    expect(uploads).toHaveLength(9);
+    expect(uploads[8]).toContain(`s3://ds/datasets/cifar10/${DATASET_MANIFEST_FILE}`);
+
+    // what the trainer reads: BNN-PYNQ's class names, 20 training records (the last tenth validates), 4 test
+    const code = [
+      'import sys, json',
+      'from bnn_train import dataset',
+      'd = dataset.load(sys.argv[1], family="cnv")',
+      'print(json.dumps([len(d.train.labels), len(d.val.labels), len(d.test.labels), d.class_names]))',
+    ].join('\n');
+    const py = spawnSync('/usr/bin/python3', ['-c', code, dest('cifar10')], {
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: INSTANCE_SCRIPTS },
+    });
+    expect(py.stderr).toBe('');
+    expect(JSON.parse(py.stdout)).toEqual([
+      18,
+      2,
+      4,
+      ['Airplane', 'Automobile', 'Bird', 'Cat', 'Deer', 'Dog', 'Frog', 'Horse', 'Ship', 'Truck'],
+    ]);
+  });
+
+  it('once cached, it is read from the bucket and checked by content (no download)', () => {
+    i.clearCalls();
+    fs.rmSync(dest('cifar10'), { recursive: true });
+    const r = i.run(STAGE, ['cifar10', dest('cifar10')], env());
+    expect(r.status).toBe(0);
+    expect(i.calls('curl')).toEqual([]);
+    expect(fs.readdirSync(dest('cifar10')).sort()).toEqual(
+      [...BINS, 'batches.meta.txt', 'classes.txt', DATASET_MANIFEST_FILE].sort(),
+    );
+  });
+
+  it('a cached record file that changed is refused and replaced from the official archive', async () => {
+    const inner = path.join(tree, 'cifar-10-batches-bin');
+    const good = fs.readFileSync(path.join(inner, 'data_batch_3.bin'));
+    const changed = Buffer.from(good);
+    changed[100] ^= 1; // same size, whole records: only the SHA-256 can tell
+    await put('datasets/cifar10/data_batch_3.bin', changed);
+    i.clearCalls();
+    const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(archive)));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      `refusing the cached copy: s3://ds/datasets/cifar10/data_batch_3.bin is corrupt or partial: its SHA-256 is ${sha256(changed)}, dataset.json says ${sha256(good)}`,
+    );
+    expect(i.calls('curl')).toHaveLength(1);
+    expect(await getObject('datasets/cifar10/data_batch_3.bin')).toEqual(good);
+    expect(fs.readFileSync(path.join(dest('cifar10'), 'data_batch_3.bin'))).toEqual(good);
   });
 });
