@@ -217,7 +217,9 @@ describe('CIFAR-10 (the official binary archive)', () => {
     tree = path.join(i.dir, 'cifar-tree');
     const inner = path.join(tree, 'cifar-10-batches-bin');
     fs.mkdirSync(inner, { recursive: true });
-    BINS.forEach((f, n) => fs.writeFileSync(path.join(inner, f), records(n)));
+    BINS.forEach((f, n) => {
+      fs.writeFileSync(path.join(inner, f), records(n));
+    });
     fs.writeFileSync(
       path.join(inner, 'batches.meta.txt'),
       'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n',
