@@ -57,13 +57,18 @@ export interface OverlayConvertSummary {
 
 export interface OverlayConvertResult {
   files: Map<string, Uint8Array>;
-  params: OverlayParams;
+  /** The folder as the hardware reads it (decoded from `files`). */
+  readonly params: OverlayParams;
   summary: OverlayConvertSummary;
 }
 
 const sign = (g: number): 1 | -1 => (g < 0 ? -1 : 1);
 /** finnthesizer's integer-like threshold: ceil for flipped neurons, floor otherwise. */
 const roundToward = (v: number, s: number): number => (s < 0 ? Math.ceil(v) : Math.floor(v));
+
+/** finnthesizer's weight quantizer on s·W: binary `>= 0 -> +1` (-0 too), ternary floor(x + 0.5). */
+const quantize = (layer: OverlayLayer, wf: number): number =>
+  layer.weightBits === 1 ? (wf < 0 ? -1 : 1) : Math.floor(wf + 0.5);
 
 /** Weight (dense or conv) of neuron n at column `col` of the overlay's matrix (conv: (ky, kx, c) order). */
 function latentWeight(layer: OverlayLayer, t: TrainedLayer, n: number, col: number): number {
@@ -100,10 +105,9 @@ function convertLayer(
     const g = t.gamma[n] as number;
     const s = sign(g);
     if (s < 0) flipped++;
-    for (let col = 0; col < t.fanIn; col++) {
-      const wf = latentWeight(layer, t, n, col) * s;
-      weights[n * mw + col] = layer.weightBits === 1 ? (wf < 0 ? -1 : 1) : Math.floor(wf + 0.5);
-    }
+    if (layer.conv)
+      for (let col = 0; col < t.fanIn; col++)
+        weights[n * mw + col] = quantize(layer, latentWeight(layer, t, n, col) * s);
     for (let i = 0; i < nthr; i++) {
       const T =
         (t.mean[n] as number) -
@@ -135,6 +139,16 @@ function convertLayer(
       stored[n * nthr + i] = v;
     }
   }
+  // Dense weights in the npz's memory order (input-major), for speed: row n of the matrix is column n.
+  if (!layer.conv)
+    for (let col = 0; col < t.fanIn; col++) {
+      const from = col * t.fanOut;
+      for (let n = 0; n < t.fanOut; n++)
+        weights[n * mw + col] = quantize(
+          layer,
+          (t.W[from + n] as number) * ((t.gamma[n] as number) < 0 ? -1 : 1),
+        );
+    }
   if (rule !== 'fixed-point')
     for (let j = t.fanOut * nthr; j < stored.length; j++)
       stored[j] = Math.max(INT16_MIN, Math.min(INT16_MAX, stored[j] as number));
@@ -186,6 +200,14 @@ export function convertOverlay(model: OverlayModel, classes: readonly string[]):
     classes,
   );
   summary.fileCount = files.size;
-  const params = decodeOverlayFiles(files, overlay.name, '(converted)');
-  return { files, params, summary };
+  let params: OverlayParams | undefined;
+  return {
+    files,
+    // Decoded from the files on first use (calibration, tests), so convert pays nothing for it.
+    get params() {
+      params ??= decodeOverlayFiles(files, overlay.name, '(converted)');
+      return params;
+    },
+    summary,
+  };
 }

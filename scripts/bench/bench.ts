@@ -10,14 +10,20 @@
  * shared and wall time swings with the load.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   CLASS_PRESETS,
   convertLfc,
+  convertOverlay,
+  createOverlaySimulator,
   createSimulator,
+  decodeOverlayFiles,
   loadLfcModel,
+  loadOverlayModel,
+  OVERLAYS,
+  type OverlayName,
   paramsFromFiles,
   readIdxImages,
   readIdxLabels,
@@ -125,6 +131,91 @@ try {
   out.numpy = { error: (err as Error).message };
   line(`numpy     not run: ${(err as Error).message.split('\n')[0]}`);
 }
+// 3b. Every other overlay: convert of its reconstructed npz, and verify throughput of the simulator
+// (lfcW1A2 on the 10,000 MNIST images; CNV on 300 CIFAR-10 records: the four board images and
+// pseudo-random ones), next to a numpy float reference of the same CNV forward pass.
+const OVERLAY_BENCH: Array<[OverlayName, string, string]> = [
+  ['lfcW1A2', 'mnist-lfcW1A2-reconstructed.npz', 'mnist/lfcW1A2'],
+  ['cnvW1A1', 'cifar10-cnvW1A1-reconstructed.npz', 'cifar10/cnvW1A1'],
+  ['cnvW1A2', 'cifar10-cnvW1A2-reconstructed.npz', 'cifar10/cnvW1A2'],
+  ['cnvW2A2', 'cifar10-cnvW2A2-reconstructed.npz', 'cifar10/cnvW2A2'],
+];
+const CNV_IMAGES = 300;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'bnn-bench-'));
+const recordsFile = path.join(tmp, 'records.bin');
+{
+  const records = new Uint8Array(CNV_IMAGES * 3073);
+  const board = ['deer', 'car', 'airplane', 'bird'].map((n) =>
+    readFileSync(path.join(data, 'cnv-board-images', `${n}-notebook.bin`)),
+  );
+  let seed = 12345;
+  for (let i = 0; i < CNV_IMAGES; i++) {
+    const b = board[i];
+    if (b) records.set(b, i * 3073);
+    else
+      for (let j = 0; j < 3073; j++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        records[i * 3073 + j] = seed >>> 24;
+      }
+  }
+  writeFileSync(recordsFile, records);
+}
+const cifarPixels = (() => {
+  const r = readFileSync(recordsFile);
+  const px = new Uint8Array(CNV_IMAGES * 3072);
+  for (let i = 0; i < CNV_IMAGES; i++) px.set(r.subarray(i * 3073 + 1, (i + 1) * 3073), i * 3072);
+  return px;
+})();
+out.overlays = {};
+for (const [network, npz, folder] of OVERLAY_BENCH) {
+  const bytes = new Uint8Array(readFileSync(path.join(data, 'npz', npz)));
+  const names = Array.from({ length: 10 }, (_, i) => String(i));
+  convertOverlay(loadOverlayModel(bytes, npz, network), names); // warm-up
+  const c = best(repeat(3, () => convertOverlay(loadOverlayModel(bytes, npz, network), names)));
+  const dir = path.join(data, 'bnn-pynq', 'params', folder);
+  const params = decodeOverlayFiles(
+    new Map(readdirSync(dir).map((n) => [n, new Uint8Array(readFileSync(path.join(dir, n)))])),
+    network,
+    dir,
+  );
+  const sim = createOverlaySimulator(params);
+  const cnv = OVERLAYS[network].family === 'cnv';
+  const input = cnv
+    ? { kind: 'cifar' as const, pixels: cifarPixels }
+    : { kind: 'mnist' as const, pixels: images.pixels };
+  const count = cnv ? CNV_IMAGES : images.count;
+  const predicted = new Uint8Array(count);
+  sim.run(input, 0, Math.min(20, count), predicted); // warm-up
+  const v = best(repeat(2, () => sim.run(input, 0, count, predicted)));
+  let numpy: { imagesPerSecond?: number; numpy?: string; error?: string } = {};
+  if (cnv)
+    try {
+      const [wb, ab] = network === 'cnvW1A1' ? ['1', '1'] : network === 'cnvW1A2' ? ['1', '2'] : ['2', '2'];
+      const py = execFileSync(
+        '/usr/bin/python3',
+        [
+          path.join(__dirname, 'cnv_float_reference.py'),
+          path.join(data, 'npz', npz),
+          wb,
+          ab,
+          recordsFile,
+          '2',
+        ],
+        { encoding: 'utf8' },
+      );
+      numpy = JSON.parse(py.trim().split('\n').pop() as string);
+    } catch (err) {
+      numpy = { error: (err as Error).message.split('\n')[0] };
+    }
+  const perSecond = (t: Timing) => (count * 1000) / t.wallMs;
+  const perCpuSecond = (t: Timing) => (count * 1000) / t.cpuMs;
+  (out.overlays as Record<string, unknown>)[network] = { convert: c, verify: { ...v, images: count }, numpy };
+  line(
+    `${network.padEnd(9)} convert ${c.wallMs.toFixed(0)} ms wall, ${c.cpuMs.toFixed(0)} ms CPU (target <= 150); verify ${count} images: ${cnv ? `${perSecond(v).toFixed(0)} images/s wall, ${perCpuSecond(v).toFixed(0)} images/s per CPU-second (target ${network === 'cnvW1A1' ? '>= 1000' : '>= 300'} on 2 cores)` : `${((v.wallMs * 1000) / count).toFixed(1)} µs/image wall, ${((v.cpuMs * 1000) / count).toFixed(1)} µs/image CPU`}${cnv ? `; numpy float ${numpy.imagesPerSecond ? `${numpy.imagesPerSecond.toFixed(0)} images/s (numpy ${numpy.numpy})` : `not run: ${numpy.error}`}` : ''}  (single thread)`,
+  );
+}
+rmSync(tmp, { recursive: true, force: true });
+
 // 4. The CLI's start time: `bnn-pynq --version`, `--help`, `convert --help` in fresh processes.
 out.cliStart = START_CASES.map(([args, budget]) => {
   try {
