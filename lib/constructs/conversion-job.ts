@@ -25,18 +25,31 @@ export interface ConversionJobProps {
   readonly artifactBucket: s3.IBucket;
   /** Holds `datasets/<dataset>/` with the test idx files (and optionally classes.txt). */
   readonly datasetBucket: s3.IBucket;
-  /** Board-rule test accuracy (percent) below which params are not published. Default 50. */
+  /**
+   * Board-rule test accuracy (percent) below which params are not published.
+   * @default 50 (DEFAULT_MIN_ACCURACY_PERCENT, lib/conversion/config.ts)
+   */
   readonly minAccuracyPercent?: number;
-  /** Start the automation when a run's model.npz lands (default true). */
+  /**
+   * Start the automation when a run's model.npz lands.
+   * @default true
+   */
   readonly triggerOnModelUpload?: boolean;
   /**
-   * Emit the ready-to-paste `aws ssm start-automation-execution` line as a stack output (default true).
+   * Emit the ready-to-paste `aws ssm start-automation-execution` line as a stack output.
    * BnnPynqStack turns it off: its Discovery construct prints the same command next to the other ones.
+   * @default true
    */
   readonly commandOutput?: boolean;
-  /** How long CloudWatch keeps the Lambda's logs (default one month). */
+  /**
+   * How long CloudWatch keeps the Lambda's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
   readonly logRetention?: logs.RetentionDays;
-  /** Keep the log group when the stack is destroyed (default true). */
+  /**
+   * Keep the log group when the stack is destroyed.
+   * @default true
+   */
   readonly retainLogs?: boolean;
 }
 
@@ -60,7 +73,7 @@ export class ConversionJob extends Construct {
     super(scope, id);
     const minAccuracy = props.minAccuracyPercent ?? DEFAULT_MIN_ACCURACY_PERCENT;
     if (!(minAccuracy >= 0 && minAccuracy <= 100)) {
-      throw new Error(`ConversionJob: minAccuracyPercent must be between 0 and 100, got ${minAccuracy}`);
+      throw new Error(`${this.node.path}: minAccuracyPercent must be between 0 and 100, got ${minAccuracy}`);
     }
 
     // --- The Lambda -------------------------------------------------------------------------------

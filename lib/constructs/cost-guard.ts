@@ -10,7 +10,7 @@ export const IDLE_PERIOD_MINUTES = 5;
 export interface CostGuardProps {
   /** The instance to watch and stop (any EC2 instance: only its id is used). */
   readonly instance: ec2.IInstance;
-  /** Stop after this many consecutive idle minutes (a multiple of 5). */
+  /** Stop after this many consecutive idle minutes (a positive multiple of 5). */
   readonly idleMinutes: number;
   /** Average CPU utilization (%) below which a period counts as idle. */
   readonly idleCpuPercent: number;

@@ -12,6 +12,7 @@ import {
 } from '../layout';
 
 export interface DiscoveryProps {
+  /** The stack's name: the parameters live under `/bnn-pynq/<stackName>/`. */
   readonly stackName: string;
 }
 
@@ -98,7 +99,9 @@ export class Discovery extends Construct {
 
   /** Publishes `value` (a name, id or token) under `key`: SSM parameter + stack output. Once per key. */
   add(key: AnyDiscoveryKey, value: string, description?: string): ssm.StringParameter {
-    if (this.parameters.has(key)) throw new Error(`discovery value '${key}' is already registered`);
+    if (this.parameters.has(key)) {
+      throw new Error(`${this.node.path}: discovery value '${key}' is already registered`);
+    }
     const name = discoveryParameter(this.stackName, key);
     const parameter = new ssm.StringParameter(this, `${outputId(key)}Parameter`, {
       parameterName: name,
@@ -120,7 +123,7 @@ export class Discovery extends Construct {
   /** The SSM parameter of a registered key (throws if not registered yet). */
   parameter(key: AnyDiscoveryKey): ssm.StringParameter {
     const parameter = this.parameters.get(key);
-    if (!parameter) throw new Error(`discovery value '${key}' is not registered`);
+    if (!parameter) throw new Error(`${this.node.path}: discovery value '${key}' is not registered`);
     return parameter;
   }
 

@@ -6,9 +6,15 @@ import { CHECKPOINT_TAG } from '../layout';
 export interface StorageProps {
   /** Keep the buckets (and their objects) when the stack is destroyed. */
   readonly retainData: boolean;
-  /** Days after which `runs/<runId>/checkpoint/` objects expire (they are only needed to resume). */
+  /**
+   * Days after which `runs/<runId>/checkpoint/` objects expire (they are only needed to resume).
+   * @default 14
+   */
   readonly checkpointExpirationDays?: number;
-  /** Days after which non-current object versions expire. */
+  /**
+   * Days after which non-current object versions expire (the 3 newest are kept).
+   * @default 30
+   */
   readonly noncurrentVersionExpirationDays?: number;
 }
 

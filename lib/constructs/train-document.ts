@@ -92,7 +92,10 @@ export function trainRunCommand(script: string = fs.readFileSync(TRAIN_SCRIPT, '
 }
 
 export interface TrainDocumentProps {
-  /** Seconds the agent waits for the script (it only starts the systemd unit). */
+  /**
+   * Seconds the agent waits for the script (it only starts the systemd unit).
+   * @default 300
+   */
   readonly timeoutSeconds?: number;
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ArnFormat, Aws, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnElement, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,7 +9,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { AMI_PARAMETERS, type Device, deviceForInstanceType } from '../config';
+import { AMI_PARAMETERS, ConfigError, type Device, deviceForInstanceType } from '../config';
 import { BOOTSTRAP_STATE_TAG, DATASET_ROOT_PREFIX } from '../layout';
 
 // Defined in lib/config.ts (light: `bnn-pynq preflight` checks the same parameter without loading aws-cdk-lib).
@@ -84,7 +84,8 @@ export function renderEnvFile(values: Record<string, string>): string[] {
 /** The public AMI parameter of an instance type (GPU: DLAMI; CPU: Ubuntu); throws for a refused type. */
 export function amiParameterFor(instanceType: string): string {
   const device = deviceForInstanceType(instanceType);
-  if (typeof device !== 'string') throw new Error(`instance type ${instanceType}: ${device.refused}`);
+  if (typeof device !== 'string')
+    throw new ConfigError(`invalid config 'instanceType' = '${instanceType}': ${device.refused}`);
   return AMI_PARAMETERS[device];
 }
 
@@ -402,8 +403,16 @@ export class TrainingInstance extends Construct {
   /** Each cdk-nag finding this construct accepts, one by one, with the reason. */
   private acknowledgeFindings(props: TrainingInstanceProps): void {
     const stack = Stack.of(this);
-    const arnOf = (bucket: s3.IBucket) =>
-      `<${stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    // The bucket ARN as cdk-nag prints it: `<LogicalId.Arn>` for a bucket of this app, the ARN itself otherwise
+    // (an imported bucket: `s3.Bucket.fromBucketName`).
+    const arnOf = (bucket: s3.IBucket) => {
+      const cfn = bucket.node.defaultChild;
+      if (cfn instanceof CfnElement) return `<${stack.getLogicalId(cfn)}.Arn>`;
+      const arn = stack.resolve(bucket.bucketArn);
+      return typeof arn === 'string'
+        ? arn.replace(/^arn:aws:/, 'arn:<AWS::Partition>:')
+        : JSON.stringify(arn);
+    };
     const role = Validations.of(this.role);
     role.acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
