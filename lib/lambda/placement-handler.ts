@@ -130,7 +130,7 @@ export function responseBody(
 export type Respond = (url: string, body: Record<string, unknown>) => Promise<void>;
 
 /** PUT to the pre-signed S3 URL: no content type (it is not part of the signature). */
-const putResponse: Respond = async (url, body) => {
+export const putResponse: Respond = async (url, body) => {
   const text = JSON.stringify(body);
   const res = await fetch(url, {
     method: 'PUT',

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
@@ -8,7 +10,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AMI_PARAMETERS } from '../../lib/constructs/training-instance';
-import { createPlacementHandler } from '../../lib/lambda/placement-handler';
+import { createPlacementHandler, putResponse } from '../../lib/lambda/placement-handler';
 import { chooseZone, type PlacementInput, rootVolumeRefusal } from '../../lib/placement/zone';
 
 // The placement rules as a pure unit, then the custom-resource handler against mocked EC2/SSM clients
@@ -229,4 +231,42 @@ describe('the placement custom resource', () => {
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(ssmMock.calls()).toHaveLength(0);
   });
+});
+
+test('the answer reaches the pre-signed URL as CloudFormation requires: PUT, JSON body, no content type', async () => {
+  const seen: { method?: string; type?: string; length?: string; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      seen.push({
+        method: req.method,
+        type: req.headers['content-type'],
+        length: req.headers['content-length'],
+        body,
+      });
+      res.statusCode = seen.length === 1 ? 200 : 403;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cfn-response?X-Amz-Signature=abc`;
+  try {
+    const body = { Status: 'SUCCESS', PhysicalResourceId: 'eu-west-1b', Data: { Zone: 'eu-west-1b' } };
+    await putResponse(url, body);
+    expect(seen).toEqual([
+      {
+        method: 'PUT',
+        type: '',
+        length: String(Buffer.byteLength(JSON.stringify(body))),
+        body: JSON.stringify(body),
+      },
+    ]);
+    // A refused upload (expired URL) is an error, not a silent success.
+    await expect(putResponse(url, body)).rejects.toThrow('CloudFormation response PUT failed: HTTP 403');
+  } finally {
+    server.close();
+  }
 });
