@@ -4,7 +4,8 @@
  * the conversion Lambda and the CLI all derive their paths from here.
  *
  * DatasetBucket:  datasets/<dataset>/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, classes.txt,
- *                 dataset.json (written last; SHA-256 of each file's decompressed bytes)
+ *                 dataset.json (written last; SHA-256 of each file's decompressed bytes);
+ *                 CNV datasets: data_batch_<n>.bin, test_batch.bin (CIFAR_FILES) instead of the idx files
  * ArtifactBucket: runs/<runId>/{run.json, progress.jsonl, train.log, checkpoint/, model.npz, result.json,
  *                 verify.json, params/<dataset>/<network>/...}
  *                 params/<dataset>/<network>/... (latest published, manifest.json written last)
@@ -24,6 +25,18 @@ export const IDX_FILES = {
   testImages: 't10k-images-idx3-ubyte.gz',
   testLabels: 't10k-labels-idx1-ubyte.gz',
 } as const;
+
+/**
+ * A CNV (32×32 RGB) dataset: CIFAR-10 binary records as the official `cifar-10-batches-bin` archive names
+ * them (1 label byte + 1,024 R + 1,024 G + 1,024 B bytes each); the training records are split over
+ * data_batch_1.bin .. data_batch_N.bin, read in that order. dataset.json says `format: "cifar-bin"`.
+ */
+export const CIFAR_FILES = {
+  test: 'test_batch.bin',
+  train: (n: number): string => `data_batch_${n}.bin`,
+  trainPattern: /^data_batch_([1-9][0-9]*)\.bin$/,
+} as const;
+export const CIFAR_DATASET_FORMAT = 'cifar-bin';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const DATASET_MANIFEST_FILE = 'dataset.json';

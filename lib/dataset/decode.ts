@@ -1,7 +1,7 @@
 import * as bmp from 'bmp-ts';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
-import { IMAGE_PIXELS, IMAGE_SIDE } from './limits';
+import { IMAGE_PIXELS, IMAGE_SIDE, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 
 /**
  * One image file → 28×28 grey pixels (0..255, row-major), as the board will read them before
@@ -173,6 +173,45 @@ export async function decodeToGrey28(
       );
     }
     return padToSquare(grey, info.width, info.height);
+  } catch (err) {
+    throw new ImageDecodeError((err as Error).message.split('\n')[0]);
+  }
+}
+
+/** What fills the rest of the 32×32 square for `--fit contain` and what transparency is laid on (bnn.py's white). */
+export const RGB_BACKGROUND = 255;
+
+/**
+ * Decodes one image file into a 32×32 RGB image, planar as in a CIFAR-10 record (1,024 R, then G, then B
+ * bytes, each row-major): what the CNV overlay reads. Transparency is flattened onto white; `contain` keeps
+ * the aspect ratio and centres the image on white (offsets rounded down), as BNN-PYNQ's `image_to_cifar`
+ * pastes its thumbnail (docs/datasets.md says where the two still differ). Throws ImageDecodeError.
+ */
+export async function decodeToRgb32(bytes: Buffer, fit: Fit): Promise<Uint8Array> {
+  try {
+    const white = { r: RGB_BACKGROUND, g: RGB_BACKGROUND, b: RGB_BACKGROUND };
+    const { data, info } = await (isBmp(bytes) ? bmpToSharp(bytes) : vips()(bytes, { pages: 1 }))
+      .autoOrient()
+      .flatten({ background: white })
+      .resize(RGB_SIDE, RGB_SIDE, { fit: fit === 'contain' ? 'inside' : fit })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const { width: w, height: h, channels } = info;
+    if (channels !== 3 && channels !== 1)
+      throw new Error(`unexpected ${channels} channels after sRGB conversion`);
+    const plane = RGB_SIDE * RGB_SIDE;
+    const out = new Uint8Array(RGB_IMAGE_BYTES).fill(RGB_BACKGROUND);
+    const left = Math.floor((RGB_SIDE - w) / 2);
+    const top = Math.floor((RGB_SIDE - h) / 2);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const src = (y * w + x) * channels;
+        const dst = (top + y) * RGB_SIDE + left + x;
+        for (let c = 0; c < 3; c++) out[c * plane + dst] = data[src + (channels === 3 ? c : 0)] as number;
+      }
+    return out;
   } catch (err) {
     throw new ImageDecodeError((err as Error).message.split('\n')[0]);
   }

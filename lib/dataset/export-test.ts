@@ -1,10 +1,12 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../bnn';
+import { readCifarRecords, readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../bnn';
 import { UserError } from '../errors';
 import { fsError } from '../fs-errors';
 import {
+  CIFAR_DATASET_FORMAT,
+  CIFAR_FILES,
   DATASET_MANIFEST_FILE,
   DATASET_NAME_PATTERN,
   datasetPrefix,
@@ -17,11 +19,14 @@ import { EXPORT_TEST_KIND, sha256Hex, writeFolderAtomic } from './output';
 
 /**
  * The test split as plain (uncompressed) idx files, which is what the BNN-PYNQ notebooks hand to
- * `classify_mnists` on the board, plus classes.txt. The SHA-256 sums in dataset.json are checked first.
+ * `classify_mnists` on the board, plus classes.txt; for a CNV dataset (dataset.json `format: "cifar-bin"`)
+ * its test_batch.bin, the CIFAR-10 binary records `classify_cifars` reads. The SHA-256 sums in dataset.json
+ * are checked first.
  */
 export const EXPORTED_TEST_FILES = {
   images: 't10k-images-idx3-ubyte',
   labels: 't10k-labels-idx1-ubyte',
+  records: CIFAR_FILES.test,
 } as const;
 
 type Fetch = (file: string) => Promise<Buffer | undefined>;
@@ -100,36 +105,47 @@ export async function exportTestSplit(
     if (!bytes) throw new UserError(`${where}${file} is missing; import the dataset again`);
     return bytes;
   };
-  const [imagesGz, labelsGz] = await Promise.all([load(IDX_FILES.testImages), load(IDX_FILES.testLabels)]);
-  const images = readIdxImages(imagesGz, `${where}${IDX_FILES.testImages}`);
-  const labels = readIdxLabels(labelsGz, `${where}${IDX_FILES.testLabels}`);
-  const rawImages = writeIdxImages(images, { gzip: false });
-  const rawLabels = writeIdxLabels(labels, { gzip: false });
-  for (const [file, raw] of [
-    [IDX_FILES.testImages, rawImages],
-    [IDX_FILES.testLabels, rawLabels],
-  ] as const) {
+  const checkSha = (file: string, raw: Uint8Array, what: string) => {
     const want = recordedSha(manifest, file);
     const got = sha256Hex(raw);
     if (want !== got)
       throw new UserError(
-        `${where}${file}: SHA-256 of its decompressed bytes is ${got}, dataset.json says ${want ?? '(nothing)'}; the copy is corrupt or partial, import or upload it again`,
+        `${where}${file}: SHA-256 of its ${what} is ${got}, dataset.json says ${want ?? '(nothing)'}; the copy is corrupt or partial, import or upload it again`,
       );
-  }
-  if (images.count !== labels.count)
-    throw new UserError(
-      `${where}: ${images.count} test images but ${labels.count} labels; import the dataset again`,
-    );
-  if (images.count === 0)
-    throw new UserError(
+  };
+  const emptyTest = () =>
+    new UserError(
       `dataset '${options.name}' has an empty test split; import it again with a --split whose last part is not 0`,
     );
-  const files: { name: string; bytes: Uint8Array }[] = [
-    { name: EXPORTED_TEST_FILES.images, bytes: rawImages },
-    { name: EXPORTED_TEST_FILES.labels, bytes: rawLabels },
-  ];
+  const files: { name: string; bytes: Uint8Array }[] = [];
+  let count: number;
+  if ((manifest as { format?: unknown }).format === CIFAR_DATASET_FORMAT) {
+    const records = await load(CIFAR_FILES.test);
+    checkSha(CIFAR_FILES.test, records, 'bytes');
+    if (records.length === 0) throw emptyTest();
+    count = readCifarRecords(records, `${where}${CIFAR_FILES.test}`).count;
+    files.push({ name: EXPORTED_TEST_FILES.records, bytes: records });
+  } else {
+    const [imagesGz, labelsGz] = await Promise.all([load(IDX_FILES.testImages), load(IDX_FILES.testLabels)]);
+    const images = readIdxImages(imagesGz, `${where}${IDX_FILES.testImages}`);
+    const labels = readIdxLabels(labelsGz, `${where}${IDX_FILES.testLabels}`);
+    const rawImages = writeIdxImages(images, { gzip: false });
+    const rawLabels = writeIdxLabels(labels, { gzip: false });
+    checkSha(IDX_FILES.testImages, rawImages, 'decompressed bytes');
+    checkSha(IDX_FILES.testLabels, rawLabels, 'decompressed bytes');
+    if (images.count !== labels.count)
+      throw new UserError(
+        `${where}: ${images.count} test images but ${labels.count} labels; import the dataset again`,
+      );
+    if (images.count === 0) throw emptyTest();
+    count = images.count;
+    files.push(
+      { name: EXPORTED_TEST_FILES.images, bytes: rawImages },
+      { name: EXPORTED_TEST_FILES.labels, bytes: rawLabels },
+    );
+  }
   const classes = await fetch(CLASSES_FILE);
   if (classes) files.push({ name: CLASSES_FILE, bytes: classes });
   await writeFolderAtomic(options.out, files, options.force, EXPORT_TEST_KIND);
-  return { outDir: options.out, count: images.count, where, files: files.map((f) => f.name) };
+  return { outDir: options.out, count, where, files: files.map((f) => f.name) };
 }

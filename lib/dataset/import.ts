@@ -3,6 +3,7 @@ import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
 import {
   BUILTIN_DATASETS,
+  CIFAR_DATASET_FORMAT,
   DATASET_MANIFEST_FILE,
   DATASET_NAME_PATTERN,
   DATASET_PREVIEW_FILE,
@@ -10,10 +11,17 @@ import {
   localDatasetDir,
 } from '../layout';
 import { checkNoOverlap, checkReplaceable } from '../safe-output';
-import { decodeToGrey28, type Fit, ImageDecodeError } from './decode';
-import { IMAGE_PIXELS } from './limits';
+import { decodeToGrey28, decodeToRgb32, type Fit, ImageDecodeError } from './decode';
+import { IMAGE_PIXELS, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 import { DATASET_FORMAT, type DatasetManifest } from './manifest';
-import { DATASET_FOLDER_KIND, type EncodedFile, encodeIdxPair, sha256Hex, writeFolderAtomic } from './output';
+import {
+  DATASET_FOLDER_KIND,
+  type EncodedFile,
+  encodeCifarFiles,
+  encodeIdxPair,
+  sha256Hex,
+  writeFolderAtomic,
+} from './output';
 import {
   decidePolarity,
   describePolarity,
@@ -21,7 +29,7 @@ import {
   invertInPlace,
   type PolarityDecision,
 } from './polarity';
-import { PREVIEW_PER_CLASS, renderPreview } from './preview';
+import { PREVIEW_PER_CLASS, renderColourPreview, renderPreview } from './preview';
 import { type DatasetSource, scanSource } from './source';
 import { checkClassSizes, type SplitPercent, type SplitResult, stratifiedSplit } from './split';
 import { FileTooLargeError } from './zip';
@@ -32,6 +40,16 @@ export const PREVIEW_FILE = DATASET_PREVIEW_FILE;
 
 export const SPLIT_ORDER =
   'train-images/labels hold the train part, then the validation part (the trainer takes validation from the end); each part and the t10k files are in seeded random order';
+export const CIFAR_SPLIT_ORDER =
+  'data_batch_1.bin, data_batch_2.bin, ... (10,000 records each, read in that order) hold the train part, then the validation part (the trainer takes validation from the end); each part and test_batch.bin are in seeded random order';
+
+/**
+ * What the dataset is for: `idx` 28×28 grey idx files for the LFC overlays (the default: the LFC is the
+ * default network), `cifar` 32×32 RGB CIFAR-10 binary records for the CNV overlays.
+ */
+export const IMAGE_FORMATS = ['idx', 'cifar'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+const BYTES_PER_IMAGE: Record<ImageFormat, number> = { idx: IMAGE_PIXELS, cifar: RGB_IMAGE_BYTES };
 
 export interface ImportOptions {
   source: string;
@@ -40,6 +58,9 @@ export interface ImportOptions {
   out?: string;
   split: SplitPercent;
   seed: number;
+  /** Default `idx`. */
+  format?: ImageFormat;
+  /** Grey (idx) only; a colour dataset is never inverted. */
   invert: InvertMode;
   fit: Fit;
   classesFile?: string;
@@ -57,7 +78,8 @@ export interface ImportOptions {
 export interface ImportResult {
   outDir: string;
   manifest: DatasetManifest;
-  polarity: PolarityDecision;
+  /** Grey (idx) datasets only. */
+  polarity?: PolarityDecision;
   /** Notes for the user (polarity choice, skipped and ignored files, duplicates). */
   notes: string[];
   /** Files in the order they must be uploaded (dataset.json last). */
@@ -85,9 +107,10 @@ interface Decoded {
   failures: { path: string; reason: string }[];
 }
 
-async function decodeAll(source: DatasetSource, options: ImportOptions): Promise<Decoded> {
+async function decodeAll(source: DatasetSource, options: ImportOptions, size: number): Promise<Decoded> {
   const total = source.images.length;
-  const pixels = new Uint8Array(total * IMAGE_PIXELS);
+  const pixels = new Uint8Array(total * size);
+  const decode = options.format === 'cifar' ? decodeToRgb32 : decodeToGrey28;
   const ok = new Array<boolean>(total).fill(false);
   const failures: Decoded['failures'] = [];
   let next = 0;
@@ -98,7 +121,7 @@ async function decodeAll(source: DatasetSource, options: ImportOptions): Promise
       const image = source.images[i];
       try {
         const bytes = await image.read();
-        pixels.set(await decodeToGrey28(bytes, options.fit), i * IMAGE_PIXELS);
+        pixels.set(await decode(bytes, options.fit), i * size);
         ok[i] = true;
       } catch (err) {
         if (err instanceof FileTooLargeError) failures.push({ path: image.path, reason: err.message });
@@ -130,6 +153,12 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     cpu = process.cpuUsage();
   };
   checkDatasetName(options.name);
+  const format = options.format ?? 'idx';
+  const size = BYTES_PER_IMAGE[format];
+  if (format === 'cifar' && options.invert !== 'no')
+    throw new UserError(
+      `--invert ${options.invert}: only grey (--format idx) datasets are inverted (the LFC binarizes its input at 128); the CNV reads colour pixels as they are, so a --format cifar import takes no --invert`,
+    );
   const outDir = options.out ?? localDatasetDir(options.name);
   await checkNoOverlap(
     [
@@ -149,7 +178,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     checkClassSizes(source.classNames, fileCounts, options.split);
     lap('scan');
 
-    const decoded = await decodeAll(source, options);
+    const decoded = await decodeAll(source, options, size);
     lap('decode');
     const notes: string[] = [];
     if (decoded.failures.length > 0) {
@@ -167,12 +196,12 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       if (good) keep.push(i);
     });
     const count = keep.length;
-    const pixels = count === decoded.ok.length ? decoded.pixels : new Uint8Array(count * IMAGE_PIXELS);
+    const pixels = count === decoded.ok.length ? decoded.pixels : new Uint8Array(count * size);
     const labels = new Uint8Array(count);
     const paths: string[] = new Array(count);
     keep.forEach((src, j) => {
       if (pixels !== decoded.pixels)
-        pixels.set(decoded.pixels.subarray(src * IMAGE_PIXELS, (src + 1) * IMAGE_PIXELS), j * IMAGE_PIXELS);
+        pixels.set(decoded.pixels.subarray(src * size, (src + 1) * size), j * size);
       labels[j] = source.images[src].classIndex;
       paths[j] = source.images[src].path;
     });
@@ -187,17 +216,23 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       checkClassSizes(source.classNames, counts, options.split, ' after skipping unreadable images');
     }
 
-    const polarity = decidePolarity(pixels, count, options.invert);
-    if (polarity.inverted) invertInPlace(pixels);
-    notes.unshift(`polarity: ${describePolarity(polarity)}`);
+    let polarity: PolarityDecision | undefined;
+    if (format === 'idx') {
+      polarity = decidePolarity(pixels, count, options.invert);
+      if (polarity.inverted) invertInPlace(pixels);
+      notes.unshift(`polarity: ${describePolarity(polarity)}`);
+    } else
+      notes.unshift(
+        `format: 32×32 RGB CIFAR-10 binary records for the CNV overlays (cnvW1A1, cnvW1A2, cnvW2A2); colours kept as they are${options.fit === 'contain' ? ', non-square images centred on white' : ''}`,
+      );
 
-    // Identical 28×28 images (what the board sees) are one unit for the split.
+    // Identical images (what the board sees) are one unit for the split.
     const keys: string[] = new Array(count);
     const firstWithKey = new Map<string, number>();
     const groups = new Map<string, number[]>();
     for (let j = 0; j < count; j++) {
       const key = createHash('sha1')
-        .update(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS))
+        .update(pixels.subarray(j * size, (j + 1) * size))
         .digest('base64');
       keys[j] = key;
       const first = firstWithKey.get(key);
@@ -232,28 +267,39 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     lap('polarity+split');
 
     const gather = (indices: number[]) => {
-      const images = new Uint8Array(indices.length * IMAGE_PIXELS);
+      const images = new Uint8Array(indices.length * size);
       const lab = new Uint8Array(indices.length);
       indices.forEach((j, k) => {
-        images.set(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS), k * IMAGE_PIXELS);
+        images.set(pixels.subarray(j * size, (j + 1) * size), k * size);
         lab[k] = labels[j];
       });
       return { images, labels: lab };
     };
     const trainOrder = [...split.train, ...split.validation];
-    const [trainFiles, testFiles] = await Promise.all([
-      encodeIdxPair({ images: IDX_FILES.trainImages, labels: IDX_FILES.trainLabels }, gather(trainOrder)),
-      encodeIdxPair({ images: IDX_FILES.testImages, labels: IDX_FILES.testLabels }, gather(split.test)),
-    ]);
-    lap('idx');
+    const dataFiles =
+      format === 'cifar'
+        ? encodeCifarFiles(gather(trainOrder), gather(split.test))
+        : (
+            await Promise.all([
+              encodeIdxPair(
+                { images: IDX_FILES.trainImages, labels: IDX_FILES.trainLabels },
+                gather(trainOrder),
+              ),
+              encodeIdxPair(
+                { images: IDX_FILES.testImages, labels: IDX_FILES.testLabels },
+                gather(split.test),
+              ),
+            ])
+          ).flat();
+    lap(format);
 
     // Preview samples: the first images of each class in file order (train file, then test file).
     const samples: Uint8Array[][] = Array.from({ length: classCount }, () => []);
     for (const j of [...trainOrder, ...split.test]) {
       const s = samples[labels[j]];
-      if (s.length < PREVIEW_PER_CLASS) s.push(pixels.subarray(j * IMAGE_PIXELS, (j + 1) * IMAGE_PIXELS));
+      if (s.length < PREVIEW_PER_CLASS) s.push(pixels.subarray(j * size, (j + 1) * size));
     }
-    const previewBytes = await renderPreview({
+    const previewBytes = await (format === 'cifar' ? renderColourPreview : renderPreview)({
       classNames: source.classNames,
       perClass: split.perClass,
       samples,
@@ -262,8 +308,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
 
     const classesBytes = Buffer.from(source.classNames.join('\n'), 'utf8');
     const files: EncodedFile[] = [
-      ...trainFiles,
-      ...testFiles,
+      ...dataFiles,
       { name: CLASSES_FILE, bytes: classesBytes, sha256: sha256Hex(classesBytes) },
       { name: PREVIEW_FILE, bytes: previewBytes, sha256: sha256Hex(previewBytes) },
     ];
@@ -273,7 +318,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       );
 
     const manifest: DatasetManifest = {
-      format: DATASET_FORMAT,
+      format: format === 'cifar' ? CIFAR_DATASET_FORMAT : DATASET_FORMAT,
       name: options.name,
       createdAt: new Date().toISOString(),
       createdBy: { tool: 'bnn-pynq', version: options.toolVersion },
@@ -285,15 +330,34 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
         skipped: decoded.failures,
         ignoredFiles: source.ignored.length,
       },
-      image: { width: 28, height: 28, fit: options.fit, binarizeAt: 128 },
-      polarity: {
-        mode: polarity.mode,
-        inverted: polarity.inverted,
-        medianBorderBeforeInversion: Math.round(polarity.medianBorder * 100) / 100,
-        result: 'white-on-black',
-      },
+      image:
+        format === 'cifar'
+          ? {
+              width: RGB_SIDE,
+              height: RGB_SIDE,
+              channels: 3,
+              fit: options.fit,
+              background: 'white',
+              layout:
+                'CIFAR-10 binary records: 1 label byte, then 1,024 R, 1,024 G, 1,024 B bytes (row-major)',
+            }
+          : { width: 28, height: 28, fit: options.fit, binarizeAt: 128 },
+      ...(polarity
+        ? {
+            polarity: {
+              mode: polarity.mode,
+              inverted: polarity.inverted,
+              medianBorderBeforeInversion: Math.round(polarity.medianBorder * 100) / 100,
+              result: 'white-on-black' as const,
+            },
+          }
+        : {}),
       classes: source.classNames,
-      split: { percent: options.split, seed: options.seed, order: SPLIT_ORDER },
+      split: {
+        percent: options.split,
+        seed: options.seed,
+        order: format === 'cifar' ? CIFAR_SPLIT_ORDER : SPLIT_ORDER,
+      },
       splits: { train: split.train.length, validation: split.validation.length, test: split.test.length },
       perClass: source.classNames.map((name, label) => {
         const [train, validation, test] = split.perClass[label];

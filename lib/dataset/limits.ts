@@ -33,3 +33,12 @@ export const isImageName = (name: string): boolean => {
   const dot = name.lastIndexOf('.');
   return dot > 0 && (IMAGE_EXTENSIONS as readonly string[]).includes(name.slice(dot).toLowerCase());
 };
+
+/**
+ * The CNV overlays take 32×32 RGB images as CIFAR-10 binary records (docs/overlays.md §3.1): 3,072
+ * bytes per image, planar (1,024 R, then G, then B, each row-major), 8 bits per channel, not binarized.
+ */
+export const RGB_SIDE = 32;
+export const RGB_IMAGE_BYTES = 3 * RGB_SIDE * RGB_SIDE;
+/** Training records per data_batch_<n>.bin file, as in the official CIFAR-10 archive. */
+export const RECORDS_PER_BATCH_FILE = 10_000;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATASET_NAME_PATTERN, IDX_FILES } from '../layout';
+import { CIFAR_DATASET_FORMAT, DATASET_NAME_PATTERN, IDX_FILES } from '../layout';
 import { FITS } from './decode';
 import { INVERT_MODES } from './polarity';
 
@@ -10,12 +10,19 @@ import { INVERT_MODES } from './polarity';
  */
 
 export const DATASET_FORMAT = 'bnn-pynq-dataset/1';
+/**
+ * A 32×32 RGB dataset for the CNV overlays (`dataset import --format cifar`): CIFAR-10 binary records,
+ * `files` holding the SHA-256 of each file as stored. The same format name as the instance's cached CIFAR-10
+ * (scripts/instance/stage-dataset.sh), which stages both the same way.
+ */
+export { CIFAR_DATASET_FORMAT };
+export const DATASET_FORMATS = [DATASET_FORMAT, CIFAR_DATASET_FORMAT] as const;
 
 const count = z.number().int().nonnegative();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const datasetManifestSchema = z.object({
-  format: z.literal(DATASET_FORMAT),
+  format: z.enum(DATASET_FORMATS),
   name: z.string().regex(DATASET_NAME_PATTERN),
   createdAt: z.string(),
   createdBy: z.object({ tool: z.literal('bnn-pynq'), version: z.string() }),
@@ -27,18 +34,32 @@ export const datasetManifestSchema = z.object({
     skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
     ignoredFiles: count,
   }),
-  image: z.object({
-    width: z.literal(28),
-    height: z.literal(28),
-    fit: z.enum(FITS),
-    binarizeAt: z.literal(128),
-  }),
-  polarity: z.object({
-    mode: z.enum(INVERT_MODES),
-    inverted: z.boolean(),
-    medianBorderBeforeInversion: z.number(),
-    result: z.literal('white-on-black'),
-  }),
+  image: z.union([
+    z.object({
+      width: z.literal(28),
+      height: z.literal(28),
+      fit: z.enum(FITS),
+      binarizeAt: z.literal(128),
+    }),
+    z.object({
+      width: z.literal(32),
+      height: z.literal(32),
+      channels: z.literal(3),
+      fit: z.enum(FITS),
+      /** The colour the `contain` pad and transparent pixels become. */
+      background: z.literal('white'),
+      layout: z.string(),
+    }),
+  ]),
+  /** Grey (idx) datasets only: colour images go to the CNV as they are. */
+  polarity: z
+    .object({
+      mode: z.enum(INVERT_MODES),
+      inverted: z.boolean(),
+      medianBorderBeforeInversion: z.number(),
+      result: z.literal('white-on-black'),
+    })
+    .optional(),
   classes: z.array(z.string()).min(2).max(64),
   split: z.object({
     percent: z.tuple([z.number(), z.number(), z.number()]),

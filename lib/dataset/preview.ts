@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { BINARIZE_AT, IMAGE_PIXELS, IMAGE_SIDE } from './limits';
+import { BINARIZE_AT, IMAGE_PIXELS, IMAGE_SIDE, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 
 /**
  * preview.png: a contact sheet to look at before paying for training. One row per class: its name
@@ -10,7 +10,6 @@ import { BINARIZE_AT, IMAGE_PIXELS, IMAGE_SIDE } from './limits';
 
 export const PREVIEW_PER_CLASS = 8;
 export const PREVIEW_SCALE = 3;
-const TILE = IMAGE_SIDE * PREVIEW_SCALE;
 const GAP = 4;
 const GROUP_GAP = 24;
 const LABEL_WIDTH = 220;
@@ -26,11 +25,17 @@ export interface PreviewLayout {
   tileSize: number;
 }
 
-export function previewLayout(classCount: number): PreviewLayout {
+/** The sheet's geometry: grey sets have two groups of 28×28 tiles, colour sets one group of 32×32 tiles. */
+export function previewLayout(
+  classCount: number,
+  options: { side?: number; groups?: 1 | 2 } = {},
+): PreviewLayout {
+  const TILE = (options.side ?? IMAGE_SIDE) * PREVIEW_SCALE;
+  const groups = options.groups ?? 2;
   const groupWidth = PREVIEW_PER_CLASS * TILE + (PREVIEW_PER_CLASS - 1) * GAP;
   const rowHeight = TILE + GAP;
   return {
-    width: MARGIN + LABEL_WIDTH + groupWidth + GROUP_GAP + groupWidth + MARGIN,
+    width: MARGIN + LABEL_WIDTH + groups * groupWidth + (groups - 1) * GROUP_GAP + MARGIN,
     height: MARGIN + HEADER + classCount * rowHeight + MARGIN,
     tileSize: TILE,
     tile: (row, column, binarized) => ({
@@ -54,6 +59,7 @@ const xml = (s: string): string =>
 /** Renders the contact sheet as PNG bytes. */
 export async function renderPreview(input: PreviewInput): Promise<Buffer> {
   const layout = previewLayout(input.classNames.length);
+  const TILE = layout.tileSize;
   const canvas = Buffer.alloc(layout.width * layout.height, BACKGROUND);
   const blit = (pixels: Uint8Array, left: number, top: number, binarized: boolean) => {
     for (let y = 0; y < TILE; y++) {
@@ -74,18 +80,34 @@ export async function renderPreview(input: PreviewInput): Promise<Buffer> {
       }
     });
   });
+  const texts = labelTexts(input, layout, [
+    'as imported (what the idx files hold)',
+    `as the board sees it (pixel &gt;= ${BINARIZE_AT})`,
+  ]);
+  // Text is drawn only into the label column and header, never over a tile.
+  return sharp(canvas, { raw: { width: layout.width, height: layout.height, channels: 1 } })
+    .composite([{ input: labelSvg(layout, texts), left: 0, top: 0 }])
+    .toColourspace('b-w')
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+}
+
+const labelSvg = (layout: PreviewLayout, texts: string[]): Buffer =>
+  Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}"><g font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="14" fill="#ffffff">${texts.join('')}</g></svg>`,
+  );
+
+/** The header (one title per tile group) and each row's class name and counts, as SVG text elements. */
+function labelTexts(input: PreviewInput, layout: PreviewLayout, titles: string[]): string[] {
+  const TILE = layout.tileSize;
   const texts: string[] = [];
-  const first = layout.tile(0, 0, false);
-  const firstBinary = layout.tile(0, 0, true);
   texts.push(
     `<text x="${MARGIN}" y="${MARGIN + 18}" font-weight="bold">class (train/validation/test)</text>`,
   );
-  texts.push(
-    `<text x="${first.left}" y="${MARGIN + 18}" font-weight="bold">as imported (what the idx files hold)</text>`,
-  );
-  texts.push(
-    `<text x="${firstBinary.left}" y="${MARGIN + 18}" font-weight="bold">as the board sees it (pixel &gt;= ${BINARIZE_AT})</text>`,
-  );
+  titles.forEach((title, group) => {
+    const { left } = layout.tile(0, 0, group === 1);
+    texts.push(`<text x="${left}" y="${MARGIN + 18}" font-weight="bold">${title}</text>`);
+  });
   input.classNames.forEach((name, row) => {
     const { top } = layout.tile(row, 0, false);
     const [tr, va, te] = input.perClass[row] ?? [0, 0, 0];
@@ -95,11 +117,39 @@ export async function renderPreview(input: PreviewInput): Promise<Buffer> {
       `<text x="${MARGIN}" y="${top + TILE / 2 + 14}" font-size="12">${tr + va + te} (${tr}/${va}/${te})</text>`,
     );
   });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}"><g font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="14" fill="#ffffff">${texts.join('')}</g></svg>`;
-  // Text is drawn only into the label column and header, never over a tile.
-  return sharp(canvas, { raw: { width: layout.width, height: layout.height, channels: 1 } })
-    .composite([{ input: Buffer.from(svg), left: 0, top: 0 }])
-    .toColourspace('b-w')
+  return texts;
+}
+
+/**
+ * The colour contact sheet of a CNV dataset: per class, PREVIEW_PER_CLASS images exactly as the records
+ * hold them (the overlay reads the 8-bit RGB pixels as they are, nothing is binarized), each 32×32 pixel
+ * scaled up by PREVIEW_SCALE with nearest-neighbour. `samples` are planar (R, G, B planes of 1,024 bytes).
+ */
+export async function renderColourPreview(input: PreviewInput): Promise<Buffer> {
+  const layout = previewLayout(input.classNames.length, { side: RGB_SIDE, groups: 1 });
+  const TILE = layout.tileSize;
+  const plane = RGB_SIDE * RGB_SIDE;
+  const canvas = Buffer.alloc(layout.width * layout.height * 3, BACKGROUND);
+  input.samples.forEach((images, row) => {
+    images.forEach((pixels, column) => {
+      if (pixels.length !== RGB_IMAGE_BYTES) throw new RangeError('preview: a sample is not 32×32 RGB');
+      const { left, top } = layout.tile(row, column, false);
+      for (let y = 0; y < TILE; y++) {
+        const src = Math.floor(y / PREVIEW_SCALE) * RGB_SIDE;
+        for (let x = 0; x < TILE; x++) {
+          const at = ((top + y) * layout.width + left + x) * 3;
+          const p = src + Math.floor(x / PREVIEW_SCALE);
+          canvas[at] = pixels[p] as number;
+          canvas[at + 1] = pixels[plane + p] as number;
+          canvas[at + 2] = pixels[2 * plane + p] as number;
+        }
+      }
+    });
+  });
+  const texts = labelTexts(input, layout, ['as the board sees it (the 8-bit RGB pixels of the records)']);
+  return sharp(canvas, { raw: { width: layout.width, height: layout.height, channels: 3 } })
+    .composite([{ input: labelSvg(layout, texts), left: 0, top: 0 }])
+    .removeAlpha()
     .png({ compressionLevel: 6 })
     .toBuffer();
 }

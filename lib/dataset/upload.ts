@@ -2,12 +2,22 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../errors';
-import { DATASET_MANIFEST_FILE, datasetPrefix } from '../layout';
+import { CIFAR_DATASET_FORMAT, CIFAR_FILES, DATASET_MANIFEST_FILE, datasetPrefix } from '../layout';
 import { CLASSES_FILE, checkDatasetName, PREVIEW_FILE } from './import';
-import { IDX_FILE_NAMES, parseDatasetManifest } from './manifest';
+import { type DatasetManifest, IDX_FILE_NAMES, parseDatasetManifest } from './manifest';
 
 /** Upload order: data first, dataset.json LAST (its presence means "complete" to the instance). */
 export const UPLOAD_ORDER = [...IDX_FILE_NAMES, CLASSES_FILE, PREVIEW_FILE, DATASET_MANIFEST_FILE] as const;
+
+/** The upload order of one dataset: a CNV dataset's record files (data_batch_1.bin .., test_batch.bin) first. */
+export function uploadOrder(manifest: DatasetManifest): string[] {
+  if (manifest.format !== CIFAR_DATASET_FORMAT) return [...UPLOAD_ORDER];
+  const batch = (name: string) => Number(CIFAR_FILES.trainPattern.exec(name)?.[1]);
+  const train = Object.keys(manifest.files)
+    .filter((n) => CIFAR_FILES.trainPattern.test(n))
+    .sort((a, b) => batch(a) - batch(b));
+  return [...train, CIFAR_FILES.test, CLASSES_FILE, PREVIEW_FILE, DATASET_MANIFEST_FILE];
+}
 
 const CONTENT_TYPE: Record<string, string> = {
   [CLASSES_FILE]: 'text/plain; charset=utf-8',
@@ -63,12 +73,13 @@ export async function uploadDataset(
   const text = await fsp.readFile(manifestPath, 'utf8').catch(() => {
     throw new UserError(`${manifestPath}: missing; import the dataset first (bnn-pynq dataset import)`);
   });
-  let name: string;
+  let manifest: DatasetManifest;
   try {
-    name = parseDatasetManifest(text, manifestPath).name;
+    manifest = parseDatasetManifest(text, manifestPath);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
+  const name = manifest.name;
   checkDatasetName(name);
   const prefix = datasetPrefix(name);
   const manifestKey = `${prefix}${DATASET_MANIFEST_FILE}`;
@@ -82,7 +93,7 @@ export async function uploadDataset(
     });
   }
   const keys: string[] = [];
-  for (const file of UPLOAD_ORDER) {
+  for (const file of uploadOrder(manifest)) {
     const body = await fsp.readFile(path.join(dir, file));
     const key = `${prefix}${file}`;
     await s3
@@ -91,7 +102,8 @@ export async function uploadDataset(
           Bucket: bucket,
           Key: key,
           Body: body,
-          ContentType: CONTENT_TYPE[file] ?? 'application/gzip',
+          ContentType:
+            CONTENT_TYPE[file] ?? (file.endsWith('.bin') ? 'application/octet-stream' : 'application/gzip'),
         }),
       )
       .catch((err) => {

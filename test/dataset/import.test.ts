@@ -76,7 +76,7 @@ describe.each<[Variant, 'exact' | 'any' | number]>([
     const out = path.join(work, 'out');
     const result = await importDataset(base(src, out));
     expect(result.manifest.source.imported).toBe(100);
-    expect(result.polarity.inverted).toBe(false);
+    expect(result.polarity?.inverted).toBe(false);
     const pairs = importedPairs(out);
     expect(pairs).toHaveLength(100);
     if (expected === 'exact') {
@@ -108,15 +108,15 @@ test('black-on-white copies are detected and inverted by auto (and kept by --inv
   const work = tempDir('inverted');
   const src = await writeImageFolder(path.join(work, 'src'), samples, 'inverted');
   const auto = await importDataset(base(src, path.join(work, 'auto')));
-  expect(auto.polarity.inverted).toBe(true);
-  expect(auto.polarity.medianBorder).toBeGreaterThan(200);
+  expect(auto.polarity?.inverted).toBe(true);
+  expect(auto.polarity?.medianBorder).toBeGreaterThan(200);
   expect(auto.notes[0]).toMatch(
     /^polarity: black-on-white detected \(median border brightness \d+\/255\): inverted to white-on-black/,
   );
   expect(auto.manifest.polarity).toMatchObject({ mode: 'auto', inverted: true, result: 'white-on-black' });
   for (const p of importedPairs(auto.outDir)) expect(sourcePairs.has(pairKey(p.pixels, p.folder))).toBe(true);
   const kept = await importDataset(base(src, path.join(work, 'kept'), { invert: 'no' }));
-  expect(kept.polarity.inverted).toBe(false);
+  expect(kept.polarity?.inverted).toBe(false);
   for (const p of importedPairs(kept.outDir))
     expect(sourcePairs.has(pairKey(p.pixels, p.folder))).toBe(false);
 }, 120_000);
@@ -138,7 +138,7 @@ test('RGBA with a transparent background: the glyph stays visible whatever its c
   }
   const result = await importDataset(base(path.join(work, 'src'), path.join(work, 'out')));
   // Laid on white → black-on-white → inverted by auto → the original, to within alpha rounding.
-  expect(result.polarity.inverted).toBe(true);
+  expect(result.polarity?.inverted).toBe(true);
   for (const p of importedPairs(result.outDir)) {
     const source = samples.find(
       (s) => s.folder === p.folder && s.pixels.every((v, k) => Math.abs(v - (p.pixels[k] as number)) <= 1),

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
 import { FITS, type Fit } from '../../dataset/decode';
-import { exportTestSplit } from '../../dataset/export-test';
-import { importDataset, PREVIEW_FILE } from '../../dataset/import';
+import { EXPORTED_TEST_FILES, exportTestSplit } from '../../dataset/export-test';
+import { IMAGE_FORMATS, type ImageFormat, importDataset, PREVIEW_FILE } from '../../dataset/import';
 import { INVERT_MODES, type InvertMode } from '../../dataset/polarity';
 import { parseSplit, type SplitPercent } from '../../dataset/split';
 import { checkUploadTarget, uploadDataset } from '../../dataset/upload';
@@ -21,7 +21,9 @@ export interface ImportFlags extends Connection {
   out?: string;
   split: SplitPercent;
   seed: number;
-  invert: InvertMode;
+  format: ImageFormat;
+  /** Unset: `auto` for idx; a cifar import refuses any --invert but `no`. */
+  invert?: InvertMode;
   fit: Fit;
   classes?: string;
   skipBad?: boolean;
@@ -72,7 +74,8 @@ export async function runDatasetImport(env: CloudEnv, source: string, flags: Imp
     cwd: env.cwd,
     split: flags.split,
     seed: flags.seed,
-    invert: flags.invert,
+    format: flags.format,
+    invert: flags.invert ?? (flags.format === 'cifar' ? 'no' : 'auto'),
     fit: flags.fit,
     classesFile: flags.classes === undefined ? undefined : resolveIn(env, flags.classes),
     skipBad: flags.skipBad ?? false,
@@ -99,11 +102,15 @@ export async function runDatasetImport(env: CloudEnv, source: string, flags: Imp
     out(
       `  ${String(c.label).padStart(5)}  ${c.class.padEnd(width)}  ${String(c.train).padStart(7)} ${String(c.validation).padStart(7)} ${String(c.test).padStart(7)}`,
     );
-  out(`preview: ${path.join(result.outDir, PREVIEW_FILE)}  (look at it: right half is what the board sees)`);
+  out(
+    `preview: ${path.join(result.outDir, PREVIEW_FILE)}  (look at it: ${flags.format === 'cifar' ? 'the colour images exactly as the board will read them' : 'right half is what the board sees'})`,
+  );
   if (bucket) {
     await uploadDataset(env.clients.s3, bucket, result.outDir, { force: flags.force ?? false });
     out(`uploaded to s3://${bucket}/${datasetPrefix(m.name)} (dataset.json last)`);
-    out(`next: npx bnn-pynq train --dataset ${m.name}`);
+    out(
+      `next: npx bnn-pynq train --dataset ${m.name}${flags.format === 'cifar' ? ' --network cnvW1A1 (or cnvW1A2, cnvW2A2)' : ''}`,
+    );
   } else {
     out(
       `next: upload it with --upload, or aws s3 sync ${result.outDir}/ s3://<DatasetBucket>/${datasetPrefix(m.name)} (dataset.json last)`,
@@ -122,9 +129,12 @@ export async function runDatasetExportTest(env: CloudEnv, name: string, flags: E
     s3: remote ? { client: env.clients.s3, bucket: await bucketOf(env, flags) } : undefined,
     force: flags.force ?? false,
   });
+  const cifar = result.files.includes(EXPORTED_TEST_FILES.records);
   env.term.out(
     `wrote the test split of '${name}' (${result.count} images, from ${result.where}) to ${result.outDir}/: ${result.files.join(', ')}\n` +
-      `on the board: copy the folder over and pass ${result.outDir}/t10k-images-idx3-ubyte to classify_mnists (labels in t10k-labels-idx1-ubyte)\n`,
+      (cifar
+        ? `on the board: copy the folder over and pass ${result.outDir}/${EXPORTED_TEST_FILES.records} to CnvClassifier(...).classify_cifars (each record carries its label byte); here: bnn-pynq verify <param folder> --images ${result.outDir}/${EXPORTED_TEST_FILES.records}\n`
+        : `on the board: copy the folder over and pass ${result.outDir}/t10k-images-idx3-ubyte to classify_mnists (labels in t10k-labels-idx1-ubyte)\n`),
   );
 }
 
@@ -148,7 +158,7 @@ export function register(program: Command, ctx: CliContext): void {
     dataset
       .command('import')
       .description(
-        'Import a folder (or .zip) with one sub-folder per class into 28×28 white-on-black idx files, classes.txt, dataset.json and preview.png',
+        'Import a folder (or .zip) with one sub-folder per class into 28×28 white-on-black idx files for the LFC (or, with --format cifar, 32×32 RGB CIFAR-10 binary records for the CNV), classes.txt, dataset.json and preview.png',
       )
       .argument(
         '<source>',
@@ -171,9 +181,18 @@ export function register(program: Command, ctx: CliContext): void {
         1,
       )
       .addOption(
-        new Option('--invert <mode>', 'make images white-on-black: auto decides from the border pixels')
-          .choices(INVERT_MODES)
-          .default('auto'),
+        new Option(
+          '--format <format>',
+          'idx: 28×28 grey idx files for lfcW1A1/lfcW1A2; cifar: 32×32 RGB CIFAR-10 binary records (data_batch_N.bin, test_batch.bin) for cnvW1A1/cnvW1A2/cnvW2A2',
+        )
+          .choices(IMAGE_FORMATS)
+          .default('idx'),
+      )
+      .addOption(
+        new Option(
+          '--invert <mode>',
+          'idx only: make images white-on-black; auto (the default) decides from the border pixels',
+        ).choices(INVERT_MODES),
       )
       .addOption(
         new Option('--fit <mode>', 'non-square images: contain (pad), cover (crop), fill (stretch)')
@@ -195,7 +214,7 @@ export function register(program: Command, ctx: CliContext): void {
     dataset
       .command('export-test')
       .description(
-        "Write a dataset's test split as plain idx files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) for the board's accuracy notebook",
+        "Write a dataset's test split for the board: plain idx files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) for classify_mnists, or a CNV dataset's test_batch.bin (CIFAR-10 binary records) for classify_cifars",
       )
       .argument('<name>', 'dataset name')
       .requiredOption('--out <dir>', 'folder to create')
@@ -203,7 +222,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--remote', "read it from the stack's DatasetBucket instead of a local folder")
       .option(
         '--force',
-        'replace an existing --out folder, only if it holds nothing but the files export-test writes (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, classes.txt)',
+        'replace an existing --out folder, only if it holds nothing but the files export-test writes (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, test_batch.bin, classes.txt)',
       ),
   ).action(async (name: string, flags: ExportFlags & CloudOptions) =>
     withS3Closed(ctx.cloudEnv(flags), (env) => runDatasetExportTest(env, name, flags)),
