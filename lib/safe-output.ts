@@ -56,6 +56,12 @@ export interface OutputKind {
   ownsContent?: (bytes: Buffer) => boolean;
 }
 
+/** `--predictions` (verify) and `--predictions-out` (board validate): empty, or class indices one per line. */
+export const PREDICTIONS_KIND: OutputKind = {
+  name: 'predictions file',
+  ownsContent: (bytes) => /^(\d+\n)*$/.test(bytes.toString('latin1').replace(/\d+$/, '')),
+};
+
 const TEMP_TAG = '.bnn-tmp-';
 const OLD_TAG = '.bnn-old-';
 const DIR_MODE = 0o755;

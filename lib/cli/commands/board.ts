@@ -1,5 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { readInputFile } from '../../bnn/files';
 import { readIdxImages, readIdxLabels } from '../../bnn/idx';
 import { paramsFromFiles } from '../../bnn/params';
 import { checkImageShape, classify } from '../../bnn/simulate';
@@ -10,6 +10,7 @@ import type { BoardTarget } from '../../board/ssh';
 import { summarize } from '../../board/validate';
 import { discoverStack } from '../../cloud/discovery';
 import { UserError } from '../../errors';
+import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';
 import { collect } from '../args';
 import {
   addCloudOptions,
@@ -118,22 +119,22 @@ export async function runBoardPush(env: CloudEnv, host: string, o: PushFlags): P
 export async function runBoardValidate(env: CloudEnv, host: string, o: ValidateFlags): Promise<void> {
   const out = (line: string) => env.term.out(`${line}\n`);
   checkDatasetName(o.dataset);
+  const arg = (p: string | undefined, what: string) => (p === undefined ? undefined : { path: p, what });
+  await checkNoOverlap(
+    [arg(o.images, '--images'), arg(o.labels, '--labels')],
+    [arg(o.predictionsOut, '--predictions-out')],
+    { cwd: env.cwd },
+  );
   if (Boolean(o.images) !== Boolean(o.labels))
     throw new UserError(
       'give both --images and --labels, or neither (then the dataset bucket test files are used)',
     );
   let files: { images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string };
   if (o.images && o.labels) {
-    const read = (f: string) => {
-      try {
-        return readFileSync(resolveIn(env, f));
-      } catch {
-        throw new UserError(`${f}: cannot read the file; pass an idx file (e.g. t10k-images-idx3-ubyte.gz)`);
-      }
-    };
+    const read = (f: string, what: string) => readInputFile(resolveIn(env, f), what);
     files = {
-      images: read(o.images),
-      labels: read(o.labels),
+      images: await read(o.images, '--images'),
+      labels: await read(o.labels, '--labels'),
       imagesName: o.images,
       labelsName: o.labels,
     };
@@ -158,11 +159,11 @@ export async function runBoardValidate(env: CloudEnv, host: string, o: ValidateF
   const simulated = classify(paramsFromFiles(run.files, `${run.where}:${run.folder}`), images);
   const s = summarize(run.predictions, labels.labels, simulated);
   if (o.predictionsOut) {
-    try {
-      writeFileSync(resolveIn(env, o.predictionsOut), Array.from(run.predictions, (p) => `${p}\n`).join(''));
-    } catch (err) {
-      throw new UserError(`${o.predictionsOut}: cannot write predictions (${(err as Error).message})`);
-    }
+    await writeFileAtomic(
+      resolveIn(env, o.predictionsOut),
+      Array.from(run.predictions, (p) => `${p}\n`).join(''),
+      { kind: PREDICTIONS_KIND, what: '--predictions-out' },
+    );
   }
   out(`board       ${run.where}, ${run.folder}`);
   out(`images      ${s.total} (${files.imagesName})`);

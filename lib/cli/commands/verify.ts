@@ -17,7 +17,7 @@ import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
 import { InputFormatError, UserError } from '../../errors';
-import { checkNoOverlap, type OutputKind, writeFileAtomic } from '../../safe-output';
+import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
 export interface VerifyFlags {
@@ -68,12 +68,6 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /** `bnn-pynq verify <paramdir>`: the hardware-exact simulator on labelled images; prints its report. */
-/** `--predictions` replaces only a predictions file: empty, or nothing but class indices, one per line. */
-export const PREDICTIONS_KIND: OutputKind = {
-  name: 'predictions file',
-  ownsContent: (bytes) => /^(\d+\n)*$/.test(bytes.toString('latin1').replace(/\d+$/, '')),
-};
-
 export async function runVerify(env: CommandEnv, paramDir: string, flags: VerifyFlags): Promise<void> {
   const read = (file: string, what: string) => readInputFile(resolveIn(env, file), what);
   const arg = (p: string | undefined, what: string) => (p === undefined ? undefined : { path: p, what });
