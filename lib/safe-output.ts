@@ -6,6 +6,7 @@ import {
   open,
   readdir,
   readFile,
+  readlink,
   realpath,
   rename,
   rm,
@@ -67,17 +68,26 @@ const OLD_TAG = '.bnn-old-';
 const DIR_MODE = 0o755;
 const FILE_MODE = 0o644;
 
-/** The real absolute path of `p`: realpath of its longest existing prefix, plus the rest. */
-export async function resolveReal(p: string): Promise<string> {
+/**
+ * The real absolute path of `p`: realpath of its longest existing prefix, plus the rest. A dangling
+ * symbolic link is followed to where it points (so an output spelled through a link into an input is seen).
+ */
+export async function resolveReal(p: string, depth = 0): Promise<string> {
   let current = path.resolve(p);
   const rest: string[] = [];
   for (;;) {
     try {
       const real = await realpath(current);
-      return rest.length ? path.join(real, ...rest.reverse()) : real;
+      return rest.length ? path.join(real, ...[...rest].reverse()) : real;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fsError(err, { path: p });
+      const link = await readlink(current).catch(() => undefined);
+      if (link !== undefined) {
+        if (depth >= 40) throw fsError(Object.assign(new Error('ELOOP'), { code: 'ELOOP' }), { path: p });
+        const target = path.resolve(path.dirname(current), link);
+        return resolveReal(rest.length ? path.join(target, ...[...rest].reverse()) : target, depth + 1);
+      }
       const parent = path.dirname(current);
       if (parent === current) return path.resolve(p);
       rest.push(path.basename(current));
@@ -182,7 +192,24 @@ export async function removeStaleTemporaries(parent: string, base: string): Prom
 
 /** mkdir -p with mode 0755; returns the first folder it created (to remove on failure), if any. */
 async function makeParents(dir: string): Promise<string | undefined> {
-  return mkdir(dir, { recursive: true, mode: DIR_MODE });
+  try {
+    return await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  } catch (err) {
+    // A recursive mkdir reports ENOENT when it cannot create a parent (EROFS, EACCES): make the first
+    // missing folder alone to get the real reason.
+    let missing = dir;
+    while (
+      !(await lstat(path.dirname(missing)).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      if (path.dirname(missing) === missing) throw err;
+      missing = path.dirname(missing);
+    }
+    await mkdir(missing, { mode: DIR_MODE });
+    throw err;
+  }
 }
 
 /** Removes `dir` and its parents up to `top` when they are empty (folders made for a failed write). */
