@@ -50,7 +50,7 @@ const cases: Array<[string, () => unknown, RegExp]> = [
   ],
   [
     'EISDIR',
-    () => thrown(() => readFileSync(path.join(dir, 'folder'))),
+    () => thrown(() => writeFileSync(path.join(dir, 'folder'), 'x')),
     /folder: is a folder, not a file \(EISDIR\); pass a file$/,
   ],
   [
