@@ -12,9 +12,13 @@
  */
 
 export const DEFAULT_STACK_NAME = 'BnnPynq';
-export const NETWORKS = ['lfcW1A1'] as const;
+/** The overlays a run can be trained, converted and published for (lib/bnn/overlays.ts OVERLAY_NAMES). */
+export const NETWORKS = ['lfcW1A1', 'lfcW1A2', 'cnvW1A1', 'cnvW1A2', 'cnvW2A2'] as const;
 export type Network = (typeof NETWORKS)[number];
 export const DEFAULT_NETWORK: Network = 'lfcW1A1';
+export const isNetwork = (name: string): name is Network => (NETWORKS as readonly string[]).includes(name);
+/** A CNV dataset's test split: CIFAR-10 binary records (labels inside), what the board's classify_cifars reads. */
+export const CIFAR_TEST_FILE = 'test_batch.bin';
 export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist'] as const;
 export const DEFAULT_DATASET = 'fashion-mnist';
 

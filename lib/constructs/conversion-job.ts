@@ -297,9 +297,9 @@ export function convertDocumentContent(
     },
     network: {
       type: 'String',
-      description: 'Overlay network the params are for.',
-      default: DEFAULT_NETWORK,
-      allowedValues: [...NETWORKS],
+      description: `Overlay network the params are for. Empty: the network in runs/<runId>/run.json, else ${DEFAULT_NETWORK}.`,
+      default: '',
+      allowedValues: ['', ...NETWORKS],
     },
     publish: {
       type: 'String',

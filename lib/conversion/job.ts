@@ -1,10 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InputFormatError, UserError } from '../errors';
 import {
+  CIFAR_TEST_FILE,
   DATASET_NAME_PATTERN,
   DEFAULT_DATASET,
+  DEFAULT_NETWORK,
   datasetPrefix,
   IDX_FILES,
+  isNetwork,
+  type Network,
   publishedParamsPrefix,
   runKeys,
   runParamsPrefix,
@@ -73,28 +77,42 @@ async function readOptional(s3: S3Client, bucket: string, key: string): Promise<
   return (await exists(s3, bucket, key)) ? await getObjectBytes(s3, { bucket, key }) : undefined;
 }
 
-/** The dataset: the request's, else run.json's `dataset`, else the default. */
-async function resolveDataset(deps: ConversionDeps, request: ConversionRequest): Promise<string> {
-  if (request.dataset) return request.dataset;
+/**
+ * The dataset and network: the request's, else run.json's `dataset` / `network` (what the run was trained as),
+ * else the defaults.
+ */
+async function resolveRun(
+  deps: ConversionDeps,
+  request: ConversionRequest,
+): Promise<{ dataset: string; network: Network }> {
+  if (request.dataset && request.network) return { dataset: request.dataset, network: request.network };
   const { artifactBucket } = deps.config;
   const key = runKeys(request.runId).request;
   const bytes = await readOptional(deps.s3, artifactBucket, key);
-  if (!bytes) return DEFAULT_DATASET;
-  let dataset: unknown;
-  try {
-    dataset = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { dataset?: unknown })?.dataset;
-  } catch {
-    throw new ConversionRefused(
-      `${s3Uri({ bucket: artifactBucket, key })} is not valid JSON; pass the dataset parameter explicitly`,
-    );
+  let run: { dataset?: unknown; network?: unknown } = {};
+  if (bytes) {
+    try {
+      run = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};
+    } catch {
+      throw new ConversionRefused(
+        `${s3Uri({ bucket: artifactBucket, key })} is not valid JSON; pass the dataset and network parameters explicitly`,
+      );
+    }
   }
-  if (dataset === undefined || dataset === null || dataset === '') return DEFAULT_DATASET;
+  const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+  const dataset = request.dataset ?? (given(run.dataset) ? run.dataset : DEFAULT_DATASET);
   if (typeof dataset !== 'string' || !DATASET_NAME_PATTERN.test(dataset)) {
     throw new ConversionRefused(
       `${s3Uri({ bucket: artifactBucket, key })}: dataset ${JSON.stringify(dataset)} is not a dataset name; pass the dataset parameter explicitly`,
     );
   }
-  return dataset;
+  const network = request.network ?? (given(run.network) ? run.network : DEFAULT_NETWORK);
+  if (typeof network !== 'string' || !isNetwork(network)) {
+    throw new ConversionRefused(
+      `${s3Uri({ bucket: artifactBucket, key })}: network ${JSON.stringify(network)} is not an overlay; pass the network parameter explicitly`,
+    );
+  }
+  return { dataset, network };
 }
 
 export async function runConversion(
@@ -103,11 +121,11 @@ export async function runConversion(
 ): Promise<ConversionSummary> {
   const { s3, config } = deps;
   const log = deps.log ?? (() => {});
-  const { runId, network } = request;
+  const { runId } = request;
   const { artifactBucket, datasetBucket } = config;
   const keys = runKeys(runId);
 
-  const dataset = await resolveDataset(deps, request);
+  const { dataset, network } = await resolveRun(deps, request);
   const modelUri = s3Uri({ bucket: artifactBucket, key: keys.model });
   const npz = await readRequired(
     s3,
@@ -117,27 +135,36 @@ export async function runConversion(
   );
   const dsPrefix = datasetPrefix(dataset);
   const stageHint = `stage the dataset first (bnn-pynq dataset upload ${dataset}), or pass the dataset the run was trained on`;
-  const imagesKey = `${dsPrefix}${IDX_FILES.testImages}`;
-  const labelsKey = `${dsPrefix}${IDX_FILES.testLabels}`;
+  const cnv = network.startsWith('cnv');
+  // CNV: the test split as CIFAR-10 binary records (labels inside), the file the board's classify_cifars reads.
+  const imagesKey = `${dsPrefix}${cnv ? CIFAR_TEST_FILE : IDX_FILES.testImages}`;
+  const labelsKey = cnv ? imagesKey : `${dsPrefix}${IDX_FILES.testLabels}`;
   const [images, labels, classesFile] = await Promise.all([
     readRequired(s3, datasetBucket, imagesKey, stageHint),
-    readRequired(s3, datasetBucket, labelsKey, stageHint),
+    cnv ? undefined : readRequired(s3, datasetBucket, labelsKey, stageHint),
     readOptional(s3, datasetBucket, `${dsPrefix}classes.txt`),
   ]);
   const classNames: ClassNames = classesFile
     ? { source: s3Uri({ bucket: datasetBucket, key: `${dsPrefix}classes.txt` }), bytes: classesFile }
     : { source: 'preset', dataset };
+  const imagesName = s3Uri({ bucket: datasetBucket, key: imagesKey });
   log(`run ${runId}: converting ${modelUri} (${npz.length} bytes) for ${dataset}/${network}`);
 
   let outcome: ConversionOutcome;
   try {
     outcome = convertAndVerify({
+      network,
       npz,
       npzName: modelUri,
-      images,
-      imagesName: s3Uri({ bucket: datasetBucket, key: imagesKey }),
-      labels,
-      labelsName: s3Uri({ bucket: datasetBucket, key: labelsKey }),
+      testSet: labels
+        ? {
+            kind: 'idx',
+            images,
+            imagesName,
+            labels,
+            labelsName: s3Uri({ bucket: datasetBucket, key: labelsKey }),
+          }
+        : { kind: 'cifar', records: images, recordsName: imagesName },
       classes: classNames,
       floatCompareImages: config.floatCompareImages ?? DEFAULT_FLOAT_COMPARE_IMAGES,
     });

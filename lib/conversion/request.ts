@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UserError } from '../errors';
-import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, NETWORKS, type Network, RUN_ID_PATTERN } from '../layout';
+import { DATASET_NAME_PATTERN, isNetwork, NETWORKS, type Network, RUN_ID_PATTERN } from '../layout';
 
 /**
  * The conversion job's input. The SSM Automation document `convert` passes its parameters
@@ -11,7 +11,8 @@ export interface ConversionRequest {
   runId: string;
   /** Undefined: take it from runs/<runId>/run.json, else the default dataset. */
   dataset: string | undefined;
-  network: Network;
+  /** Undefined: take it from runs/<runId>/run.json, else the default network. */
+  network: Network | undefined;
   publish: boolean;
 }
 
@@ -50,11 +51,11 @@ export function parseConversionRequest(event: unknown): ConversionRequest {
       `invalid dataset ${JSON.stringify(raw.dataset)}: lower-case letters, digits and dashes, e.g. fashion-mnist`,
     );
   }
-  const network = raw.network ?? DEFAULT_NETWORK;
-  if (!(NETWORKS as readonly string[]).includes(network)) {
+  const network = raw.network;
+  if (network !== undefined && !isNetwork(network)) {
     throw new UserError(`invalid network ${JSON.stringify(network)}: supported are ${NETWORKS.join(', ')}`);
   }
-  return { runId, dataset: raw.dataset, network: network as Network, publish: parsePublish(raw.publish) };
+  return { runId, dataset: raw.dataset, network, publish: parsePublish(raw.publish) };
 }
 
 function parsePublish(value: boolean | string | null | undefined): boolean {

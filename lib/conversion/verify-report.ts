@@ -9,6 +9,7 @@ export interface VerifyReportInput {
   dataset: string;
   network: string;
   model: { key: string; sha256: string; size: number };
+  /** Object keys of the test set (CNV: the records file, labels included, in both). */
   testSet: { images: string; labels: string };
   outcome: ConversionOutcome;
   runParams: string;
@@ -31,7 +32,7 @@ export function buildVerifyReport(input: VerifyReportInput): Uint8Array {
     classes: outcome.classes,
     classesSource: outcome.classesSource,
     board: {
-      rule: 'highest set output bit, 0 if none (BNN-PYNQ batch path)',
+      rule: board.rule,
       accuracy: round(board.accuracy),
       correct: board.correct,
       total: board.total,
@@ -40,18 +41,20 @@ export function buildVerifyReport(input: VerifyReportInput): Uint8Array {
         accuracy: c.accuracy === null ? null : round(c.accuracy),
       })),
       confusion: board.confusion,
-      noBitFired: board.noBitFired,
-      severalBitsFired: board.severalBitsFired,
+      ...(input.network.startsWith('lfc')
+        ? { noBitFired: board.noneFired, severalBitsFired: board.ambiguous }
+        : { allScoresNonPositive: board.noneFired, tiedMaximum: board.ambiguous }),
     },
     float: outcome.float
       ? {
-          images: outcome.float.total,
-          argmaxAccuracy: round(outcome.float.argmax.accuracy),
-          boardRuleAccuracy: round(outcome.float.boardRule.accuracy),
+          images: outcome.float.images,
+          argmaxAccuracy: round(outcome.float.argmaxAccuracy),
+          boardRuleAccuracy: round(outcome.float.boardRuleAccuracy),
           agreementWithHardware: {
-            same: outcome.float.agreement.same,
-            percent: round(outcome.float.agreement.percent),
+            same: outcome.float.agreementWithHardware.same,
+            percent: round(outcome.float.agreementWithHardware.percent),
           },
+          ...(outcome.float.causes ? { causes: outcome.float.causes } : {}),
           disagreements: outcome.float.disagreements.slice(0, 20),
         }
       : null,

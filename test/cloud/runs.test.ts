@@ -300,7 +300,12 @@ describe('convert-run', () => {
     await runConvertRun(env, id, {});
     expect(mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input).toEqual({
       DocumentName: DISCOVERED['convert-document'],
-      Parameters: { runId: [id], dataset: ['fashion-mnist'], network: ['lfcW1A1'], publish: ['true'] },
+      Parameters: {
+        runId: [id],
+        dataset: ['fashion-mnist'],
+        network: [''] /* the automation takes it from run.json */,
+        publish: ['true'],
+      },
     });
     expect(term.stdout).toBe(
       [

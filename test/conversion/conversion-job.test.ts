@@ -78,7 +78,10 @@ describe('the convert automation document', () => {
       'Fn::GetAtt': [logicalId(job.automationRole), 'Arn'],
     });
     expect(content.parameters.publish).toMatchObject({ default: 'true', allowedValues: ['true', 'false'] });
-    expect(content.parameters.network).toMatchObject({ default: 'lfcW1A1', allowedValues: ['lfcW1A1'] });
+    expect(content.parameters.network).toMatchObject({
+      default: '',
+      allowedValues: ['', 'lfcW1A1', 'lfcW1A2', 'cnvW1A1', 'cnvW1A2', 'cnvW2A2'],
+    });
     expect(content.parameters.dataset.default).toBe('');
   });
 

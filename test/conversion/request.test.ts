@@ -13,12 +13,13 @@ describe('parseConversionRequest', () => {
       network: 'lfcW1A1',
       publish: false,
     });
-    expect(parseConversionRequest({ runId: ' r-20261126 ', dataset: 'mnist' })).toEqual({
+    expect(parseConversionRequest({ runId: ' r-20261126 ', dataset: 'mnist', network: '' })).toEqual({
       runId: 'r-20261126',
       dataset: 'mnist',
-      network: 'lfcW1A1',
+      network: undefined, // the job takes it from run.json, else lfcW1A1
       publish: true,
     });
+    expect(parseConversionRequest({ runId: 'r-20261126', network: 'cnvW2A2' }).network).toBe('cnvW2A2');
   });
 
   test('cuts the run id out of the key an S3 event carries', () => {
@@ -38,7 +39,10 @@ describe('parseConversionRequest', () => {
     ],
     [{ runId: '../params' }, 'invalid runId "../params"'],
     [{ runId: 'run-1', dataset: 'Fashion MNIST' }, 'invalid dataset "Fashion MNIST": lower-case letters'],
-    [{ runId: 'run-1', network: 'cnvW1A1' }, 'invalid network "cnvW1A1": supported are lfcW1A1'],
+    [
+      { runId: 'run-1', network: 'cnvW3A3' },
+      'invalid network "cnvW3A3": supported are lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2, cnvW2A2',
+    ],
     [{ runId: 'run-1', publish: 'yes' }, 'invalid publish "yes": use true or false'],
   ])('refuses %j with one clear message', (event, message) => {
     expect(() => parseConversionRequest(event)).toThrow(message);

@@ -4,7 +4,7 @@ import { type ConversionOutcome, parseConversionOutcome } from '../../cloud/conv
 import { discoverStack } from '../../cloud/discovery';
 import { assertRunId, objectExists, readRun } from '../../cloud/runs';
 import { startConvertAutomation, waitForAutomation } from '../../cloud/ssm';
-import { DEFAULT_NETWORK, publishedParamsPrefix, runKeys } from '../../layout';
+import { publishedParamsPrefix, runKeys } from '../../layout';
 import type { VerifySummary } from '../../report/progress';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatPercent } from '../ui/format';
@@ -70,13 +70,13 @@ export async function runConvertRun(env: CloudEnv, runId: string, options: Conve
       `run ${runId} has no model.npz yet (state: ${run.status?.state ?? 'unknown'}): wait for it to finish (\`bnn-pynq watch ${runId}\`)`,
     );
   }
-  // Empty: the automation takes the dataset from the run's run.json.
+  // Empty: the automation takes the dataset (and the network the run was trained as) from the run's run.json.
   const dataset = options.dataset ?? run.request?.dataset ?? '';
   const publish = options.publish !== false;
   const executionId = await startConvertAutomation(clients, stack, {
     runId,
     dataset,
-    network: DEFAULT_NETWORK,
+    network: '',
     publish: String(publish),
   });
   const spinner = startSpinner(term, `converting and verifying ${runId} (${executionId})`, env.clock.now);
