@@ -69,6 +69,7 @@ export {
   thresholdRule,
   thresholdsPerNeuron,
 } from './overlays';
+export { PARALLEL_MIN_IMAGES, type ParallelRun, runParallel, workersFor } from './parallel';
 export { encodeParams, paramsFromFiles, parseClassNames } from './params';
 export { CLASS_PRESETS, KNOWN_IDX_FILES, VALIDATION_SPLIT } from './presets';
 export { boardClass, classify, createSimulator, popcount32, type Simulator } from './simulate';

@@ -14,6 +14,8 @@ export interface OverlayVerifyReport {
   /** confusion[label][predicted]. */
   confusion: number[][];
   microsecondsPerImage: number;
+  /** Threads the simulator ran on (worker threads for large inputs). */
+  threads: number;
   /**
    * LFC: images where no output bit fired (class 0). CNV: images whose every score is <= 0 (the batch
    * rule reads them as class 0).
@@ -32,6 +34,8 @@ export interface OverlayVerifyOptions {
   /** Keep every image's raw lanes in the report (`--scores`). */
   scores?: boolean;
   now?: () => number;
+  /** The simulator's results computed elsewhere (worker threads, lib/bnn/parallel.ts): only tally them. */
+  precomputed?: { classes: Uint8Array; lanes: Int32Array; computeMs: number; workers: number };
 }
 
 /** Runs the hardware-exact simulator of any overlay over labelled images and tallies the board rule's accuracy. */
@@ -50,13 +54,21 @@ export function verifyOverlay(
         labelsName,
         `label ${labels[i]} at image ${i}, but the param folder has ${classes} classes`,
       );
-  const sim = createOverlaySimulator(params);
   const predicted = options.predictions ?? new Uint8Array(count);
-  const lanes = new Int32Array(count * classes);
-  const now = options.now ?? (() => performance.now());
-  const t0 = now();
-  sim.run(input, 0, count, predicted, lanes);
-  const elapsed = now() - t0;
+  let lanes: Int32Array;
+  let elapsed: number;
+  const pre = options.precomputed;
+  if (pre) {
+    predicted.set(pre.classes);
+    lanes = pre.lanes;
+    elapsed = pre.computeMs;
+  } else {
+    lanes = new Int32Array(count * classes);
+    const now = options.now ?? (() => performance.now());
+    const t0 = now();
+    createOverlaySimulator(params).run(input, 0, count, predicted, lanes);
+    elapsed = now() - t0;
+  }
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
   let noneFired = 0;
@@ -88,6 +100,7 @@ export function verifyOverlay(
     perClass,
     confusion,
     microsecondsPerImage: count === 0 ? 0 : (elapsed * 1000) / count,
+    threads: pre?.workers ?? 1,
     noneFired,
     ambiguous,
     ...(options.scores

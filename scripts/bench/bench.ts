@@ -27,6 +27,7 @@ import {
   paramsFromFiles,
   readIdxImages,
   readIdxLabels,
+  runParallel,
 } from '../../lib/bnn';
 import { formatStart, measureStart, START_CASES } from './cli-start';
 import { benchPreflight } from './preflight';
@@ -214,6 +215,40 @@ for (const [network, npz, folder] of OVERLAY_BENCH) {
     `${network.padEnd(9)} convert ${c.wallMs.toFixed(0)} ms wall, ${c.cpuMs.toFixed(0)} ms CPU (target <= 150); verify ${count} images: ${cnv ? `${perSecond(v).toFixed(0)} images/s wall, ${perCpuSecond(v).toFixed(0)} images/s per CPU-second (target ${network === 'cnvW1A1' ? '>= 1000' : '>= 300'} on 2 cores)` : `${((v.wallMs * 1000) / count).toFixed(1)} µs/image wall, ${((v.cpuMs * 1000) / count).toFixed(1)} µs/image CPU`}${cnv ? `; numpy float ${numpy.imagesPerSecond ? `${numpy.imagesPerSecond.toFixed(0)} images/s (numpy ${numpy.numpy})` : `not run: ${numpy.error}`}` : ''}  (single thread)`,
   );
 }
+
+// 3c. The same on 2 worker threads (lib/bnn/parallel.ts): compute = the slower worker's time after its
+// setup; setup (thread start, tsx, decoding the folder) is reported apart. lfcW1A1 runs through the
+// overlay table's engine here (its own `verify` path is the single-thread line above).
+async function benchParallel(): Promise<void> {
+  const cases: Array<[OverlayName, string, number]> = [
+    ['lfcW1A1', 'mnist/lfcW1A1', images.count],
+    ['lfcW1A2', 'mnist/lfcW1A2', images.count],
+    ['cnvW1A1', 'cifar10/cnvW1A1', CNV_IMAGES],
+    ['cnvW1A2', 'cifar10/cnvW1A2', CNV_IMAGES],
+    ['cnvW2A2', 'cifar10/cnvW2A2', CNV_IMAGES],
+  ];
+  const results: Record<string, unknown> = {};
+  for (const [network, folder, count] of cases) {
+    const dir = path.join(data, 'bnn-pynq', 'params', folder);
+    const files = new Map(readdirSync(dir).map((n) => [n, new Uint8Array(readFileSync(path.join(dir, n)))]));
+    const cnv = OVERLAYS[network].family === 'cnv';
+    const input = cnv
+      ? { kind: 'cifar' as const, pixels: cifarPixels }
+      : { kind: 'mnist' as const, pixels: images.pixels };
+    const r = await runParallel(files, network, input, count, 10, 2);
+    results[network] = {
+      computeMs: r.computeMs,
+      cpuMs: r.cpuMs,
+      wallMs: r.wallMs,
+      images: count,
+      workers: r.workers,
+    };
+    line(
+      `${network.padEnd(9)} verify on 2 threads: ${count} images in ${r.computeMs.toFixed(0)} ms of compute (${cnv ? `${((count * 1000) / r.computeMs).toFixed(0)} images/s` : `${((r.computeMs * 1000) / count).toFixed(1)} µs/image`}), ${r.cpuMs.toFixed(0)} ms CPU over both, ${r.wallMs.toFixed(0)} ms wall with thread setup${network === 'lfcW1A1' ? '  (target <= 100 ms of compute for 10,000)' : ''}`,
+    );
+  }
+  out.parallel = results;
+}
 rmSync(tmp, { recursive: true, force: true });
 
 // 4. The CLI's start time: `bnn-pynq --version`, `--help`, `convert --help` in fresh processes.
@@ -228,7 +263,9 @@ out.cliStart = START_CASES.map(([args, budget]) => {
   }
 });
 // 5. Preflight against mocked AWS with 200 ms per call (budget: 5 s), then the closing lines.
-void benchPreflight()
+void benchParallel()
+  .catch((err: Error) => line(`parallel verify not run: ${err.message}`))
+  .then(() => benchPreflight())
   .then((r) => {
     out.preflight = r;
     line(

@@ -8,6 +8,7 @@ import {
   paramsFromFiles,
   readIdxImages,
 } from '../../lib/bnn';
+import { runParallel, workersFor } from '../../lib/bnn/parallel';
 import { mulberry32 } from '../../lib/dataset/random';
 import { SHARED_DATA } from '../support/cli';
 import { MNIST_IMAGES, PARAMS_DIR, readFolder } from './helpers';
@@ -79,4 +80,20 @@ test('lfcW1A1 through the overlay table gives the same classes as the lfcW1A1 si
   table.run({ kind: 'mnist', pixels: mnist.pixels }, 0, 2000, a);
   own.run(mnist.pixels, 0, 2000, b);
   expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+});
+
+test('two worker threads give exactly the classes and lanes of one thread (cnvW1A1, 12 images)', async () => {
+  const files = readFolder(path.join(PARAMS, 'cifar10', 'cnvW1A1'));
+  const params = decodeOverlayFiles(files, 'cnvW1A1', 'cnvW1A1');
+  const input = { kind: 'cifar' as const, pixels: cifarPixels(8) };
+  const classes = new Uint8Array(12);
+  const lanes = new Int32Array(12 * 10);
+  createOverlaySimulator(params).run(input, 0, 12, classes, lanes);
+  const run = await runParallel(files, 'cnvW1A1', input, 12, 10, 2);
+  expect(run.workers).toBe(2);
+  expect(Array.from(run.classes)).toEqual(Array.from(classes));
+  expect(Array.from(run.lanes)).toEqual(Array.from(lanes));
+  expect(workersFor('cnvW1A1', 10_000, 2)).toBe(2);
+  expect(workersFor('cnvW1A1', 4, 2)).toBe(1);
+  expect(workersFor('lfcW1A2', 10_000, 1)).toBe(1);
 });

@@ -13,6 +13,7 @@ import { decodeOverlayFiles, detectNetwork } from '../../bnn/overlay-params';
 import type { SimulatorInput } from '../../bnn/overlay-simulate';
 import { type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
 import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
+import { runParallel, workersFor } from '../../bnn/parallel';
 import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
@@ -179,11 +180,24 @@ async function runOverlayVerify(
   }
   refuseEmpty({ count: labels.length }, flags.images, 'images');
   const predictions = new Uint8Array(labels.length);
+  // Large inputs run on worker threads (one per core); the labels are checked first, in this thread.
+  for (let i = 0; i < labels.length; i++)
+    if ((labels[i] as number) >= params.classes.length)
+      throw new InputFormatError(
+        flags.labels ?? flags.images,
+        `label ${labels[i]} at image ${i}, but the param folder has ${params.classes.length} classes`,
+      );
+  const workers = workersFor(network, labels.length);
+  const precomputed =
+    workers > 1
+      ? await runParallel(files, network, input, labels.length, params.classes.length, workers)
+      : undefined;
   const report = verifyOverlay(params, input, labels, {
     imagesName: flags.images,
     labelsName: flags.labels ?? flags.images,
     predictions,
     scores: flags.scores,
+    precomputed,
   });
   const against = flags.against
     ? compareOverlayWithFloat(
@@ -253,7 +267,7 @@ export function formatOverlayReport(r: OverlayVerifyReport, classes: string[], l
   const out: string[] = [];
   const lfc = r.decision === 'highest-set-bit';
   out.push(
-    `${r.network} board rule (hardware-exact; ${RULE_TEXT[r.decision]}): ${r.accuracy.toFixed(2)} % (${r.correct} / ${r.total}), ${r.microsecondsPerImage.toFixed(1)} µs per image`,
+    `${r.network} board rule (hardware-exact; ${RULE_TEXT[r.decision]}): ${r.accuracy.toFixed(2)} % (${r.correct} / ${r.total}), ${r.microsecondsPerImage.toFixed(1)} µs per image${r.threads > 1 ? ` on ${r.threads} threads` : ''}`,
   );
   out.push(
     lfc

@@ -1,0 +1,90 @@
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SimulatorInput } from './overlay-simulate';
+import { OVERLAYS, type OverlayName } from './overlays';
+
+/**
+ * Runs the hardware simulator on several worker threads (one per core, at most `workers`), each on a
+ * contiguous share of the images, for large inputs. The worker is lib/bnn/sim-worker.ts, loaded through
+ * tsx's CommonJS hook (the sources are TypeScript; the CLI bundle keeps __dirname pointing at them).
+ */
+
+/** Below this many images a single thread finishes before two workers have started. */
+export const PARALLEL_MIN_IMAGES = { lfc: 5_000, cnv: 100 } as const;
+
+export interface ParallelRun {
+  classes: Uint8Array;
+  lanes: Int32Array;
+  /** The slowest worker's compute time (after its setup), and the CPU time of all workers. */
+  computeMs: number;
+  cpuMs: number;
+  /** From the first spawn to the last result, setup included. */
+  wallMs: number;
+  workers: number;
+}
+
+/** Workers worth starting for `count` images of `network` on this machine (1 = run in this thread). */
+export function workersFor(network: OverlayName, count: number, max = os.availableParallelism()): number {
+  return count >= PARALLEL_MIN_IMAGES[OVERLAYS[network].family] ? Math.max(1, Math.min(max, 2)) : 1;
+}
+
+const bytesPerImage = (input: SimulatorInput) => (input.kind === 'mnist' ? 784 : 3072);
+
+export async function runParallel(
+  files: ReadonlyMap<string, Uint8Array>,
+  network: OverlayName,
+  input: SimulatorInput,
+  count: number,
+  classCount: number,
+  workers: number,
+): Promise<ParallelRun> {
+  const t0 = performance.now();
+  const size = bytesPerImage(input);
+  const share = Math.ceil(count / workers);
+  const entry = path.join(__dirname, 'sim-worker.ts');
+  // Resolved from this folder (require.resolve is not there in the CLI bundle).
+  const tsx = createRequire(entry).resolve('tsx/cjs');
+  const jobs = Array.from({ length: workers }, (_, w) => {
+    const first = w * share;
+    const n = Math.max(0, Math.min(share, count - first));
+    return new Promise<{
+      first: number;
+      classes: Uint8Array;
+      lanes: Int32Array;
+      computeMs: number;
+      cpuMs: number;
+    }>((resolve, reject) => {
+      const worker = new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, {
+        eval: true,
+        workerData: {
+          network,
+          files: [...files],
+          input: { kind: input.kind, pixels: input.pixels.slice(first * size, (first + n) * size) },
+          count: n,
+        },
+      });
+      worker.once('message', (m) => {
+        resolve({ first, ...m });
+        void worker.terminate();
+      });
+      worker.once('error', reject);
+    });
+  });
+  const results = await Promise.all(jobs);
+  const classes = new Uint8Array(count);
+  const lanes = new Int32Array(count * classCount);
+  for (const r of results) {
+    classes.set(r.classes, r.first);
+    lanes.set(r.lanes, r.first * classCount);
+  }
+  return {
+    classes,
+    lanes,
+    computeMs: Math.max(...results.map((r) => r.computeMs)),
+    cpuMs: results.reduce((a, r) => a + r.cpuMs, 0),
+    wallMs: performance.now() - t0,
+    workers,
+  };
+}
