@@ -12,6 +12,16 @@ export function highestSetBit(lanes: ArrayLike<number>, classes: number): number
   return 0;
 }
 
+/** highestSetBit on a 64-bit output held as two 32-bit words (the lfcW1A1 simulator's packed form). */
+export function highestSetBitOfWords(lo: number, hi: number, classes: number): number {
+  if (classes < 32) lo &= (1 << classes) - 1;
+  if (classes <= 32) hi = 0;
+  else if (classes < 64) hi &= (1 << (classes - 32)) - 1;
+  if (hi !== 0) return 63 - Math.clz32(hi);
+  if (lo !== 0) return 31 - Math.clz32(lo);
+  return 0;
+}
+
 /**
  * CNV batch rule (`testPrebuiltCIFAR10_multiple_images`, `classify_cifars`): `maxVal = 0; if score >
  * maxVal` over the first `classes` 16-bit scores: the lowest-index maximum, but class 0 when every

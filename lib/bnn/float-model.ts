@@ -1,4 +1,5 @@
 import { InputFormatError } from '../errors';
+import { highestSetBit } from './decision';
 import type { IdxImages, IdxLabels } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import { checkImageShape, createSimulator, popcount32 } from './simulate';
@@ -92,8 +93,10 @@ export function argmax(v: Float64Array): number {
 
 /** The board's rule on float outputs: the highest class whose output is >= 0 (fires), 0 if none. */
 export function floatBoardRule(v: Float64Array): number {
-  for (let i = v.length - 1; i >= 0; i--) if ((v[i] as number) >= 0) return i;
-  return 0;
+  return highestSetBit(
+    Array.from(v, (x) => (x >= 0 ? 1 : 0)),
+    v.length,
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { InputFormatError } from '../errors';
+import { highestSetBitOfWords } from './decision';
 import type { IdxImages } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { LfcParams } from './types';
@@ -107,15 +108,8 @@ export function runLayer(layer: PreparedLayer, x: Uint32Array, out: Uint32Array)
   }
 }
 
-/** The board's class rule on a 64-bit output (two words): the highest set bit among the first C, else 0. */
-export function boardClass(lo: number, hi: number, classes: number): number {
-  if (classes < 32) lo &= (1 << classes) - 1;
-  if (classes <= 32) hi = 0;
-  else if (classes < 64) hi &= (1 << (classes - 32)) - 1;
-  if (hi !== 0) return 63 - Math.clz32(hi);
-  if (lo !== 0) return 31 - Math.clz32(lo);
-  return 0;
-}
+/** The board's LFC batch rule (decision.ts) on a 64-bit output held as two words. */
+export const boardClass = highestSetBitOfWords;
 
 /**
  * The simulator. `engine: 'wasm'` (default) runs the layers in the WebAssembly kernel (native 64-bit
