@@ -1,29 +1,18 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import {
-  CLASSES_FILE,
-  LFC_LAYER_COUNT,
-  LFC_MAX_CLASSES,
-  LFC_SHAPES,
-  thresholdFileName,
-  weightFileName,
-} from '../bnn/lfc';
+import { CLASSES_FILE, LFC_MAX_CLASSES } from '../bnn/lfc';
+import { OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
 import { parseClassNames } from '../bnn/params';
 import { InputFormatError, UserError } from '../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, type ManifestFile, parseManifest, sha256Hex } from '../manifest';
 
-/** The 289 files of an lfcW1A1 set with their exact sizes (docs/overlays.md §2.4); classes.txt: any size > 0. */
-export function expectedFiles(): Map<string, number | null> {
-  const files = new Map<string, number | null>();
-  for (let l = 0; l < LFC_LAYER_COUNT; l++) {
-    const { simd, pe, mw, mh } = LFC_SHAPES[l] as (typeof LFC_SHAPES)[number];
-    const tmem = mh / pe;
-    for (let p = 0; p < pe; p++) {
-      files.set(weightFileName(l, p), ((mw * mh) / (simd * pe)) * 8);
-      files.set(thresholdFileName(l, p), tmem * 8);
-    }
-  }
+/**
+ * The files of a param set with their exact sizes, from the overlay table (docs/overlays.md §2.5; one size
+ * rule for convert, verify and the board); classes.txt: any size > 0.
+ */
+export function expectedFiles(network: OverlayName = 'lfcW1A1'): Map<string, number | null> {
+  const files = new Map<string, number | null>(overlayFiles(OVERLAYS[network]));
   files.set(CLASSES_FILE, null);
   return files;
 }
