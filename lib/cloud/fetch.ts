@@ -61,9 +61,17 @@ export async function fetchParams(
   clients: CloudClients,
   source: FetchSource,
   out: string,
-  options: { concurrency?: number } = {},
+  options: {
+    concurrency?: number /** The user's current folder, never replaced (default process.cwd()). */;
+    cwd?: string;
+  } = {},
 ): Promise<FetchResult> {
   const network = source.network ?? DEFAULT_NETWORK;
+  const folder = path.resolve(out, source.dataset, network);
+  // The same output rules as every command (lib/safe-output.ts), before anything is downloaded: never the
+  // current folder, and an existing folder is replaced only when it holds nothing but param files.
+  await checkNoOverlap([], [{ path: folder, what: '--out' }], { cwd: options.cwd });
+  await checkReplaceable(folder, { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' });
   const manifestKey = `${source.prefix}${MANIFEST_FILE}`;
   const manifestText = await readText(clients, source.bucket, manifestKey);
   if (manifestText === undefined) {
@@ -88,12 +96,7 @@ export async function fetchParams(
     throw new CloudError('failed', `s3://${source.bucket}/${manifestKey} lists itself: refusing to fetch`);
   }
 
-  const folder = path.resolve(out, source.dataset, network);
   const parent = path.dirname(folder);
-  // The same output rules as every command (lib/safe-output.ts): never the current folder, and an existing
-  // folder is replaced only when it holds nothing but param files.
-  await checkNoOverlap([], [{ path: folder, what: '--out' }]);
-  await checkReplaceable(folder, { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' });
   await removeStaleTemps(parent, network);
   const localFiles = new Set(await listLocal(folder));
   const result: FetchResult = {

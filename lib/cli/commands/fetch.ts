@@ -93,6 +93,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
       clients,
       { bucket, ...s, network: DEFAULT_NETWORK },
       resolveIn(env, options.out),
+      { cwd: env.cwd },
     );
     summarize(env, r, options.run ? 'fetched' : 'fetched published');
     results.push(r);
@@ -114,7 +115,11 @@ export function register(program: Command, ctx: CliContext): void {
       )
       .option('--run <runId>', "fetch this run's params instead of the published ones")
       .option('--dataset <name>', 'only this dataset (default: every published dataset)')
-      .option('--out <dir>', 'local params folder', './params')
+      .option(
+        '--out <dir>',
+        'local params folder; an existing <out>/<dataset>/lfcW1A1/ is replaced only if it holds nothing but param files (*.bin, classes.txt, manifest.json)',
+        './params',
+      )
       .option(
         '--bucket <name>',
         'read this artifact bucket directly (no stack lookup; needs only S3 read access)',
