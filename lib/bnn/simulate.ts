@@ -180,7 +180,11 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
   // ACT_STRIDE bytes each; then per layer its weight rows and limits, 16-byte aligned.
   const chunks = layers.map((l) => chunksFor(l.words * 32));
   const strides = chunks.map((c) => (c * CHUNK_BYTES) / 4);
-  let offset = ACT_STRIDE * (layers.length + 1);
+  // Four image slots of activation levels (SLOT bytes each), so one pass over a layer's weights serves
+  // four images (xnor_threshold4); then per layer its weight rows and limits, 16-byte aligned.
+  const SLOT = ACT_STRIDE * (layers.length + 1);
+  const BATCH = 4;
+  let offset = SLOT * BATCH;
   const placed = layers.map((l, i) => {
     const w = offset;
     offset += l.neurons * (strides[i] as number) * 4;
@@ -201,34 +205,44 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
     i32.set(l.limit, p.lim / 4);
     if (l.neurons % 32 !== 0) throw new RangeError(`layer ${i}: ${l.neurons} neurons, not a multiple of 32`);
   });
-  // Level l > 0 holds the output of layer l - 1: as many words as it has neurons / 32 (at least 2).
-  const views = Array.from({ length: layers.length + 1 }, (_, l) =>
-    u32.subarray(
-      (l * ACT_STRIDE) / 4,
-      (l * ACT_STRIDE) / 4 +
-        (l === 0
-          ? (layers[0] as PreparedLayer).words
-          : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
-    ),
+  // In each slot, level l > 0 holds the output of layer l - 1: neurons / 32 words (at least 2).
+  const words0 = (layers[0] as PreparedLayer).words;
+  const views = Array.from({ length: BATCH }, (_, k) =>
+    Array.from({ length: layers.length + 1 }, (_, l) => {
+      const at = (k * SLOT + l * ACT_STRIDE) / 4;
+      return u32.subarray(
+        at,
+        at + (l === 0 ? words0 : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
+      );
+    }),
   );
-  const x0 = (views[0] as Uint32Array).subarray(0, (layers[0] as PreparedLayer).words);
-  const result: Uint32Array[] = [x0];
+  const result: Uint32Array[] = [];
   return {
-    maxBatch: 1,
-    forward(pixels, image, _batch, upTo) {
-      binarizeImageWords(pixelWords(pixels), image, x0);
+    maxBatch: BATCH,
+    forward(pixels, image, batch, upTo) {
+      const n = Math.min(BATCH, batch);
+      const words = pixelWords(pixels);
+      for (let k = 0; k < n; k++)
+        binarizeImageWords(words, image + k, (views[k] as Uint32Array[])[0] as Uint32Array);
       for (let l = 0; l < upTo; l++) {
         const p = placed[l] as { w: number; lim: number };
-        kernel.xnorThreshold(
-          p.w,
-          l * ACT_STRIDE,
-          (l + 1) * ACT_STRIDE,
-          p.lim,
-          (layers[l] as PreparedLayer).neurons,
-          chunks[l] as number,
-        );
+        const neurons = (layers[l] as PreparedLayer).neurons;
+        const c = chunks[l] as number;
+        if (n === BATCH)
+          kernel.xnorThreshold4(p.w, l * ACT_STRIDE, (l + 1) * ACT_STRIDE, p.lim, neurons, c, SLOT);
+        else
+          for (let k = 0; k < n; k++)
+            kernel.xnorThreshold(
+              p.w,
+              k * SLOT + l * ACT_STRIDE,
+              k * SLOT + (l + 1) * ACT_STRIDE,
+              p.lim,
+              neurons,
+              c,
+            );
       }
-      result[0] = upTo === 0 ? x0 : (views[upTo] as Uint32Array);
+      result.length = n;
+      for (let k = 0; k < n; k++) result[k] = (views[k] as Uint32Array[])[upTo] as Uint32Array;
       return result;
     },
   };

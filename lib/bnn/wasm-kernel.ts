@@ -32,6 +32,16 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 /** The exports of bnn.wat; every address is a byte offset into `memory`. */
 export interface BnnKernel {
   memory: WasmMemory;
+  /** xnorThreshold for 4 images: inputs and outputs at x + k·step and out + k·step, k = 0..3. */
+  xnorThreshold4(
+    w: number,
+    x: number,
+    out: number,
+    limit: number,
+    neurons: number,
+    chunks: number,
+    step: number,
+  ): void;
   /** out[n] = popcount(w_n xor x). */
   mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
   /** Packed bits: bit n = popcount(w_n xor x) < limit[n]; neurons a multiple of 32. */
@@ -72,6 +82,7 @@ export function instantiateBnnKernel(bytes: number): BnnKernel {
     memory,
     mismatchCount: e.mismatch_count as BnnKernel['mismatchCount'],
     xnorThreshold: e.xnor_threshold as BnnKernel['xnorThreshold'],
+    xnorThreshold4: e.xnor_threshold4 as BnnKernel['xnorThreshold4'],
     planesDot: e.planes_dot as BnnKernel['planesDot'],
     dotI16: e.dot_i16 as BnnKernel['dotI16'],
     threshold: e.threshold as BnnKernel['threshold'],

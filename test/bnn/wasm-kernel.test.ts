@@ -96,4 +96,18 @@ test('two worker threads give exactly the classes and lanes of one thread (cnvW1
   expect(workersFor('cnvW1A1', 10_000, 2)).toBe(2);
   expect(workersFor('cnvW1A1', 4, 2)).toBe(1);
   expect(workersFor('lfcW1A2', 10_000, 1)).toBe(1);
+  expect(workersFor('lfcW1A2', 10_000, 2)).toBe(1);
+  expect(workersFor('lfcW1A2', 60_000, 2)).toBe(2);
+});
+
+test('lfcW1A1 on two worker threads (its own engine, four images per pass) equals one thread on 1,001 images', async () => {
+  const files = readFolder(PARAMS_DIR);
+  const own = createSimulator(paramsFromFiles(files, 'lfcW1A1'));
+  const classes = new Uint8Array(1001);
+  own.run(mnist.pixels, 0, 1001, classes);
+  const js = new Uint8Array(1001);
+  createSimulator(paramsFromFiles(files, 'lfcW1A1'), { engine: 'js' }).run(mnist.pixels, 0, 1001, js);
+  expect(Buffer.from(js).equals(Buffer.from(classes))).toBe(true);
+  const run = await runParallel(files, 'lfcW1A1', { kind: 'mnist', pixels: mnist.pixels }, 1001, 10, 2);
+  expect(Buffer.from(run.classes).equals(Buffer.from(classes))).toBe(true);
 });
