@@ -11,6 +11,8 @@
  *                 params/<dataset>/<network>/... (latest published, manifest.json written last)
  */
 
+import { TRAINING_PARAMETERS, tablePattern, trainingParameter } from './training/parameters';
+
 export const DEFAULT_STACK_NAME = 'BnnPynq';
 /** The overlays a run can be trained, converted and published for (lib/bnn/overlays.ts OVERLAY_NAMES). */
 export const NETWORKS = ['lfcW1A1', 'lfcW1A2', 'cnvW1A1', 'cnvW1A2', 'cnvW2A2'] as const;
@@ -20,7 +22,8 @@ export const isNetwork = (name: string): name is Network => (NETWORKS as readonl
 /** A CNV dataset's test split: CIFAR-10 binary records (labels inside), what the board's classify_cifars reads. */
 export const CIFAR_TEST_FILE = 'test_batch.bin';
 export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist'] as const;
-export const DEFAULT_DATASET = 'fashion-mnist';
+/** The `train` document's default dataset (scripts/instance/training-parameters.json). */
+export const DEFAULT_DATASET = trainingParameter('dataset').default;
 
 /** The four idx files of a dataset, under the names MNIST publishes them. */
 export const IDX_FILES = {
@@ -45,10 +48,13 @@ export const CIFAR_DATASET_FORMAT = 'cifar-bin';
 export const MANIFEST_FILE = 'manifest.json';
 export const DATASET_MANIFEST_FILE = 'dataset.json';
 
-/** Dataset names: lower-case, digits and dashes; they become S3 prefixes and board folder names. */
-export const DATASET_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** Run ids: e.g. 20261126-061500-fashion-mnist-a1b2 (sortable by start time). */
-export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,79}$/;
+/**
+ * Dataset names: lower-case, digits and dashes; they become S3 prefixes and board folder names.
+ * Defined in scripts/instance/training-parameters.json, which the instance's trainer reads too.
+ */
+export const DATASET_NAME_PATTERN = tablePattern('datasetName');
+/** Run ids: e.g. 20261126-061500-fashion-mnist-a1b2 (sortable by start time). Same table as above. */
+export const RUN_ID_PATTERN = tablePattern('runId');
 
 /** Root of all datasets in the DatasetBucket (the instance may write below it to cache downloads). */
 export const DATASET_ROOT_PREFIX = 'datasets/';
@@ -172,21 +178,8 @@ export const logStreams = {
  */
 export const BOOTSTRAP_STATE_TAG = 'bnn-pynq:bootstrap';
 
-/** Parameters of the SSM Command document `train` (all strings, as SSM passes them). */
-export const TRAIN_DOCUMENT_PARAMETERS = [
-  'runId',
-  'dataset',
-  'epochs',
-  'batchSize',
-  'learningRateStart',
-  'learningRateEnd',
-  'seed',
-  'weightBits',
-  'activationBits',
-  'limitTrain',
-  'select',
-  'keepRunning',
-] as const;
+/** Parameters of the SSM Command document `train` (all strings, as SSM passes them): the training-parameter table's. */
+export const TRAIN_DOCUMENT_PARAMETERS: readonly string[] = TRAINING_PARAMETERS.map((p) => p.name);
 
 /** Parameters of the SSM Automation document `convert`. */
 export const CONVERT_AUTOMATION_PARAMETERS = ['runId', 'dataset', 'network', 'publish'] as const;

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { DATASET_NAME_PATTERN, DEFAULT_DATASET, RUN_ID_PATTERN, TRAIN_DOCUMENT_PARAMETERS } from '../layout';
+import { TRAIN_DOCUMENT_PARAMETERS } from '../layout';
+import { patternSource, TRAINING_PARAMETERS } from '../training/parameters';
 
 export type TrainDocumentParameter = (typeof TRAIN_DOCUMENT_PARAMETERS)[number];
 
@@ -16,73 +17,28 @@ interface ParameterSpec {
   readonly allowedPattern: string;
 }
 
-/** `^x$` → `^(x)?$`: the same rule, or empty (for parameters whose empty value means "choose for me"). */
-const orEmpty = (re: RegExp): string => `^(${re.source.slice(1, -1)})?$`;
-
-const WHOLE = '^[1-9][0-9]{0,5}$';
-const RATE = '^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]{1,2})?$';
-
 /**
- * Every parameter of the `train` document, typed and validated. Values never contain quotes or spaces
- * (the patterns forbid them), so the script can take them as `P_<name>='{{ name }}'` safely.
- * Defaults are BNN-PYNQ's mnist.py hyper-parameters.
+ * Every parameter of the `train` document, typed and validated, made from the training-parameter table
+ * (scripts/instance/training-parameters.json). Values never contain quotes or spaces (the patterns forbid
+ * them), so the script can take them as `P_<name>='{{ name }}'` safely. Defaults are BNN-PYNQ's mnist.py
+ * hyper-parameters.
  */
-export const TRAIN_PARAMETER_SPECS: Record<TrainDocumentParameter, ParameterSpec> = {
-  runId: {
-    description:
-      'Run id (lower-case letters, digits, dashes; 3-80 characters). Empty: the instance makes one.',
-    default: '',
-    allowedPattern: orEmpty(RUN_ID_PATTERN),
-  },
-  dataset: {
-    description: 'fashion-mnist, mnist, or a dataset uploaded to the DatasetBucket under datasets/<name>/',
-    default: DEFAULT_DATASET,
-    allowedPattern: DATASET_NAME_PATTERN.source,
-  },
-  epochs: { description: 'Training epochs (1-10000)', default: '1000', allowedPattern: WHOLE },
-  batchSize: { description: 'Mini-batch size', default: '100', allowedPattern: WHOLE },
-  learningRateStart: { description: 'Adam learning rate at epoch 1', default: '0.003', allowedPattern: RATE },
-  learningRateEnd: {
-    description: 'Learning rate at the last epoch (exponential decay)',
-    default: '3e-7',
-    allowedPattern: RATE,
-  },
-  seed: { description: 'Random seed', default: '0', allowedPattern: '^[0-9]{1,9}$' },
-  weightBits: {
-    description: 'Weight bits (1: the LFC overlays are W1)',
-    default: '1',
-    allowedPattern: '^1$',
-  },
-  activationBits: {
-    description: 'Activation bits (1 for lfcW1A1, 2 for lfcW1A2)',
-    default: '1',
-    allowedPattern: '^[12]$',
-  },
-  limitTrain: {
-    description: 'Use only the first N training images (0 = all); for quick checks',
-    default: '0',
-    allowedPattern: '^(0|[1-9][0-9]{0,5})$',
-  },
-  select: {
-    description: 'Best-model selection: board (the board decision rule) or argmax',
-    default: 'board',
-    allowedPattern: '^(board|argmax)$',
-  },
-  keepRunning: {
-    description: 'true: leave the instance running when the run ends (default: it stops itself)',
-    default: 'false',
-    allowedPattern: '^(true|false)$',
-  },
-};
+export const TRAIN_PARAMETER_SPECS: Record<TrainDocumentParameter, ParameterSpec> = Object.fromEntries(
+  TRAINING_PARAMETERS.map((p) => [
+    p.name,
+    { description: p.description, default: p.default, allowedPattern: patternSource(p) },
+  ]),
+);
 
 /**
- * The document's runShellScript lines: the script's shebang, one `P_<name>='{{ name }}'` line per
+ * The document's runShellScript lines: the script's shebang, one `export P_<name>='{{ name }}'` line per
  * parameter, then the rest of scripts/instance/ssm/train.sh.
  */
 export function trainRunCommand(script: string = fs.readFileSync(TRAIN_SCRIPT, 'utf8')): string[] {
   const lines = script.replace(/\n$/, '').split('\n');
   const shebang = lines[0].startsWith('#!') ? [lines.shift() as string] : [];
-  const assignments = TRAIN_DOCUMENT_PARAMETERS.map((name) => `P_${name}='{{ ${name} }}'`);
+  // Exported: the script reads them by name (${!var}), which shellcheck cannot follow.
+  const assignments = TRAIN_DOCUMENT_PARAMETERS.map((name) => `export P_${name}='{{ ${name} }}'`);
   return [
     ...shebang,
     '# Parameters (validated by SSM against allowedPattern before this runs)',

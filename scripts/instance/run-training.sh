@@ -169,19 +169,22 @@ if [[ -z "$(find "$RUN_DIR/checkpoint" -type f ! -name '.*' 2>/dev/null | head -
   fi
 fi
 
-# Training arguments from run.json (validated by the train document; bnn_train validates again: exit 2).
-args=(--data-dir "$DATA" --run-dir "$RUN_DIR" --run-id "$RUN_ID" --dataset "$DATASET" --device "$BNN_DEVICE")
-add_arg() { local v; v=$(req "$2"); if [[ -n "$v" ]]; then args+=("$1" "$v"); fi; }
-add_arg --epochs epochs
-add_arg --batch-size batchSize
-add_arg --lr-start learningRateStart
-add_arg --lr-end learningRateEnd
-add_arg --seed seed
-add_arg --wb weightBits
-add_arg --ab activationBits
-add_arg --select select
-LIMIT=$(req limitTrain)
-if [[ -n "$LIMIT" && "$LIMIT" != 0 ]]; then args+=(--limit-train "$LIMIT"); fi
+# Training arguments: every trainer option of the training-parameter table, its value from run.json (validated by
+# the train document; bnn_train validates again: exit 2). Required options first, then --device, then the rest.
+PARAMETERS_TABLE="$HERE/training-parameters.json"
+add_args() { # add_args REQUIRED(true|false)
+  local flag key omit v
+  while IFS= read -r flag && IFS= read -r key && IFS= read -r omit; do
+    v=$(req "$key")
+    if [[ -n "$v" && "$v" != "$omit" ]]; then args+=("$flag" "$v"); fi
+  done < <(jq -r --argjson required "$1" \
+    '.parameters[] | select(.trainer != null and (.trainerRequired // false) == $required)
+     | .trainer, .name, (.trainerOmits // "")' "$PARAMETERS_TABLE")
+}
+args=(--data-dir "$DATA" --run-dir "$RUN_DIR")
+add_args true
+args+=(--device "$BNN_DEVICE")
+add_args false
 args+=(--on-epoch "bash $(printf '%q' "$HERE/run-training.sh") --sync $RUN_ID")
 
 # SIGTERM (systemctl stop, shutdown, spot stop) reaches this wrapper only (KillMode=mixed): pass it on to

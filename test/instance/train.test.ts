@@ -12,6 +12,7 @@ import {
   runStateKey,
   TRAIN_DOCUMENT_PARAMETERS,
 } from '../../lib/layout';
+import { TRAINING_PARAMETERS } from '../../lib/training/parameters';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS } from './support/instance';
 
@@ -199,6 +200,24 @@ describe('starting a run with the document', () => {
       'systemctl enable bnn-pynq-train@run-start-1.service',
       'systemctl start --no-block bnn-pynq-train@run-start-1.service',
     ]);
+  });
+
+  it('run.json holds every parameter of the training-parameter table, typed as the table says', async () => {
+    const i = readyInstance();
+    const values: Record<string, string> = { runId: 'run-table-1' };
+    for (const p of TRAINING_PARAMETERS) if (p.name !== 'runId') values[p.name] = p.default;
+    const r = startRun(i, values);
+    expect(r.status).toBe(0);
+    const request = JSON.parse(await text(runKeys('run-table-1').request));
+    for (const p of TRAINING_PARAMETERS) {
+      const typed =
+        p.type === 'integer' || p.type === 'number'
+          ? Number(values[p.name])
+          : p.type === 'boolean'
+            ? values[p.name] === 'true'
+            : values[p.name];
+      expect([p.name, request[p.name]]).toEqual([p.name, typed]);
+    }
   });
 
   it('makes a run id when none is given', () => {

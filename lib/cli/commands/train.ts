@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack, type StackResources } from '../../cloud/discovery';
 import { describeInstance, ensureReady } from '../../cloud/instance';
@@ -14,29 +14,63 @@ import {
   newRunId,
 } from '../../layout';
 import { totalEpochs } from '../../report/progress';
-import { nonNegativeInt, positiveInt } from '../args';
+import { parameterPattern, TRAINING_PARAMETERS, type TrainingParameter } from '../../training/parameters';
+import { positiveInt } from '../args';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatDuration, formatPercent, progressBar } from '../ui/format';
 import { startSpinner } from '../ui/spinner';
 import { paint } from '../ui/terminal';
 
-/** How `--select` picks the best epoch (the train document's `select` parameter). */
-const SELECT_RULES = ['board', 'argmax'] as const;
-/** The largest seed the train document's allowedPattern (`^[0-9]{1,9}$`) takes. */
-const TRAIN_SEED_MAX = 999_999_999;
-
+/**
+ * `bnn-pynq train`'s options. The training parameters among them are made from the training-parameter table
+ * (scripts/instance/training-parameters.json), under commander's name for the table's `cli` flag.
+ */
 export interface TrainOptions {
-  dataset: string;
+  dataset?: string;
   epochs?: number;
   wb?: number;
   ab?: number;
   batchSize?: number;
+  lrStart?: number;
+  lrEnd?: number;
   seed?: number;
   limitTrain?: number;
-  select?: (typeof SELECT_RULES)[number];
+  select?: string;
   keepRunning?: boolean;
   follow?: boolean;
   timeout?: number;
+  /** Any other parameter of the table. */
+  [option: string]: string | number | boolean | undefined;
+}
+
+/** The table's parameters that are `bnn-pynq train` options, each with its commander Option. */
+function cliParameters(): Array<{ parameter: TrainingParameter; option: Option }> {
+  return TRAINING_PARAMETERS.flatMap((parameter) =>
+    parameter.cli === null ? [] : [{ parameter, option: trainOption(parameter, parameter.cli) }],
+  );
+}
+
+/**
+ * The commander Option of a table parameter: the table's description (and default) as help. A pattern that is a
+ * list of words (`^(board|argmax)$`) becomes commander's choices(); any other value must match the table's
+ * pattern (what the `train` document would accept) and becomes a number when the table says so.
+ */
+export function trainOption(parameter: TrainingParameter, flags: string): Option {
+  const option = new Option(
+    flags,
+    parameter.type === 'boolean'
+      ? parameter.description
+      : `${parameter.description} (default: ${parameter.default})`,
+  );
+  if (parameter.type === 'boolean') return option;
+  const pattern = parameterPattern(parameter);
+  const words = /^\^\(([a-z0-9-]+(?:\|[a-z0-9-]+)+)\)\$$/.exec(pattern.source);
+  if (words?.[1] && parameter.type === 'string') return option.choices(words[1].split('|'));
+  return option.argParser((value: string) => {
+    if (!pattern.test(value))
+      throw new InvalidArgumentError(`${option.long} must be ${parameter.expected}, got "${value}"`);
+    return parameter.type === 'integer' || parameter.type === 'number' ? Number(value) : value;
+  });
 }
 
 /** One line about a run's progress, tolerant of whatever fields progress.jsonl has. */
@@ -125,9 +159,10 @@ export async function followRun(
 
 export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<string> {
   const { term, clients } = env;
-  if (!DATASET_NAME_PATTERN.test(options.dataset)) {
+  const dataset = options.dataset ?? DEFAULT_DATASET;
+  if (!DATASET_NAME_PATTERN.test(dataset)) {
     throw new UserError(
-      `--dataset "${options.dataset}" is not a dataset name (lower-case letters, digits and dashes, e.g. fashion-mnist)`,
+      `--dataset "${dataset}" is not a dataset name (lower-case letters, digits and dashes, e.g. fashion-mnist)`,
     );
   }
   if ((options.wb ?? 1) !== 1 || (options.ab ?? 1) !== 1) {
@@ -136,11 +171,11 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
     );
   }
   const stack = await discoverStack(clients, env.stackName, env.region);
-  if (!(BUILTIN_DATASETS as readonly string[]).includes(options.dataset)) {
-    const key = `${datasetPrefix(options.dataset)}${DATASET_MANIFEST_FILE}`;
+  if (!(BUILTIN_DATASETS as readonly string[]).includes(dataset)) {
+    const key = `${datasetPrefix(dataset)}${DATASET_MANIFEST_FILE}`;
     if (!(await objectExists(clients, stack.datasetBucket, key))) {
       throw new UserError(
-        `dataset ${options.dataset} is not in s3://${stack.datasetBucket}/${datasetPrefix(options.dataset)}: upload it with \`bnn-pynq dataset import <folder> --name ${options.dataset} --upload\` (built-in: ${BUILTIN_DATASETS.join(', ')})`,
+        `dataset ${dataset} is not in s3://${stack.datasetBucket}/${datasetPrefix(dataset)}: upload it with \`bnn-pynq dataset import <folder> --name ${dataset} --upload\` (built-in: ${BUILTIN_DATASETS.join(', ')})`,
       );
     }
   }
@@ -164,20 +199,14 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
     );
   }
 
-  const runId = newRunId(options.dataset, new Date(env.clock.now()));
-  const str = (v: number | undefined) => (v === undefined ? undefined : String(v));
-  const parameters: TrainParameters = {
-    runId,
-    dataset: options.dataset,
-    epochs: str(options.epochs),
-    weightBits: str(options.wb),
-    activationBits: str(options.ab),
-    batchSize: str(options.batchSize),
-    seed: str(options.seed),
-    limitTrain: str(options.limitTrain),
-    select: options.select,
-    keepRunning: options.keepRunning ? 'true' : undefined,
-  };
+  const runId = newRunId(dataset, new Date(env.clock.now()));
+  // Only what the user gave; the document's defaults (the table's) fill the rest. A flag left off is not sent.
+  const parameters: TrainParameters = { runId, dataset };
+  for (const { parameter, option } of cliParameters()) {
+    const value = options[option.attributeName()];
+    if (value !== undefined && value !== false && parameter.name !== 'dataset')
+      parameters[parameter.name] = String(value);
+  }
   const commandId = await sendTrainCommand(clients, stack, parameters);
   const invocation = await waitForCommand(clients, commandId, stack.instanceId, { clock: env.clock });
   if (invocation.status !== 'Success') {
@@ -189,7 +218,7 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
   }
   term.out(`${runId}\n`);
   term.err(
-    `run ${runId} started on ${options.dataset}. Watch it: \`bnn-pynq watch ${runId}\` or \`bnn-pynq logs ${runId} -f\`; list: \`bnn-pynq runs\`\n`,
+    `run ${runId} started on ${dataset}. Watch it: \`bnn-pynq watch ${runId}\` or \`bnn-pynq logs ${runId} -f\`; list: \`bnn-pynq runs\`\n`,
   );
   if (!options.keepRunning)
     term.err('the instance stops itself when the run ends (--keep-running keeps it up)\n');
@@ -211,35 +240,12 @@ export async function runWatch(env: CloudEnv, runId: string): Promise<void> {
 }
 
 export function register(program: Command, ctx: CliContext): void {
+  const train = program
+    .command('train')
+    .description('Start a training run on the instance (starting the instance if needed); prints the run id');
+  for (const { option } of cliParameters()) train.addOption(option);
   addCloudOptions(
-    program
-      .command('train')
-      .description(
-        'Start a training run on the instance (starting the instance if needed); prints the run id',
-      )
-      .option('--dataset <name>', 'dataset to train on (built-in or uploaded)', DEFAULT_DATASET)
-      .option(
-        '--epochs <n>',
-        'number of epochs (default: the train document default)',
-        positiveInt('--epochs'),
-      )
-      .option('--wb <bits>', 'weight bits (1 for the lfcW1A1 overlay)', positiveInt('--wb'))
-      .option('--ab <bits>', 'activation bits (1 for the lfcW1A1 overlay)', positiveInt('--ab'))
-      .option('--batch-size <n>', 'mini-batch size', positiveInt('--batch-size'))
-      // The train document takes up to 9 digits (its allowedPattern), and 0 is its default seed.
-      .option('--seed <n>', 'random seed', nonNegativeInt('--seed', TRAIN_SEED_MAX))
-      .option(
-        '--limit-train <n>',
-        'train on the first n images only (smoke runs)',
-        positiveInt('--limit-train'),
-      )
-      .addOption(
-        new Option(
-          '--select <rule>',
-          'pick the best epoch by "board" (default) or "argmax" validation error',
-        ).choices(SELECT_RULES),
-      )
-      .option('--keep-running', 'keep the instance running after the run ends')
+    train
       .option('-f, --follow', 'show a live progress bar until the run ends')
       .option(
         '--timeout <minutes>',

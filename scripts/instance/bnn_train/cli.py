@@ -2,18 +2,15 @@
 
 import argparse
 import os
-import re
 import resource
 import signal
 import sys
 import time
 
-from bnn_train import networks
+from bnn_train import networks, parameters
 from bnn_train.errors import InputError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # lib/layout.ts DATASET_NAME_PATTERN
-RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,79}$")  # lib/layout.ts RUN_ID_PATTERN
 
 DEVICE_FLAGS = {
     # BNN-PYNQ's CPU Dockerfile settings; every op is compiled with g++ (Round3 has no Python implementation).
@@ -29,25 +26,35 @@ class Parser(argparse.ArgumentParser):
         sys.exit(EXIT_INPUT)
 
 
-def parse_args(argv):
+# bnn_train's own range rules, reported in its words before the table's pattern is tried (a value passing these
+# must still match the pattern: "010" epochs is refused).
+OWN_RULES = {
+    "epochs": lambda v: v >= 1 or "must be at least 1",
+    "learningRateStart": lambda v: v > 0 or "must be positive",
+    "learningRateEnd": lambda v: v > 0 or "must be positive",
+}
+
+
+def build_parser():
     p = Parser(
         prog="python3 -m bnn_train",
         description="Train a BNN-PYNQ network (LFC on an idx dataset, CNV on CIFAR-10 binary records).",
     )
     p.add_argument("--data-dir", required=True, help="lfc: the four idx .gz files; cnv: data_batch_N.bin + test_batch.bin")
     p.add_argument("--run-dir", required=True, help="receives progress.jsonl, checkpoint/, model.npz, result.json")
-    p.add_argument("--run-id", required=True)
-    p.add_argument("--dataset", required=True, help="dataset name (recorded in result.json)")
     p.add_argument(
         "--network", default=networks.DEFAULT, choices=list(networks.NETWORKS), help=f"overlay (default {networks.DEFAULT})"
     )
-    p.add_argument("--epochs", type=int, default=None, help="default: BNN-PYNQ's (lfc 1000, cnv 500)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: BNN-PYNQ's (lfc 100, cnv 50)")
-    p.add_argument("--lr-start", type=float, default=None, help="default: BNN-PYNQ's (lfc 0.003, cnv 0.001)")
-    p.add_argument("--lr-end", type=float, default=None, help="default: 3e-7")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--wb", type=int, default=None, choices=[1, 2], help="weight bits: must be the network's if given")
-    p.add_argument("--ab", type=int, default=None, choices=[1, 2], help="activation bits: must be the network's if given")
+    # The training parameters, from scripts/instance/training-parameters.json (read as text, checked in parse_args).
+    for param in parameters.TRAINER:
+        required = bool(param.get("trainerRequired"))
+        if required:
+            default, help_text = None, param["description"]
+        elif param.get("trainerDefault") == "network":
+            default, help_text = None, f"{param['description']} (default: the network's; {networks.DEFAULT}: {param['default']})"
+        else:
+            default, help_text = param["default"], f"{param['description']} (default: {param['default']})"
+        p.add_argument(param["trainer"], dest=parameters.dest(param), required=required, default=default, help=help_text)
     p.add_argument(
         "--graph",
         default=None,
@@ -56,13 +63,36 @@ def parse_args(argv):
         "bnn-pynq (BNN-PYNQ's training as written; default for lfc)",
     )
     p.add_argument("--device", default="cpu", choices=sorted(DEVICE_FLAGS))
-    p.add_argument("--limit-train", type=int, default=None, help="train on the first N training images only (smoke runs)")
-    p.add_argument(
-        "--select", default="board", choices=["board", "argmax"], help="rule that picks the best epoch (default: board)"
-    )
     p.add_argument("--on-epoch", default=None, help="shell command run after each epoch's files are written")
+    return p
+
+
+def parse_args(argv):
+    p = build_parser()
     args = p.parse_args(argv)
     problems = []
+    for param in parameters.TRAINER:
+        name = parameters.dest(param)
+        text = getattr(args, name)
+        if text is None:  # not given, and its default is the network's (filled in below)
+            continue
+        complaint = parameters.problem(param, text)
+        value = None
+        try:
+            value = parameters.convert(param, text)
+        except ValueError:
+            pass
+        rule = OWN_RULES.get(param["name"])
+        verdict = rule(value) if rule and value is not None else True
+        if verdict is not True:
+            complaint = f"{param['trainer']} {text}: {verdict}"
+        if complaint:
+            problems.append(complaint)
+        elif text == param.get("trainerOmits"):
+            value = None
+        setattr(args, name, value)
+    if problems:
+        p.error("; ".join(problems))
     net = networks.get(args.network)
     for flag, attr, value in (("--wb", "wb", net.weight_bits), ("--ab", "ab", net.activation_bits)):
         given = getattr(args, attr)
@@ -73,20 +103,6 @@ def parse_args(argv):
         if getattr(args, attr) is None:
             setattr(args, attr, getattr(net, attr))
     args.graph = args.graph or networks.DEFAULT_GRAPH[net.family]
-    if args.epochs < 1:
-        problems.append(f"--epochs {args.epochs}: must be at least 1")
-    if args.batch_size < 1:
-        problems.append(f"--batch-size {args.batch_size}: must be at least 1")
-    if not (args.lr_start > 0 and args.lr_end > 0):
-        problems.append("--lr-start and --lr-end must be positive")
-    if args.limit_train is not None and args.limit_train < 1:
-        problems.append(f"--limit-train {args.limit_train}: must be at least 1")
-    if not DATASET_NAME.match(args.dataset):
-        problems.append(f"--dataset {args.dataset!r}: lower-case letters, digits and dashes only")
-    if not RUN_ID.match(args.run_id):
-        problems.append(f"--run-id {args.run_id!r}: lower-case letters, digits and dashes, 3 to 80 characters")
-    if not (0 <= args.seed < 2**32):
-        problems.append(f"--seed {args.seed}: must be in 0..2^32-1")
     if problems:
         p.error("; ".join(problems))
     return args

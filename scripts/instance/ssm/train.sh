@@ -1,6 +1,6 @@
 #!/bin/bash
 # The script of the SSM Command document `train` (lib/constructs/train-document.ts puts it after lines
-# P_<parameter>='{{ <parameter> }}', one per document parameter). It validates the request, writes
+# export P_<parameter>='{{ <parameter> }}', one per document parameter). It validates the request, writes
 # runs/<runId>/run.json, starts bnn-pynq-train@<runId>.service and prints the run id. It returns at once;
 # the run itself lives in systemd (survives the SSM agent, reboots, spot stop/start).
 # The agent may run this with sh: switch to bash first (this line is POSIX).
@@ -25,32 +25,31 @@ check() { # check NAME VALUE REGEX WHAT
   [[ "$2" =~ $3 ]] || fail "parameter $1='$2' is not valid: expected $4"
 }
 
-RUN_ID=${P_runId:-}
-DATASET=${P_dataset:-fashion-mnist}
-EPOCHS=${P_epochs:-1000}
-BATCH=${P_batchSize:-100}
-LR_START=${P_learningRateStart:-0.003}
-LR_END=${P_learningRateEnd:-3e-7}
-SEED=${P_seed:-0}
-WB=${P_weightBits:-1}
-AB=${P_activationBits:-1}
-LIMIT=${P_limitTrain:-0}
-SELECT=${P_select:-board}
-KEEP=${P_keepRunning:-false}
+# Every parameter of the training-parameter table ($BNN_SRC/training-parameters.json, the one the document's
+# parameters are made from): its value, or the table's default when this script is run by hand, checked against
+# the table's pattern (SSM checked it already).
+PARAMETERS_TABLE="$BNN_SRC/training-parameters.json"
+[[ -f "$PARAMETERS_TABLE" ]] || fail "$PARAMETERS_TABLE is missing: the instance's scripts are incomplete"
+declare -A V
+while IFS= read -r name && IFS= read -r default && IFS= read -r pattern && IFS= read -r empty_ok &&
+  IFS= read -r expected; do
+  var="P_$name"
+  value=${!var:-$default}
+  [[ -z "$value" && "$empty_ok" == true ]] || check "$name" "$value" "$pattern" "$expected"
+  V[$name]=$value
+done < <(jq -r '.patterns as $p | .parameters[] | .name, .default, $p[.pattern], (.emptyAllowed // false), .expected' \
+  "$PARAMETERS_TABLE")
+[[ ${#V[@]} -gt 0 ]] || fail "$PARAMETERS_TABLE lists no parameters (not valid JSON?)"
 
-NUM='^[1-9][0-9]{0,5}$'
-FLOAT='^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,2})?$'
-check dataset "$DATASET" "$DATASET_RE" "a dataset name (lower-case letters, digits, dashes), e.g. fashion-mnist"
-check epochs "$EPOCHS" "$NUM" "a whole number of epochs ≥ 1"
-check batchSize "$BATCH" "$NUM" "a whole number ≥ 1"
-check learningRateStart "$LR_START" "$FLOAT" "a positive number such as 0.003"
-check learningRateEnd "$LR_END" "$FLOAT" "a positive number such as 3e-7"
-check seed "$SEED" '^[0-9]{1,9}$' "a whole number ≥ 0"
-check weightBits "$WB" '^1$' "1 (the LFC overlays have 1-bit weights)"
-check activationBits "$AB" '^[12]$' "1 or 2"
-check limitTrain "$LIMIT" '^(0|[1-9][0-9]{0,5})$' "0 (all) or a number of training images"
-check select "$SELECT" '^(board|argmax)$' "board or argmax"
-check keepRunning "$KEEP" '^(true|false)$' "true or false"
+RUN_ID=${V[runId]}
+DATASET=${V[dataset]}
+EPOCHS=${V[epochs]}
+LR_START=${V[learningRateStart]}
+LR_END=${V[learningRateEnd]}
+WB=${V[weightBits]}
+AB=${V[activationBits]}
+KEEP=${V[keepRunning]}
+
 [[ $EPOCHS -le 10000 ]] || fail "parameter epochs=$EPOCHS is too large (at most 10000)"
 awk -v s="$LR_START" -v e="$LR_END" 'BEGIN { exit !(s > 0 && e > 0 && e <= s) }' ||
   fail "learning rates must be > 0 with learningRateEnd ($LR_END) ≤ learningRateStart ($LR_START)"
@@ -84,14 +83,16 @@ fi
 
 RUN_DIR="$BNN_RUNS_DIR/$RUN_ID"
 mkdir -p "$RUN_DIR"
-jq -n --arg runId "$RUN_ID" --arg dataset "$DATASET" --argjson epochs "$EPOCHS" --argjson batchSize "$BATCH" \
-  --arg lrs "$LR_START" --arg lre "$LR_END" --argjson seed "$SEED" --argjson wb "$WB" --argjson ab "$AB" \
-  --argjson limitTrain "$LIMIT" --arg select "$SELECT" --argjson keepRunning "$KEEP" --arg at "$(ts)" \
-  --arg instance "$(instance_id)" \
-  '{runId: $runId, dataset: $dataset, network: "lfcW\($wb)A\($ab)", epochs: $epochs, batchSize: $batchSize,
-    learningRateStart: ($lrs | tonumber), learningRateEnd: ($lre | tonumber), seed: $seed, weightBits: $wb,
-    activationBits: $ab, limitTrain: $limitTrain, select: $select, keepRunning: $keepRunning,
-    requestedAt: $at, instanceId: $instance}' >"$RUN_DIR/run.json"
+V[runId]=$RUN_ID
+# run.json: every table parameter under its name, typed as the table says, plus what the instance adds.
+named=()
+for name in "${!V[@]}"; do named+=(--arg "$name" "${V[$name]}"); done
+jq -n --slurpfile table "$PARAMETERS_TABLE" "${named[@]}" --arg at "$(ts)" --arg instance "$(instance_id)" \
+  '$ARGS.named as $v
+   | ($table[0].parameters | map(.type as $t | {key: .name, value: ($v[.name]
+       | if $t == "integer" or $t == "number" then tonumber elif $t == "boolean" then . == "true" else . end)})
+     | from_entries)
+   + {network: "lfcW\($v.weightBits)A\($v.activationBits)", requestedAt: $at, instanceId: $instance}' >"$RUN_DIR/run.json"
 s3cli s3 cp --only-show-errors "$RUN_DIR/run.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/run.json"
 jq -n --arg runId "$RUN_ID" --arg at "$(ts)" '{runId: $runId, state: "starting", updatedAt: $at, attempt: 0}' >"$RUN_DIR/.state.json"
 s3cli s3 cp --only-show-errors "$RUN_DIR/.state.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/state.json"
