@@ -1,11 +1,11 @@
 /**
- * Reading the training run's records, tolerantly: `progress.jsonl` (one JSON object per epoch, written by
- * the instance's training loop) and `verify.json` (written by the conversion job). Field names are matched
- * by their words, not letter for letter (`valid_error_board`, `validationErrorBoard`, `val.error.board`
- * all mean the same), and missing fields stay undefined. Errors and accuracies are percents, as
- * scripts/instance/bnn_train/progress.py writes them (`val_error_board`, `test_error_argmax`, ...).
- * Pure: no I/O.
+ * Reading the training run's records: `progress.jsonl` (one JSON object per epoch, written by the instance's
+ * training loop) and `verify.json` (written by the conversion job). progress.jsonl's fields are defined once, in
+ * scripts/instance/progress.schema.json (the Python writer builds its records from the same file): each property
+ * read here names its EpochPoint field with `x-report`. Fields the schema does not have, and values of another
+ * type, are left out; missing fields stay undefined. Errors are percents. Pure: no I/O.
  */
+import progressSchema from '../../scripts/instance/progress.schema.json';
 
 export type Rule = 'argmax' | 'board';
 
@@ -31,74 +31,62 @@ export interface ProgressLog {
   skipped: number;
 }
 
-/** Splits camelCase, snake_case, dotted and dashed names into lower-case words. */
-function words(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
+type Scalar = Exclude<keyof EpochPoint, 'validError' | 'testError'>;
+/** Where a schema property lands in an EpochPoint: a scalar field, or a series and its decision rule. */
+export type ReportTarget = Scalar | `${'validError' | 'testError'}.${Rule}`;
+const SCALARS: readonly Scalar[] = [
+  'epoch',
+  'epochs',
+  'trainLoss',
+  'bestValidError',
+  'bestEpoch',
+  'seconds',
+  'etaSeconds',
+  'learningRate',
+];
+export const REPORT_TARGETS: readonly ReportTarget[] = [
+  ...SCALARS,
+  ...(['validError', 'testError'] as const).flatMap((s) =>
+    (['argmax', 'board'] as const).map((r) => `${s}.${r}` as const),
+  ),
+];
+
+interface SchemaProperty {
+  type?: string | string[];
+  enum?: readonly unknown[];
+  description?: string;
+  'x-report'?: string;
 }
+/** The record's properties, as the schema defines them. */
+export const PROGRESS_PROPERTIES: Readonly<Record<string, SchemaProperty>> = progressSchema.properties;
 
-/** Flattens nested objects into [path, number] pairs: {valid: {error: {board: 1}}} → [['valid_error_board', 1]]. */
-function numericFields(value: unknown, prefix = ''): Array<[string, number]> {
-  if (typeof value === 'number' && Number.isFinite(value)) return [[prefix, value]];
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
-      numericFields(v, prefix ? `${prefix}_${k}` : k),
-    );
-  }
-  return [];
-}
+/** [schema field, EpochPoint target] for every property the report reads. */
+export const REPORTED_FIELDS: ReadonlyArray<readonly [string, ReportTarget]> = Object.entries(
+  PROGRESS_PROPERTIES,
+).flatMap(([field, spec]) => {
+  const target = spec['x-report'];
+  if (target === undefined) return [];
+  if (!(REPORT_TARGETS as readonly string[]).includes(target))
+    throw new Error(`progress.schema.json: ${field} has x-report "${target}", not an EpochPoint field`);
+  return [[field, target as ReportTarget] as const];
+});
 
-const has = (w: string[], ...any: string[]) => any.some((a) => w.includes(a));
-const VALID = ['val', 'valid', 'validation'];
-const ERROR = ['err', 'error', 'errors'];
-const ACC = ['acc', 'accuracy'];
-const ruleOf = (w: string[]): Rule => (has(w, 'board', 'hw', 'hardware', 'bit', 'bits') ? 'board' : 'argmax');
-
-interface Raw {
-  point: EpochPoint;
-  /** Accuracy fields, turned into errors (100 - accuracy) unless the line also has the error itself. */
-  accuracies: Array<{ series: 'validError' | 'testError'; rule: Rule; value: number }>;
-}
-
-function classify(obj: Record<string, unknown>): Raw | undefined {
+function pointOf(obj: Record<string, unknown>): EpochPoint | undefined {
   const point: EpochPoint = { epoch: Number.NaN, validError: {}, testError: {} };
-  const accuracies: Raw['accuracies'] = [];
-  for (const [key, value] of numericFields(obj)) {
-    const w = words(key);
-    const isErr = has(w, ...ERROR);
-    const isAcc = has(w, ...ACC);
-    if (has(w, 'best')) {
-      if (has(w, 'epoch')) point.bestEpoch = value;
-      else if (isErr && (has(w, ...VALID) || !has(w, 'test'))) {
-        // Prefer the board rule's best when both are written (the board rule selects the model by default).
-        if (point.bestValidError === undefined || ruleOf(w) === 'board') point.bestValidError = value;
-      }
-      continue;
-    }
-    if (w.length === 1 && w[0] === 'epoch') point.epoch = value;
-    else if (has(w, 'epochs') || (has(w, 'total') && has(w, 'epoch'))) point.epochs = value;
-    else if (has(w, 'eta')) point.etaSeconds = value;
-    else if (has(w, 'lr') || (has(w, 'learning') && has(w, 'rate'))) point.learningRate = value;
-    else if (has(w, 'loss') && !has(w, ...VALID, 'test')) point.trainLoss = value;
-    else if (isErr || isAcc) {
-      const series = has(w, ...VALID) ? 'validError' : has(w, 'test') ? 'testError' : undefined;
-      if (!series) continue;
-      if (isErr) point[series][ruleOf(w)] = value;
-      else accuracies.push({ series, rule: ruleOf(w), value });
-    } else if (has(w, 'seconds', 'secs', 'duration') && !has(w, 'elapsed', 'total')) {
-      point.seconds = value;
-    }
+  for (const [field, target] of REPORTED_FIELDS) {
+    const value = obj[field];
+    // Every field the report reads is a number (integer or not); null (not computed) and other types stay out.
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const [series, rule] = target.split('.') as ['validError' | 'testError', Rule];
+    if (rule) point[series][rule] = value;
+    else point[target as Scalar] = value;
   }
-  if (!Number.isFinite(point.epoch)) return undefined;
-  return { point, accuracies };
+  return Number.isInteger(point.epoch) ? point : undefined;
 }
 
 /** Parses progress.jsonl text. Blank and unparseable lines are skipped (and counted), never fatal. */
 export function parseProgress(text: string): ProgressLog {
-  const raws: Raw[] = [];
+  const read: EpochPoint[] = [];
   let skipped = 0;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -109,20 +97,16 @@ export function parseProgress(text: string): ProgressLog {
       skipped++;
       continue;
     }
-    const raw =
+    const point =
       obj && typeof obj === 'object' && !Array.isArray(obj)
-        ? classify(obj as Record<string, unknown>)
+        ? pointOf(obj as Record<string, unknown>)
         : undefined;
-    if (raw) raws.push(raw);
+    if (point) read.push(point);
     else skipped++;
   }
   // A resumed run can repeat an epoch: the last line written for an epoch wins.
   const byEpoch = new Map<number, EpochPoint>();
-  for (const { point, accuracies } of raws) {
-    // An error field wins over an accuracy field for the same series and rule.
-    for (const a of accuracies) point[a.series][a.rule] ??= 100 - a.value;
-    byEpoch.set(point.epoch, point);
-  }
+  for (const point of read) byEpoch.set(point.epoch, point);
   const points = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   // Fill "best so far" when the writer did not: the lowest validation error up to each epoch (board rule first).
   let best: { error: number; epoch: number } | undefined;

@@ -23,12 +23,15 @@ describe('parseProgress', () => {
     });
   });
 
-  test('tolerates missing fields, other spellings, nesting, accuracies, blank and broken lines', () => {
+  // Changed with issue 15 (progress.jsonl defined once, no guessing by field name): this test used to feed other
+  // spellings (trainLoss, validationErrorBoard), nesting and accuracies and expect them read; the same lines now
+  // use the schema's names, and the next test asserts that other spellings are not read.
+  test('tolerates missing fields, blank and broken lines', () => {
     const text = [
-      '{"epoch": 1, "trainLoss": 0.11, "validationErrorBoard": 19.5}',
+      '{"epoch": 1, "train_loss": 0.11, "val_error_board": 19.5}',
       '',
       'not json',
-      '{"epoch": 2, "valid": {"error": {"board": 18.0, "argmax": 17.1}}, "test_accuracy": 82.5}',
+      '{"epoch": 2, "val_error_board": 18.0, "val_error_argmax": 17.1, "test_error_argmax": 17.5}',
       '[1,2]',
       '{"no_epoch_here": true}',
       '{"epoch": 3}',
@@ -46,6 +49,22 @@ describe('parseProgress', () => {
       [18.0, 2],
     ]);
     expect(log.points[2].validError).toEqual({});
+  });
+
+  test('guesses nothing: other spellings, nesting, accuracies, strings and nulls are not read', () => {
+    const log = parseProgress(
+      JSON.stringify({
+        epoch: 1,
+        trainLoss: 0.11,
+        validationErrorBoard: 19.5,
+        valid: { error: { board: 18 } },
+        test_accuracy: 82.5,
+        val_error_argmax: '17.1',
+        test_error_board: null,
+      }),
+    );
+    expect(log.points).toEqual([{ epoch: 1, validError: {}, testError: {} }]);
+    expect(parseProgress('{"epoch": 1.5}').skipped).toBe(1);
   });
 
   test('a resumed run that rewrote an epoch keeps the last line for it, in epoch order', () => {

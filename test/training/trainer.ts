@@ -6,40 +6,14 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PROGRESS_PROPERTIES } from '../../lib/report/progress';
 import { REPO_ROOT } from '../support/cli';
 
 export const PYTHON = '/usr/bin/python3';
 export const MINUTES = 60_000;
 
 /** Every field of a progress.jsonl line (scripts/instance/bnn_train/progress.py). */
-export const PROGRESS_FIELDS = [
-  'epoch',
-  'epochs',
-  'lr',
-  'train_loss',
-  'val_loss',
-  'val_error_argmax',
-  'val_error_board',
-  'val_no_bit_rate',
-  'val_multi_bit_rate',
-  'val_nonpositive_rate',
-  'test_loss',
-  'test_error_argmax',
-  'test_error_board',
-  'test_no_bit_rate',
-  'test_multi_bit_rate',
-  'test_nonpositive_rate',
-  'select',
-  'improved',
-  'best_epoch',
-  'best_val_error',
-  'best_test_error_board',
-  'best_test_error_argmax',
-  'seconds',
-  'elapsed_seconds',
-  'eta_seconds',
-  'time',
-];
+export const PROGRESS_FIELDS = Object.keys(PROGRESS_PROPERTIES);
 
 export interface Run {
   status: number | null;

@@ -1,19 +1,17 @@
-"""progress.jsonl records: one per epoch; error figures are percentages of the images in the set.
+"""progress.jsonl records: one per epoch; error figures are percentages of the images in the set. The fields and what
+each means are defined once, in scripts/instance/progress.schema.json (e.g. *_no_bit_rate / *_multi_bit_rate: LFC, null
+for CNV; *_nonpositive_rate: CNV, null for LFC)."""
 
-*_no_bit_rate / *_multi_bit_rate (LFC, null for CNV): images with no / several output bits set (the highest-bit rule
-answers class 0 / the highest). *_nonpositive_rate (CNV, null for LFC): images whose every class score is <= 0
-(the batch rule answers class 0)."""
-
+import json
+import os
 import time
 
-FIELDS = (
-    "epoch", "epochs", "lr", "train_loss",
-    "val_loss", "val_error_argmax", "val_error_board", "val_no_bit_rate", "val_multi_bit_rate", "val_nonpositive_rate",
-    "test_loss", "test_error_argmax", "test_error_board", "test_no_bit_rate", "test_multi_bit_rate",
-    "test_nonpositive_rate",
-    "select", "improved", "best_epoch", "best_val_error", "best_test_error_board", "best_test_error_argmax",
-    "seconds", "elapsed_seconds", "eta_seconds", "time",
-)  # fmt: skip
+# The record's fields, defined once in scripts/instance/progress.schema.json (the TypeScript reader reads the same
+# file); record() returns them in the schema's order.
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "progress.schema.json")
+with open(SCHEMA_PATH, encoding="utf-8") as _f:
+    SCHEMA = json.load(_f)
+FIELDS = tuple(SCHEMA["properties"])
 
 
 def eta_seconds(epoch_seconds, remaining_epochs):
