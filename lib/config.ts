@@ -7,6 +7,7 @@
  * context or process.env themselves.
  */
 import { z } from 'zod';
+import { ACCURACY_FLOOR, accuracyFloorProblem } from './conversion/config';
 import { UserError } from './errors';
 import { DEFAULT_STACK_NAME } from './layout';
 
@@ -150,12 +151,12 @@ export const ConfigSchema = z.object({
   minAccuracyPercent: z
     .preprocess(
       (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v.trim()) : v),
-      z
-        .number({ error: 'must be a number' })
-        .min(0, { error: 'must be at least 0' })
-        .max(100, { error: 'must be at most 100' }),
+      z.number({ error: 'must be a number' }).superRefine((v, ctx) => {
+        const problem = accuracyFloorProblem(v);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     )
-    .default(50),
+    .default(ACCURACY_FLOOR.default),
 });
 
 export type BnnPynqConfig = z.infer<typeof ConfigSchema>;

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { CONVERSION_ENV, DEFAULT_MIN_ACCURACY_PERCENT } from '../conversion/config';
+import { accuracyFloorProblem, CONVERSION_ENV, DEFAULT_MIN_ACCURACY_PERCENT } from '../conversion/config';
 import { CHECK_OUTCOME_SCRIPT, CHECK_STEP_NAME, CONVERT_STEP_NAME } from '../conversion/outcome';
 import {
   CONVERT_AUTOMATION_PARAMETERS,
@@ -72,8 +72,9 @@ export class ConversionJob extends Construct {
   constructor(scope: Construct, id: string, props: ConversionJobProps) {
     super(scope, id);
     const minAccuracy = props.minAccuracyPercent ?? DEFAULT_MIN_ACCURACY_PERCENT;
-    if (!(minAccuracy >= 0 && minAccuracy <= 100)) {
-      throw new Error(`${this.node.path}: minAccuracyPercent must be between 0 and 100, got ${minAccuracy}`);
+    const floorProblem = accuracyFloorProblem(minAccuracy);
+    if (floorProblem !== undefined) {
+      throw new Error(`${this.node.path}: minAccuracyPercent ${floorProblem}, got ${minAccuracy}`);
     }
 
     // --- The Lambda -------------------------------------------------------------------------------

@@ -12,11 +12,22 @@ export const CONVERSION_ENV = {
 } as const;
 
 /**
- * Default accuracy floor (board rule, percent of the test set). It is there to stop broken params,
- * not mediocre ones: a wrong sign or a mangled npz lands near chance (10 % for 10 classes), while a
- * short real training run of LFC already reaches 75-80 % on Fashion-MNIST and 95+ % on MNIST.
+ * The accuracy floor (board rule, percent of the test set): its default and its range, written once. The deploy
+ * config (lib/config.ts), the ConversionJob construct and the Lambda's environment all check it with
+ * `accuracyFloorProblem`. It is there to stop broken params, not mediocre ones: a wrong sign or a mangled npz
+ * lands near chance (10 % for 10 classes), while a short real training run of LFC already reaches 75-80 % on
+ * Fashion-MNIST and 95+ % on MNIST.
  */
-export const DEFAULT_MIN_ACCURACY_PERCENT = 50;
+export const ACCURACY_FLOOR = { default: 50, min: 0, max: 100 } as const;
+export const DEFAULT_MIN_ACCURACY_PERCENT: number = ACCURACY_FLOOR.default;
+
+/** What is wrong with an accuracy floor, in words that read after its name; undefined when it is fine. */
+export function accuracyFloorProblem(value: number): string | undefined {
+  if (!Number.isFinite(value)) return 'must be a number';
+  if (value < ACCURACY_FLOOR.min) return `must be at least ${ACCURACY_FLOOR.min}`;
+  if (value > ACCURACY_FLOOR.max) return `must be at most ${ACCURACY_FLOOR.max}`;
+  return undefined;
+}
 
 /**
  * How many test images the float model is compared on by default: the whole MNIST-style test set.
@@ -41,9 +52,9 @@ export function conversionConfigFromEnv(env: Record<string, string | undefined>)
   };
   const floorText = env[CONVERSION_ENV.minAccuracyPercent]?.trim();
   const minAccuracyPercent = floorText ? Number(floorText) : DEFAULT_MIN_ACCURACY_PERCENT;
-  if (!Number.isFinite(minAccuracyPercent) || minAccuracyPercent < 0 || minAccuracyPercent > 100) {
+  if (accuracyFloorProblem(minAccuracyPercent) !== undefined) {
     throw new UserError(
-      `${CONVERSION_ENV.minAccuracyPercent}=${JSON.stringify(floorText)} is not a percentage between 0 and 100`,
+      `${CONVERSION_ENV.minAccuracyPercent}=${JSON.stringify(floorText)} is not a percentage between ${ACCURACY_FLOOR.min} and ${ACCURACY_FLOOR.max}`,
     );
   }
   const compareText = env[CONVERSION_ENV.floatCompareImages]?.trim();

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../support/cli';
 export const PYTHON = '/usr/bin/python3';
 export const MINUTES = 60_000;
 
-/** Every field of a progress.jsonl line (scripts/instance/bnn_train/progress.py). */
+/** Every field of a progress.jsonl line: its one definition, scripts/instance/progress.schema.json. */
 export const PROGRESS_FIELDS = Object.keys(PROGRESS_PROPERTIES);
 
 export interface Run {
