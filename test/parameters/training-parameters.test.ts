@@ -100,6 +100,7 @@ describe('the table', () => {
       'cli',
       'trainer',
       'trainerRequired',
+      'trainerDefault',
       'trainerOmits',
     ]; // fmt: keep
     for (const p of raw.parameters) expect(known).toEqual(expect.arrayContaining(Object.keys(p)));
@@ -235,7 +236,14 @@ describe('bnn-pynq train', () => {
       const parse = (v: string) => option.parseArg?.(v, undefined);
       const typed = p.type === 'integer' || p.type === 'number' ? Number(p.default) : p.default;
       expect(parse(p.default)).toBe(typed);
-      expect(() => parse('Bad Value')).toThrow(`${option.long} must be ${p.expected}, got "Bad Value"`);
+      // A pattern that lists words is commander's choices(), with commander's message.
+      const words = /^\^\((.*)\)\$$/.exec(patternSource(p))?.[1]?.split('|');
+      if (option.argChoices) expect(option.argChoices).toEqual(words);
+      expect(() => parse('Bad Value')).toThrow(
+        option.argChoices
+          ? `Allowed choices are ${option.argChoices.join(', ')}.`
+          : `${option.long} must be ${p.expected}, got "Bad Value"`,
+      );
     },
   );
 
