@@ -772,6 +772,50 @@ test('a representative subset through the real binary (same invariants)', async 
   expect(broken).toEqual([]);
 });
 
+test('a successful run changes nothing but its declared output (and --force replaces only its own)', async () => {
+  const d = path.join(w, 'cases', 'success');
+  mkdirSync(d);
+  const runs: Array<[string[], string]> = [
+    [['convert', 'model.npz', '--out', `${d}/params`], `cases/success/params`],
+    [['convert', 'model.npz', '--out', `${d}/params`, '--force'], `cases/success/params`],
+    [
+      ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', `${d}/p.txt`],
+      'cases/success/p.txt',
+    ],
+    [
+      ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', `${d}/p.txt`],
+      'cases/success/p.txt',
+    ],
+    [['dataset', 'import', 'src', '--name', 'y', '--out', `${d}/ds`], 'cases/success/ds'],
+    [
+      ['dataset', 'import', 'src', '--name', 'y', '--out', `${d}/ds`, '--force', '--seed', '2'],
+      'cases/success/ds',
+    ],
+    [['dataset', 'export-test', 'pets', '--from', 'ds', '--out', `${d}/test`], 'cases/success/test'],
+    [
+      ['dataset', 'export-test', 'pets', '--from', 'ds', '--out', `${d}/test`, '--force'],
+      'cases/success/test',
+    ],
+    [['report', 'run-1', '--local', 'run', '--out', `${d}/r.html`], 'cases/success/r.html'],
+    [['report', 'run-1', '--local', 'run', '--out', `${d}/r.html`], 'cases/success/r.html'],
+  ];
+  const broken: string[] = [];
+  for (const [args, declared] of runs) {
+    const before = snapshot(w);
+    const r = await runInProcess(args, w);
+    counts.inProcess++;
+    const outside = changes(before, snapshot(w)).filter(
+      (c) =>
+        c.slice(2) !== declared && !c.slice(2).startsWith(`${declared}/`) && c.slice(2) !== 'cases/success',
+    );
+    if (r.status !== 0 || outside.length > 0)
+      broken.push(
+        `${args.join(' ')}: exit ${r.status}, changed outside ${declared}: ${outside.join(', ')} ${r.stderr}`,
+      );
+  }
+  expect(broken).toEqual([]);
+});
+
 test('property: wherever --out points relative to the inputs (aliases, nesting, ..), an overlapping output is refused and nothing changes', async () => {
   // Layouts: the output is one of the inputs, a parent or an ancestor of one, or inside an input folder,
   // spelled directly, through a symlinked alias, or with `x/../` detours.
