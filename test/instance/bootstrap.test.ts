@@ -355,9 +355,33 @@ describe('the first boot survives transient failures', () => {
     expect(r.status).toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'ready: cpu']);
     expect(i.calls('curl').filter((l) => l.endsWith(lasagne))).toHaveLength(2);
-    expect(r.stdout).toMatch(/attempt 1 of 5 failed \(exit 56\), retrying in 0s: curl .*Lasagne/);
+    expect(r.stdout).toMatch(
+      /attempt 1 of 5 failed \(exit 56\), retrying in 0s: https:\/\/github\.com\/Lasagne/,
+    );
     expect(r.stdout).toContain('curl: (56) Recv failure: Connection reset by peer');
     expect(fs.existsSync(path.join(i.root, 'sources', 'lasagne', 'lasagne', '__init__.py'))).toBe(true);
+  });
+
+  it('an HTTP 4xx is final (not retried): the next source is tried at once', () => {
+    const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
+    const regional =
+      'https://s3.us-east-1.amazonaws.com/amazoncloudwatch-agent-us-east-1/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb';
+    const global =
+      'https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb';
+    // The regional agent URL answers 404 (not in the shim's table); the global one has it.
+    const pins = readPins();
+    i.writeUrls([
+      [pins.LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+      [pins.PYLEARN2_URL, path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
+      [pins.BNN_PYNQ_URL, path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
+      [global, path.join(SHIMS, 'dpkg')],
+    ]);
+    const r = i.run(BOOTSTRAP);
+    expect(r.status).toBe(0);
+    expect(i.calls('curl').filter((l) => l.endsWith(regional))).toHaveLength(1);
+    expect(i.calls('curl').filter((l) => l.endsWith(global))).toHaveLength(1);
+    expect(r.stdout).toContain(`${regional}: HTTP 404 (not retried)`);
+    expect(i.ssmStates()).toEqual(['installing', 'ready: cpu']);
   });
 
   it('a download that keeps failing gives up after 5 attempts → failed: <step>, nothing half-written', () => {

@@ -86,17 +86,36 @@ retry() {
   done
 }
 
-# Downloads URL to DEST (via a temporary file, so DEST is never partial), with retry's backoff.
+# Downloads URL to DEST (via a temporary file, so DEST is never partial), with retry's attempts and backoff for
+# what can pass (a dropped connection, a timeout, HTTP 5xx, 408, 429). An HTTP 4xx refusal is final: it is not
+# retried, so a caller with mirrors moves on to the next one at once.
 fetch_url() {
-  local url=$1 dest=$2
-  rm -f "$dest.part"
-  # curl's own complaint goes to the log (stdout); the caller decides whether it is an error.
-  if retry curl -fsSL --connect-timeout 20 -o "$dest.part" "$url" 2>&1; then
-    mv -f "$dest.part" "$dest"
-  else
+  local url=$1 dest=$2 attempt=1 max=${BNN_RETRY_ATTEMPTS:-5} delay=${BNN_RETRY_DELAY:-5} code rc
+  while :; do
     rm -f "$dest.part"
-    return 1
-  fi
+    rc=0
+    # curl's own complaint goes to stdout (the log), the status code to a file; the caller decides what is an error.
+    { curl -fsSL --connect-timeout 20 -w '%{http_code}' -o "$dest.part" "$url" >"$dest.code"; } 2>&1 || rc=$?
+    code=$(cat "$dest.code" 2>/dev/null || true)
+    rm -f "$dest.code"
+    if ((rc == 0)); then
+      mv -f "$dest.part" "$dest"
+      return 0
+    fi
+    rm -f "$dest.part"
+    if [[ "$code" =~ ^4[0-9][0-9]$ && "$code" != 408 && "$code" != 429 ]]; then
+      log "$url: HTTP $code (not retried)"
+      return 1
+    fi
+    if ((attempt >= max)); then
+      log "giving up after $attempt attempts (exit $rc): $url"
+      return 1
+    fi
+    log "attempt $attempt of $max failed (exit $rc), retrying in ${delay}s: $url"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
 }
 
 # Moves TMP over DEST only when the content differs (a re-run leaves files, and their mtimes, alone).
