@@ -1,8 +1,10 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import {
-  DEFAULT_NETWORK,
+  isNetwork,
   MANIFEST_FILE,
+  NETWORKS,
+  type Network,
   PARAMS_ROOT_PREFIX,
   publishedParamsPrefix,
   RUN_ID_PATTERN,
@@ -227,32 +229,45 @@ export interface PublishedParams {
  * Found from the manifest keys themselves rather than from "folders": a dataset whose publish never
  * finished has files but no manifest, and is not a param folder yet.
  */
-export async function paramFolderDatasets(
+export interface ParamFolderRef {
+  dataset: string;
+  network: Network;
+}
+
+/** Every `<root><dataset>/<network>/manifest.json` (one folder per overlay), sorted by dataset then network. */
+export async function paramFolders(
   clients: CloudClients,
   bucket: string,
   root: string,
-  network: string = DEFAULT_NETWORK,
-): Promise<string[]> {
-  const suffix = `/${network}/${MANIFEST_FILE}`;
-  return (await listKeys(clients, bucket, root))
-    .map((o) => o.key.slice(root.length))
-    .filter((rest) => rest.endsWith(suffix) && !rest.slice(0, -suffix.length).includes('/'))
-    .map((rest) => rest.slice(0, -suffix.length))
-    .sort();
+): Promise<ParamFolderRef[]> {
+  const found: ParamFolderRef[] = [];
+  for (const o of await listKeys(clients, bucket, root)) {
+    const parts = o.key.slice(root.length).split('/');
+    const [dataset, network, file] = parts;
+    if (parts.length === 3 && file === MANIFEST_FILE && dataset && network && isNetwork(network))
+      found.push({ dataset, network });
+  }
+  return found.sort((x, y) =>
+    x.dataset === y.dataset
+      ? NETWORKS.indexOf(x.network) - NETWORKS.indexOf(y.network)
+      : x.dataset < y.dataset
+        ? -1
+        : 1,
+  );
 }
 
 /** The manifests of every published param folder (`params/<dataset>/<network>/manifest.json`). */
 export async function listPublished(clients: CloudClients, bucket: string): Promise<PublishedParams[]> {
-  const datasets = await paramFolderDatasets(clients, bucket, PARAMS_ROOT_PREFIX);
+  const folders = await paramFolders(clients, bucket, PARAMS_ROOT_PREFIX);
   const found: PublishedParams[] = [];
-  for (const dataset of datasets) {
-    const key = `${publishedParamsPrefix(dataset, DEFAULT_NETWORK)}${MANIFEST_FILE}`;
+  for (const { dataset, network } of folders) {
+    const key = `${publishedParamsPrefix(dataset, network)}${MANIFEST_FILE}`;
     const text = await readText(clients, bucket, key);
     if (text === undefined) continue;
     try {
       found.push({
         dataset,
-        network: DEFAULT_NETWORK,
+        network,
         manifest: parseManifest(text, `s3://${bucket}/${key}`),
       });
     } catch {

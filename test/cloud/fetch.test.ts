@@ -45,12 +45,12 @@ const putManifest = (prefix: string, content: Map<string, Buffer>, meta = { data
 async function publish(
   prefix: string,
   content: Map<string, Buffer>,
-  manifestFor = { dataset: 'mnist', runId: RUN },
+  manifestFor: { dataset: string; runId: string; network?: string } = { dataset: 'mnist', runId: RUN },
 ) {
   for (const [name, bytes] of content) {
     await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}${name}`, Body: bytes }));
   }
-  const manifest = buildManifest(content, { ...manifestFor, network: 'lfcW1A1', accuracy: 98.4 });
+  const manifest = buildManifest(content, { network: 'lfcW1A1', ...manifestFor, accuracy: 98.4 });
   await s3.client.send(
     new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }),
   );
@@ -251,4 +251,23 @@ test('`bnn-pynq fetch --bucket` end to end in a child process (no stack lookup)'
   expect(res.status).toBe(0);
   expect(res.stdout).toContain('289 added, 0 changed, 0 removed, 0 unchanged');
   expect(readdirSync(path.join(out, 'mnist', 'lfcW1A1'))).toHaveLength(290);
+});
+
+test('every overlay: a cnvW1A1 folder published beside it is fetched into <out>/cifar10/cnvW1A1/', async () => {
+  const cnvShipped = path.join(SHARED_DATA, 'bnn-pynq', 'params', 'cifar10', 'cnvW1A1');
+  const cnv = new Map(readdirSync(cnvShipped).map((f) => [f, readFileSync(path.join(cnvShipped, f))]));
+  await publish('params/cifar10/cnvW1A1/', cnv, { dataset: 'cifar10', runId: RUN, network: 'cnvW1A1' });
+  const out = newOut();
+  const { env: e, term } = env();
+  const results = await runFetch(e, { out, bucket: BUCKET, dataset: 'cifar10' });
+  expect(results.map((r) => `${r.manifest.dataset}/${r.manifest.network}`)).toEqual(['cifar10/cnvW1A1']);
+  const folder = path.join(out, 'cifar10', 'cnvW1A1');
+  expect(readdirSync(folder).sort()).toEqual([...cnv.keys(), 'manifest.json'].sort());
+  for (const [name, bytes] of cnv) expect(readFileSync(path.join(folder, name)).equals(bytes)).toBe(true);
+  expect(term.stdout).toContain(`fetched published cifar10/cnvW1A1 from run ${RUN}`);
+  await Promise.all(
+    [...cnv.keys(), 'manifest.json'].map((f) =>
+      s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `params/cifar10/cnvW1A1/${f}` })),
+    ),
+  );
 });

@@ -423,6 +423,15 @@ describe('runs and status', () => {
       createdAt: '2026-11-26T06:00:00.000Z',
     });
     await put('params/fashion-mnist/lfcW1A1/manifest.json', JSON.stringify(manifest));
+    // a second overlay published beside it (params/<dataset>/<network>/): listed too
+    const cnvManifest = buildManifest(new Map([['classes.txt', Buffer.from('a\nb')]]), {
+      runId: done,
+      dataset: 'cifar10',
+      network: 'cnvW1A1',
+      accuracy: 79.22,
+      createdAt: '2026-11-26T06:00:00.000Z',
+    });
+    await put('params/cifar10/cnvW1A1/manifest.json', JSON.stringify(cnvManifest));
     await put(`runs/${live}/run.json`, JSON.stringify({ runId: live, dataset: 'fashion-mnist', epochs: 40 }));
     await put(`runs/${live}/progress.jsonl`, progressLines(2, 40).join('\n'));
     await put(`runs/${live}/state.json`, JSON.stringify({ state: 'running' }));
@@ -434,6 +443,7 @@ describe('runs and status', () => {
     expect(rows[0].split(/\s{2,}/)).toEqual([
       'run',
       'dataset',
+      'network',
       'epochs',
       'best valid err',
       'test err',
@@ -443,6 +453,7 @@ describe('runs and status', () => {
     expect(rows[2].split(/\s{2,}/)).toEqual([
       live,
       'fashion-mnist',
+      'lfcW1A1',
       '2/40',
       `${best(progressLines(2, 40))} %`,
       `${JSON.parse(progressLines(2, 40)[1]).test_error_board.toFixed(2)} %`,
@@ -452,6 +463,7 @@ describe('runs and status', () => {
     expect(rows[3].split(/\s{2,}/)).toEqual([
       done,
       'fashion-mnist',
+      'lfcW1A1',
       '5/5',
       `${best(progressLines(5))} %`,
       '16.19 % (verified)',
@@ -502,5 +514,6 @@ describe('runs and status', () => {
     expect(out).toContain(
       `params:     fashion-mnist/lfcW1A1: run ${done}, board accuracy 83.81 %, published 1h00m ago`,
     );
+    expect(out).toContain(`cifar10/cnvW1A1: run ${done}, board accuracy 79.22 %, published 1h00m ago`);
   });
 });

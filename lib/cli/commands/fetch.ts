@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack } from '../../cloud/discovery';
 import { boardCopyCommands, type FetchResult, fetchParams } from '../../cloud/fetch';
-import { assertRunId, paramFolderDatasets, readRun } from '../../cloud/runs';
+import { assertRunId, type ParamFolderRef, paramFolders, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import {
   DATASET_NAME_PATTERN,
@@ -47,7 +47,7 @@ function summarize(env: CloudEnv, r: FetchResult, label: string): void {
   );
 }
 
-/** `bnn-pynq fetch`: download published params (or a run's) into `<out>/<dataset>/lfcW1A1/`. */
+/** `bnn-pynq fetch`: download published params (or a run's) into `<out>/<dataset>/<network>/`, every overlay. */
 export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<FetchResult[]> {
   const { clients, term } = env;
   if (options.dataset !== undefined && !DATASET_NAME_PATTERN.test(options.dataset)) {
@@ -56,45 +56,50 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
     );
   }
   const bucket = options.bucket ?? (await discoverStack(clients, env.stackName, env.region)).artifactBucket;
-  const sources: Array<{ prefix: string; dataset: string; label: string }> = [];
+  const sources: Array<{ prefix: string; dataset: string; network: string; label: string }> = [];
+  const only = (folders: ParamFolderRef[]) =>
+    folders.filter((f) => options.dataset === undefined || f.dataset === options.dataset);
   if (options.run) {
     assertRunId(options.run);
-    let datasets = options.dataset ? [options.dataset] : [];
-    if (datasets.length === 0) {
-      datasets = await paramFolderDatasets(clients, bucket, runParamsRoot(options.run));
-    }
-    if (datasets.length === 0) {
+    const folders = only(await paramFolders(clients, bucket, runParamsRoot(options.run)));
+    if (folders.length === 0) {
       const run = await readRun(clients, bucket, options.run, { verify: false });
       throw new CloudError(
         'not-found',
         `run ${options.run} has no params yet (state: ${run.status?.state ?? 'unknown'}): convert it with \`bnn-pynq convert-run ${options.run}\``,
       );
     }
-    for (const dataset of datasets) {
-      sources.push({ prefix: runParamsPrefix(options.run, dataset), dataset, label: `run ${options.run}` });
+    for (const { dataset, network } of folders) {
+      sources.push({
+        prefix: runParamsPrefix(options.run, dataset, network),
+        dataset,
+        network,
+        label: `run ${options.run}`,
+      });
     }
   } else {
-    const datasets = options.dataset
-      ? [options.dataset]
-      : await paramFolderDatasets(clients, bucket, PARAMS_ROOT_PREFIX);
-    if (datasets.length === 0) {
+    const folders = only(await paramFolders(clients, bucket, PARAMS_ROOT_PREFIX));
+    // --dataset with nothing published: the default network's folder, so the error names the missing manifest
+    if (folders.length === 0 && options.dataset !== undefined)
+      folders.push({ dataset: options.dataset, network: DEFAULT_NETWORK });
+    if (folders.length === 0) {
       throw new CloudError(
         'not-found',
         `nothing published in s3://${bucket}/params/ yet: train (\`bnn-pynq train\`) and convert (\`bnn-pynq convert-run <runId>\`) first`,
       );
     }
-    for (const dataset of datasets) {
-      sources.push({ prefix: publishedParamsPrefix(dataset), dataset, label: 'published params' });
+    for (const { dataset, network } of folders) {
+      sources.push({
+        prefix: publishedParamsPrefix(dataset, network),
+        dataset,
+        network,
+        label: 'published params',
+      });
     }
   }
   const results: FetchResult[] = [];
   for (const s of sources) {
-    const r = await fetchParams(
-      clients,
-      { bucket, ...s, network: DEFAULT_NETWORK },
-      resolveIn(env, options.out),
-      { cwd: env.cwd },
-    );
+    const r = await fetchParams(clients, { bucket, ...s }, resolveIn(env, options.out), { cwd: env.cwd });
     summarize(env, r, options.run ? 'fetched' : 'fetched published');
     results.push(r);
   }
@@ -111,7 +116,7 @@ export function register(program: Command, ctx: CliContext): void {
     program
       .command('fetch')
       .description(
-        "Download the published params (or a run's) into <out>/<dataset>/lfcW1A1/: only changed files, every file checked against the manifest, replaced atomically",
+        "Download the published params (or a run's) into <out>/<dataset>/<network>/ for every overlay: only changed files, every file checked against the manifest, replaced atomically",
       )
       .option('--run <runId>', "fetch this run's params instead of the published ones")
       .option('--dataset <name>', 'only this dataset (default: every published dataset)')

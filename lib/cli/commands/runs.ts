@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
 import { listPublished, listRunIds, objectExists, readRun } from '../../cloud/runs';
-import { MANIFEST_FILE, runParamsPrefix } from '../../layout';
+import { DEFAULT_NETWORK, MANIFEST_FILE, runParamsPrefix } from '../../layout';
 import { totalEpochs } from '../../report/progress';
 import { positiveInt } from '../args';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
@@ -21,7 +21,11 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
   const rows = await Promise.all(
     ids.map(async (id) => {
       const run = await readRun(clients, stack.artifactBucket, id);
-      const dataset = run.request?.dataset ?? published.find((p) => p.manifest.runId === id)?.dataset ?? '?';
+      const mine = published.filter((p) => p.manifest.runId === id);
+      const dataset = run.request?.dataset ?? mine[0]?.dataset ?? '?';
+      // run.json names the overlay the run trains (absent in runs from before there was a choice: lfcW1A1)
+      const network =
+        run.request?.network ?? (run.request?.dataset ? undefined : mine[0]?.network) ?? DEFAULT_NETWORK;
       const last = run.progress.points.at(-1);
       const total = totalEpochs(run.progress, run.request?.epochs);
       const best = run.progress.points.reduce<number | undefined>(
@@ -33,17 +37,18 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
       const testError = run.verify
         ? 100 - run.verify.accuracy
         : (last?.testError.board ?? last?.testError.argmax);
-      const isPublished = published.filter((p) => p.manifest.runId === id).map((p) => p.dataset);
+      const isPublished = mine.filter((p) => p.network === network);
       const hasParams =
         dataset !== '?' &&
         (await objectExists(
           clients,
           stack.artifactBucket,
-          `${runParamsPrefix(id, dataset)}${MANIFEST_FILE}`,
+          `${runParamsPrefix(id, dataset, network)}${MANIFEST_FILE}`,
         ));
       return [
         id,
         dataset,
+        network,
         last ? `${last.epoch}${total ? `/${total}` : ''}` : '0',
         formatPercent(best),
         `${formatPercent(testError)}${run.verify ? ' (verified)' : ''}`,
@@ -56,7 +61,7 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
   );
   term.out(
     renderTable(
-      ['run', 'dataset', 'epochs', 'best valid err', 'test err', 'state', 'params published'],
+      ['run', 'dataset', 'network', 'epochs', 'best valid err', 'test err', 'state', 'params published'],
       rows,
     ),
   );
