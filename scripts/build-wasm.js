@@ -19,7 +19,7 @@ const OUTPUT = path.join(DIR, 'bnn-wasm.ts');
 /** The generated module's text for the given .wat source. */
 async function generate(watText) {
   const wabt = await require('wabt')();
-  const mod = wabt.parseWat('bnn.wat', watText, { simd: true });
+  const mod = wabt.parseWat('bnn.wat', watText, { simd: true, bulk_memory: true });
   try {
     mod.validate();
     const { buffer } = mod.toBinary({ log: false, write_debug_names: false });

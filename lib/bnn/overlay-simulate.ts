@@ -99,6 +99,36 @@ export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C
 interface Kernels {
   u32: Uint32Array;
   mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
+  im2col3x3(
+    inNz: number,
+    inNeg: number,
+    inDim: number,
+    block: number,
+    y: number,
+    x: number,
+    colNz: number,
+    colNeg: number,
+  ): void;
+  mismatchCount4(
+    w: number,
+    x: number,
+    out: number,
+    neurons: number,
+    chunks: number,
+    step: number,
+    ostep: number,
+  ): void;
+  planesDot4(
+    wnz: number,
+    wneg: number,
+    xnz: number,
+    xneg: number,
+    out: number,
+    neurons: number,
+    chunks: number,
+    step: number,
+    ostep: number,
+  ): void;
   planesDot(
     wnz: number,
     wneg: number,
@@ -126,6 +156,9 @@ function wasmKernels(bytes: number): Kernels {
   return {
     u32: new Uint32Array(k.memory.buffer),
     mismatchCount: k.mismatchCount,
+    im2col3x3: k.im2col3x3,
+    mismatchCount4: k.mismatchCount4,
+    planesDot4: k.planesDot4,
     planesDot: k.planesDot,
     dotI16: k.dotI16,
     threshold: k.threshold,
@@ -137,7 +170,7 @@ function jsKernels(bytes: number): Kernels {
   const u32 = new Uint32Array(buffer);
   const i32 = new Int32Array(buffer);
   const i16 = new Int16Array(buffer);
-  return {
+  const js: Kernels = {
     u32,
     mismatchCount(w, x, out, neurons, chunks) {
       const words = chunks * 4;
@@ -193,7 +226,25 @@ function jsKernels(bytes: number): Kernels {
         u32[outNeg / 4 + g] = neg >>> 0;
       }
     },
+    im2col3x3(inNz, inNeg, inDim, block, y, x, colNz, colNeg) {
+      const cw = block / 4;
+      for (let ky = 0; ky < 3; ky++)
+        for (let kx = 0; kx < 3; kx++) {
+          const src = ((y + ky) * inDim + x + kx) * cw;
+          const dst = (ky * 3 + kx) * cw;
+          u32.copyWithin(colNz / 4 + dst, inNz / 4 + src, inNz / 4 + src + cw);
+          u32.copyWithin(colNeg / 4 + dst, inNeg / 4 + src, inNeg / 4 + src + cw);
+        }
+    },
+    mismatchCount4(w, x, out, neurons, chunks, step, ostep) {
+      for (let q = 0; q < 4; q++) js.mismatchCount(w, x + q * step, out + q * ostep, neurons, chunks);
+    },
+    planesDot4(wnz, wneg, xnz, xneg, out, neurons, chunks, step, ostep) {
+      for (let q = 0; q < 4; q++)
+        js.planesDot(wnz, wneg, xnz + q * step, xneg + q * step, out + q * ostep, neurons, chunks);
+    },
   };
+  return js;
 }
 
 /** One layer placed in kernel memory. All addresses are byte offsets. */
@@ -222,6 +273,9 @@ interface Placed {
   poolNeg: number;
   /** Output dimension before pooling (conv), 1 for dense. */
   od: number;
+  /** The accumulator in the layer's units is mul·kernel + add (popcount(xnor) = MW - mismatches, ...). */
+  mul: number;
+  add: number;
 }
 
 export interface OverlaySimulator {
@@ -290,13 +344,23 @@ export function createOverlaySimulator(
       poolNz,
       poolNeg,
       od,
+      ...(() => {
+        const binary =
+          layer.weightBits === 1 &&
+          (l === 0 ? layer.inputBits === 1 : overlay.layers[l - 1]?.outputBits === 1);
+        if (!binary) return { mul: 1, add: 0 };
+        return arithmetic(layer) === 'popcount' ? { mul: -1, add: cols } : { mul: -2, add: cols };
+      })(),
     } satisfies Placed;
   });
   const maxChunks = Math.max(...specs.map((s) => s.chunks));
   const maxRows = Math.max(...specs.map((s) => s.rows));
-  const colNz = take(maxChunks * CHUNK_BYTES);
-  const colNeg = take(maxChunks * CHUNK_BYTES);
-  const acc = take(maxRows * 4);
+  // Four column slots and four accumulator slots: conv layers run 4 output pixels per pass over the weights.
+  const COL_STEP = maxChunks * CHUNK_BYTES;
+  const ACC_STEP = align(maxRows * 4);
+  const colNz = take(4 * COL_STEP);
+  const colNeg = take(4 * COL_STEP);
+  const acc = take(4 * ACC_STEP);
   const k = options.engine === 'js' ? jsKernels(offset) : wasmKernels(offset);
   const { u32 } = k;
   const i32 = new Int32Array(u32.buffer);
@@ -332,12 +396,28 @@ export function createOverlaySimulator(
   function neurons(s: Placed, xnz: number, xneg: number, at: number): void {
     if (s.binary) k.mismatchCount(s.wneg, xneg, acc, s.rows, s.chunks);
     else k.planesDot(s.wnz, s.wneg, xnz, xneg, acc, s.rows, s.chunks);
-    const [mul, add] = s.binary ? (s.arith === 'popcount' ? [-1, s.cols] : [-2, s.cols]) : [1, 0];
     if (s.nthr === 0) {
-      for (let n = 0; n < classes; n++) i32[acc / 4 + n] = mul * (i32[acc / 4 + n] as number) + add;
+      for (let n = 0; n < classes; n++) i32[acc / 4 + n] = s.mul * (i32[acc / 4 + n] as number) + s.add;
       return;
     }
-    k.threshold(acc, s.thr, s.nthr, s.rows, mul, add, s.outNz + 4 * at, s.outNeg + 4 * at);
+    k.threshold(acc, s.thr, s.nthr, s.rows, s.mul, s.add, s.outNz + 4 * at, s.outNeg + 4 * at);
+  }
+
+  /** `neurons` for 4 output pixels whose columns are in the 4 column slots; `at(q)` is pixel q's output word. */
+  function neurons4(s: Placed, at: (q: number) => number): void {
+    if (s.binary) k.mismatchCount4(s.wneg, colNeg, acc, s.rows, s.chunks, COL_STEP, ACC_STEP);
+    else k.planesDot4(s.wnz, s.wneg, colNz, colNeg, acc, s.rows, s.chunks, COL_STEP, ACC_STEP);
+    for (let q = 0; q < 4; q++)
+      k.threshold(
+        acc + q * ACC_STEP,
+        s.thr,
+        s.nthr,
+        s.rows,
+        s.mul,
+        s.add,
+        s.outNz + 4 * at(q),
+        s.outNeg + 4 * at(q),
+      );
   }
 
   /** 2x2 stride-2 max-pool on planes (binary: OR; ternary: max with -1 < 0 < +1). */
@@ -422,18 +502,31 @@ export function createOverlaySimulator(
         inNeg = s.outNeg;
       } else {
         const cw = inWords;
-        for (let y = 0; y < s.od; y++)
-          for (let x = 0; x < s.od; x++) {
-            // im2col: the 3x3 window's pixel blocks, in (ky, kx, c) order, into the column buffer.
-            for (let ky = 0; ky < 3; ky++)
-              for (let kx = 0; kx < 3; kx++) {
-                const src = ((y + ky) * inDim + x + kx) * cw;
-                const dst = (ky * 3 + kx) * cw;
-                u32.copyWithin(colNz / 4 + dst, inNz / 4 + src, inNz / 4 + src + cw);
-                u32.copyWithin(colNeg / 4 + dst, inNeg / 4 + src, inNeg / 4 + src + cw);
-              }
-            neurons(s, colNz, colNeg, (y * s.od + x) * s.outWords);
-          }
+        const pixels = s.od * s.od;
+        // im2col: pixel p's 3x3 window blocks, in (ky, kx, c) order, into column slot q.
+        const gather = (p: number, q: number) => {
+          const y = Math.floor(p / s.od);
+          k.im2col3x3(
+            inNz,
+            inNeg,
+            inDim,
+            cw * 4,
+            y,
+            p - y * s.od,
+            colNz + q * COL_STEP,
+            colNeg + q * COL_STEP,
+          );
+        };
+        let p = 0;
+        for (; p + 4 <= pixels; p += 4) {
+          for (let q = 0; q < 4; q++) gather(p + q, q);
+          const base = p;
+          neurons4(s, (q) => (base + q) * s.outWords);
+        }
+        for (; p < pixels; p++) {
+          gather(p, 0);
+          neurons(s, colNz, colNeg, p * s.outWords);
+        }
         if (conv.pool) {
           pool(s);
           inNz = s.poolNz;
@@ -446,8 +539,8 @@ export function createOverlaySimulator(
         }
         inWords = s.outWords;
         // The column buffer of the next layer must be zero past its real width.
-        u32.fill(0, colNz / 4, colNz / 4 + maxChunks * 4);
-        u32.fill(0, colNeg / 4, colNeg / 4 + maxChunks * 4);
+        u32.fill(0, colNz / 4, (colNz + 4 * COL_STEP) / 4);
+        u32.fill(0, colNeg / 4, (colNeg + 4 * COL_STEP) / 4);
       }
     }
     return lanesOf;

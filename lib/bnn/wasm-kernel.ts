@@ -56,6 +56,39 @@ export interface BnnKernel {
     neurons: number,
     chunks: number,
   ): void;
+  /** mismatchCount for 4 inputs at x + k·step, results at out + k·ostep. */
+  mismatchCount4(
+    w: number,
+    x: number,
+    out: number,
+    neurons: number,
+    chunks: number,
+    step: number,
+    ostep: number,
+  ): void;
+  /** planesDot for 4 inputs at (xnz, xneg) + k·step, results at out + k·ostep. */
+  planesDot4(
+    wnz: number,
+    wneg: number,
+    xnz: number,
+    xneg: number,
+    out: number,
+    neurons: number,
+    chunks: number,
+    step: number,
+    ostep: number,
+  ): void;
+  /** Copies the 3x3 window at input pixel (y, x) (blocks of `block` bytes per pixel) into the column planes. */
+  im2col3x3(
+    inNz: number,
+    inNeg: number,
+    inDim: number,
+    block: number,
+    y: number,
+    x: number,
+    colNz: number,
+    colNeg: number,
+  ): void;
   /** out[n] = Σ w·x over int16 lanes. */
   dotI16(w: number, x: number, out: number, neurons: number, chunks: number): void;
   /** Packed (nonzero, negative) planes of the activations of mul·acc[n] + add against 1 or 2 thresholds each. */
@@ -85,6 +118,9 @@ export function instantiateBnnKernel(bytes: number): BnnKernel {
     xnorThreshold4: e.xnor_threshold4 as BnnKernel['xnorThreshold4'],
     planesDot: e.planes_dot as BnnKernel['planesDot'],
     dotI16: e.dot_i16 as BnnKernel['dotI16'],
+    im2col3x3: e.im2col3x3 as BnnKernel['im2col3x3'],
+    mismatchCount4: e.mismatch_count4 as BnnKernel['mismatchCount4'],
+    planesDot4: e.planes_dot4 as BnnKernel['planesDot4'],
     threshold: e.threshold as BnnKernel['threshold'],
   };
 }

@@ -255,4 +255,153 @@
             (local.set $b3 (i32.const 0))
             (local.set $out (i32.add (local.get $out) (i32.const 4)))))
         (br_if $row (i32.lt_u (local.get $n) (local.get $neurons))))))
+;; mismatch_count for 4 inputs at once (conv layers: 4 output pixels share the weights): inputs at
+  ;; x + k·step, results at out + k·ostep, k = 0..3.
+  (func (export "mismatch_count4")
+    (param $w i32) (param $x i32) (param $out i32) (param $neurons i32) (param $chunks i32)
+    (param $step i32) (param $ostep i32)
+    (local $stride i32) (local $end i32) (local $c i32) (local $wv v128)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $neurons) (i32.const 2))))
+    (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $step) (i32.const 0))))
+    (local.set $x1 (i32.add (local.get $x) (i32.mul (local.get $step) (i32.const 1))))
+    (local.set $x2 (i32.add (local.get $x) (i32.mul (local.get $step) (i32.const 2))))
+    (local.set $x3 (i32.add (local.get $x) (i32.mul (local.get $step) (i32.const 3))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $row
+        (local.set $a0 (v128.const i64x2 0 0))
+        (local.set $a1 (v128.const i64x2 0 0))
+        (local.set $a2 (v128.const i64x2 0 0))
+        (local.set $a3 (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $wv (v128.load (i32.add (local.get $w) (local.get $c))))
+          (local.set $a0
+            (i8x16.add (local.get $a0)
+              (i8x16.popcnt (v128.xor (local.get $wv) (v128.load (i32.add (local.get $x0) (local.get $c)))))))
+          (local.set $a1
+            (i8x16.add (local.get $a1)
+              (i8x16.popcnt (v128.xor (local.get $wv) (v128.load (i32.add (local.get $x1) (local.get $c)))))))
+          (local.set $a2
+            (i8x16.add (local.get $a2)
+              (i8x16.popcnt (v128.xor (local.get $wv) (v128.load (i32.add (local.get $x2) (local.get $c)))))))
+          (local.set $a3
+            (i8x16.add (local.get $a3)
+              (i8x16.popcnt (v128.xor (local.get $wv) (v128.load (i32.add (local.get $x3) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 0))) (call $sum_bytes (local.get $a0)))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 1))) (call $sum_bytes (local.get $a1)))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 2))) (call $sum_bytes (local.get $a2)))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 3))) (call $sum_bytes (local.get $a3)))
+        (local.set $w (i32.add (local.get $w) (local.get $stride)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
+
+  ;; planes_dot for 4 inputs at once: input planes at xnz + k·step and xneg + k·step, results at
+  ;; out + k·ostep.
+  (func (export "planes_dot4")
+    (param $wnz i32) (param $wneg i32) (param $xnz i32) (param $xneg i32)
+    (param $out i32) (param $neurons i32) (param $chunks i32) (param $step i32) (param $ostep i32)
+    (local $stride i32) (local $end i32) (local $c i32) (local $wz v128) (local $wg v128) (local $nz v128)
+    (local $z0 i32) (local $z1 i32) (local $z2 i32) (local $z3 i32)
+    (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
+    (local $n0 v128) (local $n1 v128) (local $n2 v128) (local $n3 v128)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local.set $stride (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $neurons) (i32.const 2))))
+    (local.set $z0 (i32.add (local.get $xnz) (i32.mul (local.get $step) (i32.const 0))))
+    (local.set $s0 (i32.add (local.get $xneg) (i32.mul (local.get $step) (i32.const 0))))
+    (local.set $z1 (i32.add (local.get $xnz) (i32.mul (local.get $step) (i32.const 1))))
+    (local.set $s1 (i32.add (local.get $xneg) (i32.mul (local.get $step) (i32.const 1))))
+    (local.set $z2 (i32.add (local.get $xnz) (i32.mul (local.get $step) (i32.const 2))))
+    (local.set $s2 (i32.add (local.get $xneg) (i32.mul (local.get $step) (i32.const 2))))
+    (local.set $z3 (i32.add (local.get $xnz) (i32.mul (local.get $step) (i32.const 3))))
+    (local.set $s3 (i32.add (local.get $xneg) (i32.mul (local.get $step) (i32.const 3))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $row
+        (local.set $n0 (v128.const i64x2 0 0))
+        (local.set $n1 (v128.const i64x2 0 0))
+        (local.set $n2 (v128.const i64x2 0 0))
+        (local.set $n3 (v128.const i64x2 0 0))
+        (local.set $g0 (v128.const i64x2 0 0))
+        (local.set $g1 (v128.const i64x2 0 0))
+        (local.set $g2 (v128.const i64x2 0 0))
+        (local.set $g3 (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (loop $chunk
+          (local.set $wz (v128.load (i32.add (local.get $wnz) (local.get $c))))
+          (local.set $wg (v128.load (i32.add (local.get $wneg) (local.get $c))))
+          (local.set $nz (v128.and (local.get $wz) (v128.load (i32.add (local.get $z0) (local.get $c)))))
+          (local.set $n0 (i8x16.add (local.get $n0) (i8x16.popcnt (local.get $nz))))
+          (local.set $g0
+            (i8x16.add (local.get $g0)
+              (i8x16.popcnt
+                (v128.andnot (local.get $nz)
+                  (v128.xor (local.get $wg) (v128.load (i32.add (local.get $s0) (local.get $c))))))))
+          (local.set $nz (v128.and (local.get $wz) (v128.load (i32.add (local.get $z1) (local.get $c)))))
+          (local.set $n1 (i8x16.add (local.get $n1) (i8x16.popcnt (local.get $nz))))
+          (local.set $g1
+            (i8x16.add (local.get $g1)
+              (i8x16.popcnt
+                (v128.andnot (local.get $nz)
+                  (v128.xor (local.get $wg) (v128.load (i32.add (local.get $s1) (local.get $c))))))))
+          (local.set $nz (v128.and (local.get $wz) (v128.load (i32.add (local.get $z2) (local.get $c)))))
+          (local.set $n2 (i8x16.add (local.get $n2) (i8x16.popcnt (local.get $nz))))
+          (local.set $g2
+            (i8x16.add (local.get $g2)
+              (i8x16.popcnt
+                (v128.andnot (local.get $nz)
+                  (v128.xor (local.get $wg) (v128.load (i32.add (local.get $s2) (local.get $c))))))))
+          (local.set $nz (v128.and (local.get $wz) (v128.load (i32.add (local.get $z3) (local.get $c)))))
+          (local.set $n3 (i8x16.add (local.get $n3) (i8x16.popcnt (local.get $nz))))
+          (local.set $g3
+            (i8x16.add (local.get $g3)
+              (i8x16.popcnt
+                (v128.andnot (local.get $nz)
+                  (v128.xor (local.get $wg) (v128.load (i32.add (local.get $s3) (local.get $c))))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $chunk (i32.lt_u (local.get $c) (local.get $stride))))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 0)))
+          (i32.sub (i32.shl (call $sum_bytes (local.get $g0)) (i32.const 1)) (call $sum_bytes (local.get $n0))))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 1)))
+          (i32.sub (i32.shl (call $sum_bytes (local.get $g1)) (i32.const 1)) (call $sum_bytes (local.get $n1))))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 2)))
+          (i32.sub (i32.shl (call $sum_bytes (local.get $g2)) (i32.const 1)) (call $sum_bytes (local.get $n2))))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $ostep) (i32.const 3)))
+          (i32.sub (i32.shl (call $sum_bytes (local.get $g3)) (i32.const 1)) (call $sum_bytes (local.get $n3))))
+        (local.set $wnz (i32.add (local.get $wnz) (local.get $stride)))
+        (local.set $wneg (i32.add (local.get $wneg) (local.get $stride)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
+;; im2col for a 3x3 window: copies the 9 pixel blocks (each $block bytes: one plane's channel words)
+  ;; of the window whose top-left input pixel is (y, x) into the column, in (ky, kx, c) order, for the
+  ;; nonzero and the negative planes alike.
+  (func (export "im2col3x3")
+    (param $inNz i32) (param $inNeg i32) (param $inDim i32) (param $block i32) (param $y i32) (param $x i32)
+    (param $colNz i32) (param $colNeg i32)
+    (local $ky i32) (local $kx i32) (local $src i32) (local $dst i32)
+    (loop $rows
+      (local.set $kx (i32.const 0))
+      (loop $cols
+        (local.set $src
+          (i32.mul
+            (i32.add
+              (i32.mul (i32.add (local.get $y) (local.get $ky)) (local.get $inDim))
+              (i32.add (local.get $x) (local.get $kx)))
+            (local.get $block)))
+        (local.set $dst
+          (i32.mul (i32.add (i32.mul (local.get $ky) (i32.const 3)) (local.get $kx)) (local.get $block)))
+        (memory.copy
+          (i32.add (local.get $colNz) (local.get $dst)) (i32.add (local.get $inNz) (local.get $src)) (local.get $block))
+        (memory.copy
+          (i32.add (local.get $colNeg) (local.get $dst)) (i32.add (local.get $inNeg) (local.get $src)) (local.get $block))
+        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+        (br_if $cols (i32.lt_u (local.get $kx) (i32.const 3))))
+      (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+      (br_if $rows (i32.lt_u (local.get $ky) (i32.const 3)))))
 )
