@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
+import { MIB } from '../input-limits';
 import {
   BUILTIN_DATASETS,
   CIFAR_DATASET_FORMAT,
@@ -107,6 +108,9 @@ interface Decoded {
   failures: { path: string; reason: string }[];
 }
 
+/** Bytes of image files held in memory at once while decoding (lib/input-limits.ts caps one file at 64 MiB). */
+const DECODE_BUDGET_BYTES = 128 * MIB;
+
 async function decodeAll(source: DatasetSource, options: ImportOptions, size: number): Promise<Decoded> {
   const total = source.images.length;
   const pixels = new Uint8Array(total * size);
@@ -115,12 +119,29 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
   const failures: Decoded['failures'] = [];
   let next = 0;
   let done = 0;
+  // Image files held at once (read, not yet decoded) stay within a byte budget, so 16 large photos in
+  // flight cannot add up to gigabytes; one file alone may always proceed (each is at most 64 MiB).
+  let held = 0;
+  let waiting: Array<() => void> = [];
+  const release = (bytes: number) => {
+    held -= bytes;
+    const wake = waiting;
+    waiting = [];
+    for (const w of wake) w();
+  };
   const worker = async () => {
     while (next < total) {
       const i = next++;
       const image = source.images[i];
+      let reserved = 0;
+      const reserve = async (bytes: number) => {
+        while (held > 0 && held + bytes > DECODE_BUDGET_BYTES)
+          await new Promise<void>((resolve) => waiting.push(resolve));
+        held += bytes;
+        reserved = bytes;
+      };
       try {
-        const bytes = await image.read();
+        const bytes = await image.read(reserve);
         pixels.set(await decode(bytes, options.fit), i * size);
         ok[i] = true;
       } catch (err) {
@@ -129,6 +150,8 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
           const e = err as NodeJS.ErrnoException;
           failures.push({ path: image.path, reason: `cannot read (${e.code ?? e.message})` });
         } else failures.push({ path: image.path, reason: err.message });
+      } finally {
+        release(reserved);
       }
       done++;
       if (options.onProgress && (done % 5000 === 0 || done === total)) options.onProgress(done, total);

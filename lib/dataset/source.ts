@@ -13,8 +13,12 @@ export interface SourceImage {
   classIndex: number;
   /** Path relative to the dataset root, '/'-separated, starting with the class folder: `cat/img_01.png`. */
   path: string;
-  read(): Promise<Buffer>;
+  /** `reserve(bytes)` is awaited once the file's size is known and before it is read (a memory budget). */
+  read(reserve?: Reserve): Promise<Buffer>;
 }
+
+/** Waits until `bytes` more may be held in memory (see decodeAll's budget). */
+export type Reserve = (bytes: number) => Promise<void>;
 
 export interface DatasetSource {
   kind: 'folder' | 'zip';
@@ -29,7 +33,7 @@ export interface DatasetSource {
 }
 
 interface Listing {
-  files: { rel: string; read: () => Promise<Buffer> }[];
+  files: { rel: string; read: (reserve?: Reserve) => Promise<Buffer> }[];
   directories: string[];
   /** Entries the walk did not take, with why (symbolic links out of the source, loops, second paths). */
   ignored?: string[];
@@ -46,9 +50,11 @@ const isJunk = (rel: string): boolean =>
 
 /**
  * One image file, read whole after checking on the open file that it is a regular file of at most
- * MAX_IMAGE_FILE_BYTES (a FIFO would block, a huge file would fill memory).
+ * MAX_IMAGE_FILE_BYTES (a FIFO would block, a huge file would fill memory). Synchronous reads on purpose:
+ * for small image files it costs ~0.02 ms of CPU against ~0.1 ms for fs.promises.readFile (four thread-pool
+ * round trips), and decoding is CPU-bound anyway.
  */
-function readImageFileSync(abs: string): Buffer {
+async function readImageFile(abs: string, reserve?: Reserve): Promise<Buffer> {
   const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
@@ -57,6 +63,7 @@ function readImageFileSync(abs: string): Buffer {
       throw new FileTooLargeError(
         `too large (${formatMiB(st.size)}; an image file may be at most ${formatMiB(MAX_IMAGE_FILE_BYTES)})`,
       );
+    await reserve?.(st.size);
     return readFileSync(fd);
   } finally {
     closeSync(fd);
@@ -133,9 +140,7 @@ async function listFolder(root: string): Promise<Listing> {
           continue;
         }
         fileAt.set(real, childRel);
-        // Synchronous on purpose: for small image files it costs ~0.02 ms of CPU against ~0.1 ms for
-        // fs.promises.readFile (four thread-pool round trips), and decoding is CPU-bound anyway.
-        files.push({ rel: childRel, read: async () => readImageFileSync(abs) });
+        files.push({ rel: childRel, read: (reserve) => readImageFile(abs, reserve) });
       }
     }
   };

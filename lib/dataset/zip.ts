@@ -10,7 +10,8 @@ export class FileTooLargeError extends Error {}
 export interface ZipFileEntry {
   /** The path inside the archive, '/'-separated, as stored. */
   name: string;
-  read(): Promise<Buffer>;
+  /** `reserve(bytes)` is awaited with the declared size before the entry is inflated. */
+  read(reserve?: (bytes: number) => Promise<void>): Promise<Buffer>;
 }
 
 export interface OpenZip {
@@ -76,8 +77,9 @@ export function openZip(zipPath: string): Promise<OpenZip> {
         else
           files.push({
             name: entry.fileName,
-            read: () =>
-              new Promise<Buffer>((res, rej) => {
+            read: async (reserve) => {
+              if (entry.uncompressedSize <= MAX_IMAGE_FILE_BYTES) await reserve?.(entry.uncompressedSize);
+              return new Promise<Buffer>((res, rej) => {
                 // The declared size bounds memory: yauzl (validateEntrySizes) stops a stream that inflates
                 // to more than it declares, so a small zip cannot expand one entry into gigabytes.
                 if (entry.uncompressedSize > MAX_IMAGE_FILE_BYTES) {
@@ -98,7 +100,8 @@ export function openZip(zipPath: string): Promise<OpenZip> {
                   stream.on('error', rej);
                   stream.on('end', () => res(Buffer.concat(chunks)));
                 });
-              }),
+              });
+            },
           });
         zip.readEntry();
       });

@@ -141,6 +141,23 @@ test('dataset zip with a 1 GiB image entry (1 MB file): listed as too large, not
   expect(existsSync(path.join(dir, 'ds'))).toBe(false);
 });
 
+test('dataset zip of 12 large image entries (48 MiB each): decoded within the byte budget, under 512 MB', () => {
+  const file = path.join(dir, 'large-images.zip');
+  const png = Buffer.from('89504e470d0a1a0a', 'hex');
+  writeZipBomb(file, [
+    ...'abcdef'.split('').map((c) => ({ name: `cat/${c}.png`, prefix: png, zeros: 48 << 20 })),
+    ...'abcdef'.split('').map((c) => ({ name: `dog/${c}.png`, prefix: png, zeros: 48 << 20 })),
+    ...'ghij'.split('').map((c) => ({ name: `cat/${c}.png`, prefix: png })),
+    ...'ghij'.split('').map((c) => ({ name: `dog/${c}.png`, prefix: png })),
+  ]);
+  const r = measured(['dataset', 'import', file, '--name', 'large', '--out', path.join(dir, 'ds-large')]);
+  expectRefused(
+    r,
+    /^error: 20 unreadable or corrupt image\(s\) in /,
+    'dataset zip, 12 entries of 48 MiB (576 MiB in all)',
+  );
+});
+
 test('an idx file just under the cap (250,000 images, 187 MiB) is read and verified under 512 MB', () => {
   const count = 250_000;
   const pixels = count * 28 * 28;
