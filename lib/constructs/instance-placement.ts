@@ -37,8 +37,6 @@ export interface InstancePlacementProps {
 export class InstancePlacement extends Construct {
   /** The chosen Availability Zone (a deploy-time token). */
   readonly availabilityZone: string;
-  /** The AMI id the parameter named during the deploy that last ran the lookup (a token). */
-  readonly lookedUpImageId: string;
   readonly function: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: InstancePlacementProps) {
@@ -105,6 +103,5 @@ export class InstancePlacement extends Construct {
       properties,
     });
     this.availabilityZone = Token.asString(resource.getAtt('Zone'));
-    this.lookedUpImageId = Token.asString(resource.getAtt('ImageId'));
   }
 }
