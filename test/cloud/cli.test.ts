@@ -65,7 +65,7 @@ test('the commands of the issue have their own options', () => {
     /Usage: bnn-pynq logs \[options\] \[runId\][\s\S]*-f, --follow[\s\S]*--bootstrap/,
   );
   expect(helpOf('fetch')).toMatch(
-    /--run <runId>[\s\S]*--out <dir>\s+local params folder \(default: "\.\/params"\)[\s\S]*--bucket <name>/,
+    /--run <runId>[\s\S]*--out <dir>\s+local params folder[\s\S]*\(default: "\.\/params"\)[\s\S]*--bucket <name>/,
   );
   expect(helpOf('convert-run')).toMatch(/Usage: bnn-pynq convert-run \[options\] <runId>[\s\S]*--no-publish/);
   expect(helpOf('report')).toMatch(

@@ -122,7 +122,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--dataset <name>', 'only this dataset (default: every published dataset)')
       .option(
         '--out <dir>',
-        'local params folder; an existing <out>/<dataset>/lfcW1A1/ is replaced only if it holds nothing but param files (*.bin, classes.txt, manifest.json)',
+        'local params folder; an existing <out>/<dataset>/<network>/ is replaced only if it holds nothing but param files (*.bin, classes.txt, manifest.json)',
         './params',
       )
       .option(
