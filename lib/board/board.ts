@@ -1,7 +1,7 @@
+import { isOverlayName, type OverlayName } from '../bnn/overlays';
 import { UserError } from '../errors';
-import { DEFAULT_NETWORK } from '../layout';
 import type { ParamSet } from './param-set';
-import { checkDatasetName, LFC_SET_FILE_COUNT } from './param-set';
+import { aNetwork, checkDatasetName, setFileCount } from './param-set';
 import { INSTALL_BNN, type RefusalContext, refusal } from './refusals';
 import { type BoardTarget, describeTarget, resolveLogin, runHelper } from './ssh';
 
@@ -19,7 +19,12 @@ export interface BoardReport {
   bnnVersion?: string | number | null;
   bnnImportError?: string;
   params?: string;
-  sets?: Array<{ dataset: string; files: number }>;
+  /** Every `<params>/<dataset>/<network>/` folder, for each of the five overlays. */
+  sets?: Array<{ dataset: string; network: string; files: number }>;
+  /** Bitstreams in `<bnn>/bitstreams/<platform>/<network>-<platform>.bit`, for the board's platform. */
+  overlays?: Array<{ network: string; platform: string }>;
+  /** The platform folder the board's BOARD selects (bnn.py: pynqZ1-Z2 or ultra96), if BOARD is known. */
+  platform?: string | null;
   leftovers?: string[];
   freeBytes?: number;
   writable?: boolean;
@@ -53,9 +58,11 @@ const formatBytes = (n: number): string =>
 /** The report as aligned lines, and the problems (one line each, with the fix). */
 export function formatCheck(r: BoardReport, sudo: boolean): { lines: string[]; problems: string[] } {
   const problems: string[] = [];
-  const sets = (r.sets ?? []).map(
-    (s) => `${s.dataset}${s.files === LFC_SET_FILE_COUNT ? '' : ` (${s.files} files: incomplete)`}`,
-  );
+  const sets = (r.sets ?? []).map((s) => {
+    const want = isOverlayName(s.network) ? setFileCount(s.network) : undefined;
+    return `${s.dataset}/${s.network}${s.files === want ? '' : ` (${s.files} files: incomplete)`}`;
+  });
+  const overlays = (r.overlays ?? []).map((o) => o.network);
   const lines = [
     `reachable   yes (${r.where}, logged in as ${r.user})`,
     `python      ${r.python} (${r.executable})`,
@@ -68,8 +75,9 @@ export function formatCheck(r: BoardReport, sudo: boolean): { lines: string[]; p
     return { lines, problems };
   }
   lines.push(
+    `overlays    ${overlays.length > 0 ? `${overlays.join(', ')} (bitstreams for ${r.platform ?? (r.overlays ?? [])[0]?.platform})` : `none found in ${r.bnn}/bitstreams/${r.platform ?? '<platform>'}/`}`,
     `params      ${r.params}`,
-    `param sets  ${sets.length > 0 ? sets.join(', ') : `none for ${DEFAULT_NETWORK}`}`,
+    `param sets  ${sets.length > 0 ? sets.join(', ') : 'none'}`,
     `free space  ${r.freeBytes !== undefined ? formatBytes(r.freeBytes) : 'unknown'}`,
     `writable    ${r.writable ? `yes${sudo ? ' (with sudo)' : ''}` : 'no'}`,
   );
@@ -101,20 +109,28 @@ export interface PushResult {
   bytes: number;
 }
 
-/** Uploads a checked set to <bnn>/params/<dataset>/lfcW1A1 on the board; see board_helper.py do_push. */
+/** Uploads a checked set to <bnn>/params/<dataset>/<network> on the board; see board_helper.py do_push. */
 export async function pushParamSet(target: BoardTarget, set: ParamSet, dataset: string): Promise<PushResult> {
   checkDatasetName(dataset);
-  if (set.files.length !== LFC_SET_FILE_COUNT)
-    throw new UserError(`${set.source}: ${set.files.length} files, an lfcW1A1 set has ${LFC_SET_FILE_COUNT}`);
+  const want = setFileCount(set.network);
+  if (set.files.length !== want)
+    throw new UserError(`${set.source}: ${set.files.length} files, ${aNetwork(set.network)} set has ${want}`);
   const ctx = await context(target, dataset);
   const payload = set.files.map((f) => set.bytes.get(f.path) as Uint8Array);
-  const { answer } = await runHelper(target, 'push', { dataset, files: set.files }, payload);
+  const { answer } = await runHelper(
+    target,
+    'push',
+    { dataset, network: set.network, files: set.files },
+    payload,
+  );
   if (!answer.ok) throw refusal(answer, ctx);
   return { ...(answer as unknown as PushResult), where: ctx.where };
 }
 
 export interface BoardRun {
   where: string;
+  /** The overlay the board ran (the one asked for, or the only one of the family installed for the dataset). */
+  network: OverlayName;
   predictions: Int32Array;
   usecPerImage: number;
   classes: string[];
@@ -123,21 +139,34 @@ export interface BoardRun {
   files: Map<string, Uint8Array>;
 }
 
-/** Runs the board's own classifier (LfcClassifier + classify_mnists, hardware runtime) on `images`. */
+/**
+ * Runs the board's own classifier on `images` with the hardware runtime: LfcClassifier.classify_mnists on
+ * an idx3 file (family `lfc`), CnvClassifier.classify_cifars on CIFAR-10 binary records (family `cnv`).
+ * Without `network`, the board uses the only overlay of that family it has a set for under this dataset.
+ */
 export async function runOnBoard(
   target: BoardTarget,
   dataset: string,
   images: Uint8Array,
+  input: { family: 'lfc' | 'cnv'; network?: OverlayName },
 ): Promise<BoardRun> {
   checkDatasetName(dataset);
   const ctx = await context(target, dataset);
-  const { answer } = await runHelper(target, 'validate', { dataset, imagesSize: images.length }, [images]);
+  const { answer } = await runHelper(
+    target,
+    'validate',
+    { dataset, family: input.family, network: input.network ?? null, imagesSize: images.length },
+    [images],
+  );
   if (!answer.ok) throw refusal(answer, ctx);
+  const network = String(answer.network);
+  if (!isOverlayName(network)) throw new UserError(`board ${ctx.where} ran an unknown network ${network}`);
   const files = new Map<string, Uint8Array>();
   for (const [name, b64] of Object.entries(answer.files as Record<string, string>))
     files.set(name, Buffer.from(b64, 'base64'));
   return {
     where: ctx.where,
+    network,
     predictions: Int32Array.from(answer.predictions as number[]),
     usecPerImage: Number(answer.usecPerImage),
     classes: answer.classes as string[],

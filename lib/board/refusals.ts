@@ -35,6 +35,10 @@ export function refusalMessage(answer: RemoteResult['answer'], ctx: RefusalConte
       return `board ${ctx.where}: no space left (${said}); nothing changed on the board. Free some space (bnn-pynq board check shows it) and push again`;
     case 'no-set':
       return `board ${ctx.where}: ${said}; push it first: bnn-pynq board push <host> --params <dir> --dataset ${ctx.dataset ?? '<dataset>'}`;
+    case 'several-sets':
+      return `board ${ctx.where}: ${said}; pass --network to say which one to validate`;
+    case 'bad-network':
+      return `board ${ctx.where}: ${said}; pass --images of the kind the network reads (LFC: idx3 images with --labels; CNV: CIFAR-10 records, e.g. bnn-pynq dataset export-test's test_batch.bin)`;
     case 'bnn-import':
       return `board ${ctx.where}: ${said}; run \`bnn-pynq board check\` (is BOARD set for ssh sessions, e.g. in /etc/environment? does validate need --sudo to load the overlay?)`;
     case 'bad-dataset':

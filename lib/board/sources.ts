@@ -2,12 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { isOverlayName, type OverlayName } from '../bnn/overlays';
 import { aws } from '../cloud/aws-errors';
 import type { CloudClients } from '../cloud/clients';
 import { fetchParams } from '../cloud/fetch';
 import { readRun } from '../cloud/runs';
 import { UserError } from '../errors';
-import { datasetPrefix, IDX_FILES, runParamsPrefix } from '../layout';
+import {
+  CIFAR_DATASET_FORMAT,
+  CIFAR_FILES,
+  DATASET_MANIFEST_FILE,
+  DEFAULT_NETWORK,
+  datasetPrefix,
+  IDX_FILES,
+  runParamsPrefix,
+} from '../layout';
 import { loadLocalParamSet, type ParamSet } from './param-set';
 
 /**
@@ -19,29 +28,47 @@ export async function paramSetFromRun(
   artifactBucket: string,
   runId: string,
   dataset?: string,
+  network?: OverlayName,
 ): Promise<ParamSet> {
-  const name = dataset ?? (await readRun(clients, artifactBucket, runId, { verify: false })).request?.dataset;
+  // run.json names the dataset and the network; with --dataset given, a missing run.json is not fatal
+  // (the param folder's manifest is what counts, and fetchParams says when there is none).
+  const read = () => readRun(clients, artifactBucket, runId, { verify: false }).then((r) => r.request);
+  const request =
+    dataset && network ? undefined : dataset ? await read().catch(() => undefined) : await read();
+  const name = dataset ?? request?.dataset;
   if (!name) throw new UserError(`run ${runId}: its run.json names no dataset; pass --dataset <name>`);
+  const ran = request?.network;
+  const net: OverlayName = network ?? (ran && isOverlayName(ran) ? ran : DEFAULT_NETWORK);
+  const prefix = runParamsPrefix(runId, name, net);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-push-'));
   try {
     const fetched = await fetchParams(
       clients,
-      { bucket: artifactBucket, prefix: runParamsPrefix(runId, name), dataset: name, label: `run ${runId}` },
+      { bucket: artifactBucket, prefix, dataset: name, network: net, label: `run ${runId}` },
       tmp,
     );
-    const set = loadLocalParamSet(fetched.folder);
-    return { ...set, dataset: name, source: `s3://${artifactBucket}/${runParamsPrefix(runId, name)}` };
+    const set = loadLocalParamSet(fetched.folder, net);
+    return { ...set, dataset: name, source: `s3://${artifactBucket}/${prefix}` };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** The dataset's test idx files as the dataset bucket holds them (datasets/<dataset>/t10k-*). */
+/** A dataset's test split as the board's classifiers read it: idx3 images + labels (LFC) or CIFAR-10 records (CNV). */
+export type TestFiles =
+  | { kind: 'idx'; images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string }
+  | { kind: 'cifar'; records: Uint8Array; recordsName: string };
+
+/**
+ * The dataset's test files as the dataset bucket holds them: `datasets/<dataset>/t10k-*` for an idx
+ * dataset, `test_batch.bin` for one whose dataset.json says `format: "cifar-bin"` (an imported colour
+ * dataset, or CIFAR-10 as the instance caches it).
+ */
 export async function testFilesFromBucket(
   clients: CloudClients,
   datasetBucket: string,
   dataset: string,
-): Promise<{ images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string }> {
+): Promise<TestFiles> {
   const get = async (file: string) => {
     const key = `${datasetPrefix(dataset)}${file}`;
     const out = await aws(`s3:GetObject (s3://${datasetBucket}/${key})`, () =>
@@ -52,6 +79,23 @@ export async function testFilesFromBucket(
       name: `s3://${datasetBucket}/${key}`,
     };
   };
+  const manifest = await get(DATASET_MANIFEST_FILE).catch(() => undefined);
+  let format: unknown;
+  try {
+    format = manifest ? JSON.parse(new TextDecoder().decode(manifest.bytes))?.format : undefined;
+  } catch {
+    throw new UserError(`${manifest?.name}: not valid JSON; upload the dataset again`);
+  }
+  if (format === CIFAR_DATASET_FORMAT) {
+    const records = await get(CIFAR_FILES.test);
+    return { kind: 'cifar', records: records.bytes, recordsName: records.name };
+  }
   const [images, labels] = await Promise.all([get(IDX_FILES.testImages), get(IDX_FILES.testLabels)]);
-  return { images: images.bytes, labels: labels.bytes, imagesName: images.name, labelsName: labels.name };
+  return {
+    kind: 'idx',
+    images: images.bytes,
+    labels: labels.bytes,
+    imagesName: images.name,
+    labelsName: labels.name,
+  };
 }

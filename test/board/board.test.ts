@@ -49,7 +49,10 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     expect(r.stdout).toContain('BOARD       Pynq-Z1');
     expect(r.stdout).toContain(`bnn         ${board.bnnDir} (version 0.1)`);
     expect(r.stdout).toContain(`params      ${board.paramsDir}`);
-    expect(r.stdout).toContain('param sets  none for lfcW1A1');
+    expect(r.stdout).toContain(
+      'overlays    cnvW1A1, cnvW1A2, cnvW2A2, lfcW1A1, lfcW1A2 (bitstreams for pynqZ1-Z2)',
+    );
+    expect(r.stdout).toContain('param sets  none');
     expect(r.stdout).toMatch(/free space {2}\d+(\.\d)? (GB|MB|kB)/);
     expect(r.stdout).toContain('writable    yes');
   });
@@ -94,7 +97,7 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     expect(leftovers(board)).toEqual([]);
 
     const check = await boardCli(board, 'check', board.host);
-    expect(check.stdout).toContain('param sets  mnist, mnist.previous');
+    expect(check.stdout).toContain('param sets  mnist/lfcW1A1, mnist.previous/lfcW1A1');
   });
 
   test('a folder left by a push whose board lost power is removed by the next push', async () => {

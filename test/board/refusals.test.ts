@@ -135,7 +135,7 @@ describe('local refusals, before any connection', () => {
     const push = await runCli(['board', 'push', ...host, '--params', MNIST_PARAMS, '--dataset', '../mnist']);
     expectOneLine(
       push,
-      /^error: dataset name "\.\.\/mnist" contains a path separator; give the bare name \(e\.g\. fashion-mnist\): the set goes to <bnn>\/params\/<dataset>\/lfcW1A1 on the board\n$/,
+      /^error: dataset name "\.\.\/mnist" contains a path separator; give the bare name \(e\.g\. fashion-mnist\): the set goes to <bnn>\/params\/<dataset>\/<network> on the board\n$/,
     );
     const validate = await runCli(['board', 'validate', ...host, '--dataset', 'a\\b']);
     expectOneLine(validate, /^error: dataset name "a\\\\b" contains a path separator/);

@@ -219,6 +219,7 @@ describe('sources in S3 (loopback S3 server)', () => {
           }),
         );
       const test = await testFilesFromBucket(clients, 'datasets', 'mnist');
+      if (test.kind !== 'idx') throw new Error('an idx dataset was read as CIFAR records');
       expect(Buffer.from(test.images).equals(images.get('t10k-images-idx3-ubyte.gz') as Buffer)).toBe(true);
       expect(
         Buffer.from(test.labels).equals(

@@ -20,7 +20,13 @@ import sys
 import tempfile
 
 MARK = "@@bnn-pynq-result@@"
-NETWORK = "lfcW1A1"
+# BNN-PYNQ's five overlays (bnn.py NETWORK_*) and the input each reads: idx3 images (LfcClassifier) or
+# CIFAR-10 binary records (CnvClassifier). The same table as lib/bnn/overlays.ts.
+FAMILY = {"lfcW1A1": "lfc", "lfcW1A2": "lfc", "cnvW1A1": "cnv", "cnvW1A2": "cnv", "cnvW2A2": "cnv"}
+NETWORKS = sorted(FAMILY)
+DEFAULT_NETWORK = {"lfc": "lfcW1A1", "cnv": "cnvW1A1"}
+# bnn.py: BOARD selects the bitstream/library folder.
+PLATFORMS = {"Ultra96": "ultra96", "Pynq-Z1": "pynqZ1-Z2", "Pynq-Z2": "pynqZ1-Z2"}
 CHUNK = 1 << 16
 
 
@@ -63,6 +69,12 @@ def check_dataset(name):
         raise Refusal("bad-dataset", "dataset name %r is not a plain folder name" % name)
 
 
+def check_network(name):
+    if name not in FAMILY:
+        raise Refusal("bad-network", "network %r is not one of %s" % (name, ", ".join(NETWORKS)))
+    return name
+
+
 def locate_bnn():
     """The folder of the installed bnn package, found without importing it (importing loads pynq,
     which is slow and needs BOARD set); realpath, as bnn.py's own BNN_ROOT_DIR."""
@@ -93,15 +105,34 @@ def probe_writable(folder):
 
 
 def param_sets(params):
+    """Every <params>/<dataset>/<network>/ folder of the five overlays, with its number of files."""
     sets = []
     if not os.path.isdir(params):
         return sets
     for name in sorted(os.listdir(params)):
-        folder = os.path.join(params, name, NETWORK)
-        if os.path.isdir(folder):
-            files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
-            sets.append({"dataset": name, "files": len(files)})
+        for network in NETWORKS:
+            folder = os.path.join(params, name, network)
+            if os.path.isdir(folder):
+                files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
+                sets.append({"dataset": name, "network": network, "files": len(files)})
     return sets
+
+
+def overlays(root, platform):
+    """The overlays whose bitstream is installed: <bnn>/bitstreams/<platform>/<network>-<platform>.bit
+    (bnn.py's names), for the board's platform, or for every platform folder when BOARD is unknown."""
+    found = []
+    base = os.path.join(root, "bitstreams")
+    if not os.path.isdir(base):
+        return found
+    for plat in sorted(os.listdir(base)) if platform is None else [platform]:
+        folder = os.path.join(base, plat)
+        if not os.path.isdir(folder):
+            continue
+        for network in NETWORKS:
+            if os.path.isfile(os.path.join(folder, "%s-%s.bit" % (network, plat))):
+                found.append({"network": network, "platform": plat})
+    return found
 
 
 def leftovers(params, dataset=None):
@@ -141,6 +172,8 @@ def do_check(request):
     except Exception as e:  # noqa: BLE001
         info["bnnImportError"] = "%s: %s" % (type(e).__name__, e)
     info["sets"] = param_sets(params)
+    info["platform"] = PLATFORMS.get(info["boardEnv"] or "")
+    info["overlays"] = overlays(root, info["platform"])
     info["leftovers"] = leftovers(params)
     usage = shutil.disk_usage(params if os.path.isdir(params) else root)
     info["freeBytes"] = usage.free
@@ -191,6 +224,7 @@ def safe_member(path):
 def do_push(request, stdin):
     dataset = request["dataset"]
     check_dataset(dataset)
+    network = check_network(request.get("network") or DEFAULT_NETWORK["lfc"])
     files = request["files"]
     for f in files:
         if not safe_member(f["path"]):
@@ -221,7 +255,7 @@ def do_push(request, stdin):
     done = False
     try:
         os.chmod(incoming, 0o755)
-        staged = os.path.join(incoming, NETWORK)
+        staged = os.path.join(incoming, network)
         os.mkdir(staged, 0o755)
         for f in files:
             path = os.path.join(staged, f["path"])
@@ -250,7 +284,7 @@ def do_push(request, stdin):
                 problems=problems,
             )
 
-        result = swap_in(params, dataset, staged)
+        result = swap_in(params, dataset, network, staged)
         result["cleaned"] = cleaned
         result["files"] = len(files)
         result["bytes"] = sum(int(f["size"]) for f in files)
@@ -263,14 +297,14 @@ def do_push(request, stdin):
         os.close(lock)
 
 
-def swap_in(params, dataset, staged):
-    """Renames only: <dataset>/lfcW1A1 -> <dataset>.previous/lfcW1A1, staged -> <dataset>/lfcW1A1.
-    Other networks under <dataset>/ (e.g. lfcW1A2) stay. One previous generation is kept; the older one
-    is dropped only now, after the new set passed its check. Any failing rename is undone."""
+def swap_in(params, dataset, network, staged):
+    """Renames only: <dataset>/<network> -> <dataset>.previous/<network>, staged -> <dataset>/<network>.
+    Other networks under <dataset>/ (e.g. lfcW1A2 next to lfcW1A1) stay. One previous generation is kept;
+    the older one is dropped only now, after the new set passed its check. Any failing rename is undone."""
     live_parent = os.path.join(params, dataset)
-    live = os.path.join(live_parent, NETWORK)
+    live = os.path.join(live_parent, network)
     prev_parent = os.path.join(params, dataset + ".previous")
-    prev = os.path.join(prev_parent, NETWORK)
+    prev = os.path.join(prev_parent, network)
     dropping = None
     undo = []
     try:
@@ -278,8 +312,8 @@ def swap_in(params, dataset, staged):
         if has_live:
             if os.path.isdir(prev):
                 dropping = tempfile.mkdtemp(prefix="." + dataset + ".incoming-dropping-", dir=params)
-                os.rename(prev, os.path.join(dropping, NETWORK))
-                undo.append((os.path.join(dropping, NETWORK), prev))
+                os.rename(prev, os.path.join(dropping, network))
+                undo.append((os.path.join(dropping, network), prev))
             if not os.path.isdir(prev_parent):
                 os.mkdir(prev_parent, 0o755)
             os.rename(live, prev)
@@ -299,20 +333,49 @@ def swap_in(params, dataset, staged):
     return {"target": live, "previous": prev if has_live else None, "droppedOlderPrevious": dropping is not None}
 
 
+def choose_network(params, dataset, family, network):
+    """The network asked for, else the only one of `family` with a set under <params>/<dataset>/ (else the
+    family's first overlay, which the caller then reports as missing)."""
+    if network:
+        return check_network(network)
+    present = [n for n in NETWORKS if FAMILY[n] == family and os.path.isdir(os.path.join(params, dataset, n))]
+    if len(present) > 1:
+        raise Refusal(
+            "several-sets",
+            "the board has %s sets for %s (%s)" % (family.upper(), dataset, ", ".join(present)),
+            sets=present,
+        )
+    return present[0] if present else DEFAULT_NETWORK[family]
+
+
 def do_validate(request, stdin):
     dataset = request["dataset"]
     check_dataset(dataset)
+    family = request.get("family") or "lfc"
+    if family not in DEFAULT_NETWORK:
+        raise Refusal("bad-network", "input family %r is not lfc or cnv" % family)
     root = locate_bnn()
-    folder = os.path.join(root, "params", dataset, NETWORK)
+    network = choose_network(os.path.join(root, "params"), dataset, family, request.get("network"))
+    if FAMILY[network] != family:
+        raise Refusal(
+            "bad-network",
+            "%s reads %s, but the images are %s" % (
+                network,
+                "CIFAR-10 records" if FAMILY[network] == "cnv" else "idx3 images",
+                "CIFAR-10 records" if family == "cnv" else "idx3 images",
+            ),
+        )
+    folder = os.path.join(root, "params", dataset, network)
     work = tempfile.mkdtemp(prefix="bnn-pynq-validate-")
     try:
         packed = os.path.join(work, "images.upload")
         with open(packed, "wb") as out:
             read_exact(stdin, int(request["imagesSize"]), out, hashlib.sha256())
-        images = os.path.join(work, "t10k-images-idx3-ubyte")
+        # classify_mnists reads a raw idx3 file, classify_cifars raw CIFAR-10 records; the upload may be
+        # gzipped (smaller on the wire).
+        images = os.path.join(work, "t10k-images-idx3-ubyte" if family == "lfc" else "test_batch.bin")
         with open(packed, "rb") as f:
             gz = f.read(2) == b"\x1f\x8b"
-        # classify_mnists reads a raw idx3 file; the upload may be gzipped (4x smaller on the wire).
         with (gzip.open(packed, "rb") if gz else open(packed, "rb")) as src, open(images, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
         os.remove(packed)
@@ -320,11 +383,11 @@ def do_validate(request, stdin):
             with stdout_to_stderr():
                 import bnn
 
-                available = bnn.available_params(bnn.NETWORK_LFCW1A1)
+                available = bnn.available_params(network)
         except Exception as e:  # noqa: BLE001
             raise Refusal("bnn-import", "import bnn failed on the board: %s: %s" % (type(e).__name__, e))
         if dataset not in available:
-            raise Refusal("no-set", "the board has no %s set for %s (%s missing)" % (NETWORK, dataset, folder), sets=available)
+            raise Refusal("no-set", "the board has no %s set for %s (%s missing)" % (network, dataset, folder), sets=available)
         # Snapshot the folder the classifier loads, so the CLI simulates exactly these bytes.
         files = {}
         for name in sorted(os.listdir(folder)):
@@ -333,13 +396,18 @@ def do_validate(request, stdin):
                 with open(path, "rb") as f:
                     files[name] = f.read()
         with stdout_to_stderr():
-            classifier = bnn.LfcClassifier(bnn.NETWORK_LFCW1A1, dataset, bnn.RUNTIME_HW)
-            predictions = classifier.classify_mnists(images)
+            if family == "lfc":
+                classifier = bnn.LfcClassifier(network, dataset, bnn.RUNTIME_HW)
+                predictions = classifier.classify_mnists(images)
+            else:
+                classifier = bnn.CnvClassifier(network, dataset, bnn.RUNTIME_HW)
+                predictions = classifier.classify_cifars(images)
             usec = float(classifier.usecPerImage)
             classes = list(getattr(classifier, "classes", []) or [])
         import base64
 
         return {
+            "network": network,
             "predictions": [int(p) for p in predictions],
             "usecPerImage": usec,
             "classes": classes,

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { readCifarRecords } from '../../bnn/cifar';
 import { readInputFile } from '../../bnn/files';
 import { readIdxImages, readIdxLabels } from '../../bnn/idx';
-import { paramsFromFiles } from '../../bnn/params';
-import { checkImageShape, classify } from '../../bnn/simulate';
+import { decodeOverlayFiles } from '../../bnn/overlay-params';
+import { createOverlaySimulator, type SimulatorInput } from '../../bnn/overlay-simulate';
+import { OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
+import { checkImageShape } from '../../bnn/simulate';
 import { checkBoard, formatCheck, pushParamSet, runOnBoard } from '../../board/board';
-import { checkDatasetName, loadLocalParamSet, type ParamSet } from '../../board/param-set';
-import { paramSetFromRun, testFilesFromBucket } from '../../board/sources';
+import { aNetwork, checkDatasetName, loadLocalParamSet, type ParamSet } from '../../board/param-set';
+import { paramSetFromRun, type TestFiles, testFilesFromBucket } from '../../board/sources';
 import type { BoardTarget } from '../../board/ssh';
 import { summarize } from '../../board/validate';
 import { discoverStack } from '../../cloud/discovery';
@@ -35,10 +39,12 @@ export interface PushFlags extends SshFlags {
   params?: string;
   run?: string;
   dataset?: string;
+  network?: OverlayName;
 }
 
 export interface ValidateFlags extends SshFlags {
   dataset: string;
+  network?: OverlayName;
   images?: string;
   labels?: string;
   predictionsOut?: string;
@@ -96,23 +102,54 @@ export async function runBoardPush(env: CloudEnv, host: string, o: PushFlags): P
   if (Boolean(o.params) === Boolean(o.run))
     throw new UserError('give exactly one of --params <dir> (a local folder) or --run <id> (from S3)');
   let set: ParamSet;
-  if (o.params) set = loadLocalParamSet(resolveIn(env, o.params));
+  if (o.params) set = loadLocalParamSet(resolveIn(env, o.params), o.network);
   else {
     const stack = await stackOf(env);
-    set = await paramSetFromRun(env.clients, stack.artifactBucket, o.run as string, o.dataset);
+    set = await paramSetFromRun(env.clients, stack.artifactBucket, o.run as string, o.dataset, o.network);
   }
   const dataset = o.dataset ?? set.dataset;
   if (!dataset)
     throw new UserError(`${set.source}: cannot tell the dataset from the folder name; pass --dataset <name>`);
   const r = await pushParamSet(target(host, o), set, dataset);
-  out(`pushed      ${r.files} files (${r.bytes} bytes) from ${set.source}`);
+  out(`pushed      ${r.files} files (${r.bytes} bytes) of ${aNetwork(set.network)} set from ${set.source}`);
   out(`checked     every file's SHA-256 on the board`);
   out(`installed   ${r.where}:${r.target}`);
   out(
     `previous    ${r.previous ? `${r.previous} (kept until the next push)` : 'none (first set for this dataset)'}`,
   );
   if (r.cleaned.length > 0) out(`cleaned     ${r.cleaned.join(', ')} (left by an interrupted push)`);
-  out(`next        bnn-pynq board validate ${host} --dataset ${dataset}`);
+  out(`next        bnn-pynq board validate ${host} --dataset ${dataset} --network ${set.network}`);
+}
+
+/** The test files given with --images (and --labels for LFC), as the board's classifier for them reads them. */
+async function localTestFiles(env: CloudEnv, o: ValidateFlags): Promise<TestFiles> {
+  const read = (f: string, what: string) => readInputFile(resolveIn(env, f), what);
+  const images = o.images as string;
+  const cnv = o.network ? OVERLAYS[o.network].family === 'cnv' : o.labels === undefined;
+  if (cnv) {
+    if (o.labels)
+      throw new UserError(
+        `--labels: CIFAR-10 records carry their own labels; drop --labels for ${o.network ?? 'a CNV network'}`,
+      );
+    const records = await read(images, '--images');
+    const idxMagic = records[0] === 0 && records[1] === 0 && records[2] === 8 && records[3] === 3;
+    if (!o.network && (idxMagic || (records[0] === 0x1f && records[1] === 0x8b)))
+      throw new UserError(
+        `${images}: idx3 images need --labels <idx1> (an LFC network); CNV networks take CIFAR-10 records`,
+      );
+    return { kind: 'cifar', records, recordsName: images };
+  }
+  if (!o.labels)
+    throw new UserError(
+      `--labels <idx1> is required for ${o.network}: the labels of --images (CNV networks take CIFAR-10 records without --labels)`,
+    );
+  return {
+    kind: 'idx',
+    images: await read(images, '--images'),
+    labels: await read(o.labels, '--labels'),
+    imagesName: images,
+    labelsName: o.labels,
+  };
 }
 
 /** `bnn-pynq board validate <host>`: the board's classifier on a test set, compared with verify. */
@@ -125,39 +162,49 @@ export async function runBoardValidate(env: CloudEnv, host: string, o: ValidateF
     [arg(o.predictionsOut, '--predictions-out')],
     { cwd: env.cwd },
   );
-  if (Boolean(o.images) !== Boolean(o.labels))
+  if (o.labels && !o.images) throw new UserError('--labels needs --images (the images they label)');
+  const files = o.images
+    ? await localTestFiles(env, o)
+    : await testFilesFromBucket(env.clients, (await stackOf(env)).datasetBucket, o.dataset);
+  const family = files.kind === 'cifar' ? 'cnv' : 'lfc';
+  if (o.network && OVERLAYS[o.network].family !== family)
     throw new UserError(
-      'give both --images and --labels, or neither (then the dataset bucket test files are used)',
+      `--network ${o.network} reads ${family === 'cnv' ? 'idx3 images' : 'CIFAR-10 records'}, but the test files of ${o.dataset} are ${family === 'cnv' ? 'CIFAR-10 records' : 'idx3 images'}; pass --images of the right kind`,
     );
-  let files: { images: Uint8Array; labels: Uint8Array; imagesName: string; labelsName: string };
-  if (o.images && o.labels) {
-    const read = (f: string, what: string) => readInputFile(resolveIn(env, f), what);
-    files = {
-      images: await read(o.images, '--images'),
-      labels: await read(o.labels, '--labels'),
-      imagesName: o.images,
-      labelsName: o.labels,
-    };
+  let input: SimulatorInput;
+  let labels: Uint8Array;
+  let upload: Uint8Array;
+  let imagesName: string;
+  if (files.kind === 'cifar') {
+    const records = readCifarRecords(files.records, files.recordsName);
+    input = { kind: 'cifar', pixels: records.pixels };
+    labels = records.labels;
+    upload = files.records;
+    imagesName = files.recordsName;
   } else {
-    const stack = await stackOf(env);
-    files = await testFilesFromBucket(env.clients, stack.datasetBucket, o.dataset);
+    const images = readIdxImages(files.images, files.imagesName);
+    const idxLabels = readIdxLabels(files.labels, files.labelsName);
+    if (images.count !== idxLabels.count)
+      throw new UserError(
+        `${files.imagesName} has ${images.count} images but ${files.labelsName} has ${idxLabels.count} labels`,
+      );
+    checkImageShape(images, files.imagesName); // before the upload, not after
+    input = { kind: 'mnist', pixels: images.pixels };
+    labels = idxLabels.labels;
+    upload = files.images;
+    imagesName = files.imagesName;
   }
-  const images = readIdxImages(files.images, files.imagesName);
-  const labels = readIdxLabels(files.labels, files.labelsName);
-  if (images.count !== labels.count)
-    throw new UserError(
-      `${files.imagesName} has ${images.count} images but ${files.labelsName} has ${labels.count} labels`,
-    );
 
-  checkImageShape(images, files.imagesName); // before the upload, not after
-  const run = await runOnBoard(target(host, o), o.dataset, files.images);
-  if (run.predictions.length !== images.count)
+  const run = await runOnBoard(target(host, o), o.dataset, upload, { family, network: o.network });
+  if (run.predictions.length !== labels.length)
     throw new UserError(
-      `board ${run.where} returned ${run.predictions.length} predictions for ${images.count} images; its classifier did not read the whole file`,
+      `board ${run.where} returned ${run.predictions.length} predictions for ${labels.length} images; its classifier did not read the whole file`,
     );
   // verify's prediction for the same folder: the hardware-exact simulator on the bytes the board loaded.
-  const simulated = classify(paramsFromFiles(run.files, `${run.where}:${run.folder}`), images);
-  const s = summarize(run.predictions, labels.labels, simulated);
+  const params = decodeOverlayFiles(run.files, run.network, `${run.where}:${run.folder}`);
+  const simulated = new Uint8Array(labels.length);
+  createOverlaySimulator(params).run(input, 0, labels.length, simulated);
+  const s = summarize(run.predictions, labels, simulated);
   if (o.predictionsOut) {
     await writeFileAtomic(
       resolveIn(env, o.predictionsOut),
@@ -166,7 +213,10 @@ export async function runBoardValidate(env: CloudEnv, host: string, o: ValidateF
     );
   }
   out(`board       ${run.where}, ${run.folder}`);
-  out(`images      ${s.total} (${files.imagesName})`);
+  out(
+    `network     ${run.network} (${family === 'cnv' ? 'CnvClassifier.classify_cifars' : 'LfcClassifier.classify_mnists'}, hardware runtime)`,
+  );
+  out(`images      ${s.total} (${imagesName})`);
   out(`accuracy    ${s.accuracy.toFixed(2)} % on the board (${s.correct} / ${s.total})`);
   out(`speed       ${run.usecPerImage.toFixed(2)} µs/image (as the board reports it)`);
   out(`verify      ${s.simulatedAccuracy.toFixed(2)} % predicted for the same files`);
@@ -201,10 +251,19 @@ export function register(program: Command, ctx: CliContext): void {
       board
         .command('push')
         .argument('<host>', 'board address or ~/.ssh/config alias ([user@]host)')
-        .description('Install a param set atomically at <bnn>/params/<dataset>/lfcW1A1 on the board')
-        .option('--params <dir>', 'local lfcW1A1 param folder (e.g. params/fashion-mnist/lfcW1A1)')
+        .description('Install a param set atomically at <bnn>/params/<dataset>/<network> on the board')
+        .option(
+          '--params <dir>',
+          'local param folder of any overlay (e.g. params/fashion-mnist/lfcW1A1, params/my-photos/cnvW1A1)',
+        )
         .option('--run <id>', "a run's param folder, fetched from S3 through its manifest")
-        .option('--dataset <name>', 'dataset folder name on the board (default: from the folder or the run)'),
+        .option('--dataset <name>', 'dataset folder name on the board (default: from the folder or the run)')
+        .addOption(
+          new Option(
+            '--network <name>',
+            "the overlay (default: the folder's name, else the one its file sizes fit; for --run, the run's)",
+          ).choices(OVERLAY_NAMES),
+        ),
     ),
   ).action(async (host: string, o: PushFlags & CloudOptions) => runBoardPush(ctx.cloudEnv(o), host, o));
 
@@ -214,14 +273,20 @@ export function register(program: Command, ctx: CliContext): void {
         .command('validate')
         .argument('<host>', 'board address or ~/.ssh/config alias ([user@]host)')
         .description(
-          "Run the board's own classifier on a test set: accuracy, µs/image, disagreements with verify",
+          "Run the board's own classifier (LfcClassifier.classify_mnists or CnvClassifier.classify_cifars) on a test set: accuracy, µs/image, disagreements with verify, image by image",
         )
-        .requiredOption('--dataset <name>', 'the param set on the board (<bnn>/params/<dataset>/lfcW1A1)')
+        .requiredOption('--dataset <name>', 'the param set on the board (<bnn>/params/<dataset>/<network>)')
+        .addOption(
+          new Option(
+            '--network <name>',
+            'the overlay to run (default: the only one of the test files kind (LFC or CNV) the board has for the dataset)',
+          ).choices(OVERLAY_NAMES),
+        )
         .option(
           '--images <file>',
-          'idx3 images, raw or .gz (default: the dataset test images in the dataset bucket)',
+          'LFC: idx3 images, raw or .gz; CNV: CIFAR-10 binary records, e.g. the test_batch.bin of dataset export-test (default: the dataset test split in the dataset bucket)',
         )
-        .option('--labels <file>', 'idx1 labels, raw or .gz (default: the dataset test labels)')
+        .option('--labels <file>', 'LFC: idx1 labels, raw or .gz (CNV records carry their labels)')
         .option('--predictions-out <file>', "write the board's predictions, one class index per line"),
     ),
   ).action(async (host: string, o: ValidateFlags & CloudOptions) =>
