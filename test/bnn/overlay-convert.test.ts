@@ -180,6 +180,12 @@ describe('convert --network through the CLI', () => {
       /arr_48 \(layer 8 W\): 65 outputs: the cnvW2A2 overlay has 1 .. 64 outputs/,
     ],
     [
+      'calibration for a CNV model',
+      () => {},
+      /--calibrate-images: last-layer calibration is for lfcW1A1 only, not cnvW2A2/,
+      ['--network', 'cnvW2A2', '--calibrate-images', 'a', '--calibrate-labels', 'b'],
+    ],
+    [
       'a ternary weight that rounds to 2',
       (m) => {
         (m.data[0] as Float64Array)[3] = 1.7;

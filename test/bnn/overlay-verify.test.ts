@@ -129,6 +129,23 @@ describe('which overlay a folder holds', () => {
     expect(detectNetwork(readFolder(path.join(PARAMS, folder)), 'my-params')).toBe(network);
   });
 
+  test('--predictions writes the batch-rule class of every record, one per line', async () => {
+    const out = path.join(dir, 'pred.txt');
+    const four = path.join(dir, 'four-pred.bin');
+    const files = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
+    writeFileSync(four, Buffer.concat(files.map((f) => readFileSync(path.join(BOARD, f)))));
+    const r = await runCli([
+      'verify',
+      path.join(PARAMS, 'cifar10', 'cnvW1A1'),
+      '--images',
+      four,
+      '--predictions',
+      out,
+    ]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('4\n1\n0\n2\n');
+  });
+
   test('a renamed cnvW1A2 folder verifies through the CLI by its sizes', async () => {
     const d = path.join(dir, 'renamed');
     cpSync(path.join(PARAMS, 'cifar10', 'cnvW1A2'), d, { recursive: true });
