@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, rmSync } from 'node:fs';
+import { constants, existsSync, renameSync, rmSync } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -138,17 +138,32 @@ export async function checkNoOverlap(
 
 // ---- temporaries: registered while they exist, removed on a signal, and after a crash by the next run ----
 
-const live = new Set<string>();
+/** Live temporaries, and for a swapped-out previous output the path it must go back to. */
+const live = new Map<string, string | undefined>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const onSignal = (signal: NodeJS.Signals) => {
-  for (const t of live) rmSync(t, { recursive: true, force: true });
+  // The previous output first: if the signal came between its swap and the new one's rename, put it back.
+  for (const [p, restoreTo] of live)
+    if (restoreTo !== undefined && !existsSync(restoreTo)) renameSync(p, restoreTo);
+  // A write still in the thread pool may add a file after the folder was listed (rmdir: ENOTEMPTY): list
+  // and remove again; once the folder is gone, that write fails instead.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const p of live.keys()) {
+    for (let attempt = 0; attempt < 50 && existsSync(p); attempt++) {
+      try {
+        rmSync(p, { recursive: true, force: true });
+      } catch {
+        Atomics.wait(pause, 0, 0, 2); // the pending write lands; the next attempt lists it again
+      }
+    }
+  }
   live.clear();
-  process.stderr.write(`\ninterrupted (${signal}): nothing was written\n`);
+  process.stderr.write(`\ninterrupted (${signal}): nothing was changed\n`);
   process.exit(128 + (osConstants.signals[signal] ?? 1));
 };
-function track(temp: string): void {
+function track(temp: string, restoreTo?: string): void {
   if (live.size === 0) for (const s of SIGNALS) process.on(s, onSignal);
-  live.add(temp);
+  live.set(temp, restoreTo);
 }
 function untrack(temp: string): void {
   live.delete(temp);
@@ -316,12 +331,14 @@ export async function writeFolderAtomic(
     }
     if (existing) {
       old = path.join(parent, tempName(base, OLD_TAG));
-      track(old);
+      track(old, abs);
       await rename(abs, old);
     }
     await rename(temp, abs);
     untrack(temp);
     temp = undefined;
+    // The new output is in place: from here the previous one is only removed, never restored.
+    if (old) track(old);
   } catch (err) {
     if (temp) {
       await rm(temp, { recursive: true, force: true }).catch(() => undefined);

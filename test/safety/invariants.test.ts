@@ -1029,6 +1029,48 @@ describe('with the real binary: permissions, full and read-only disks, a mount p
     expect(require('node:fs').readFileSync(path.join(d, 'p.txt'), 'utf8').split('\n')).toHaveLength(51);
   });
 
+  test('SIGINT or SIGTERM in the middle of a write: the previous output stays as it was, no temporary, exit 128+n', async () => {
+    const d = path.join(w, 'cases', 'signal');
+    mkdirSync(d);
+    const target = path.join(d, 'fashion-mnist', 'lfcW1A1');
+    const script = path.join(__dirname, 'support', 'interrupted-write.ts');
+    const run = (signal: string, after: number) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = require('node:child_process').spawn(
+          process.execPath,
+          ['--require', require.resolve('tsx/cjs'), script, target, signal, String(after)],
+          { cwd: w },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => {
+          stdout += b;
+        });
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b;
+        });
+        child.on('close', (status: number | null) => resolve({ status, stdout, stderr }));
+      });
+    const first = await run('SIGTERM', -1); // no signal: the previous output
+    expect(first).toMatchObject({ status: 0, stdout: 'finished\n' });
+    const before = snapshot(d);
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGINT', 130],
+    ] as const) {
+      for (const after of [1, 120, 199]) {
+        const r = await run(signal, after);
+        counts.binary++;
+        expect([r.status, r.stdout, r.stderr.trim()]).toEqual([
+          code,
+          '',
+          `interrupted (${signal}): nothing was changed`,
+        ]);
+        expect(changes(before, snapshot(d))).toEqual([]);
+      }
+    }
+  });
+
   test('temporaries a killed process left are removed by the next write; modes are 0755/0644 minus the umask', async () => {
     const d = path.join(w, 'cases', 'crash');
     mkdirSync(path.join(d, 'out', 'fashion-mnist'), { recursive: true });
