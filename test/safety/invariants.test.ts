@@ -681,23 +681,6 @@ const CASES: Case[] = [
     message: /folder .*no does not exist/,
   },
 
-  // ---- fetch (local side: checked before anything is downloaded; the bucket is never reached) ----
-  {
-    name: 'fetch: the param folder holds a file fetch did not write',
-    setup: (d) => {
-      copyParams(d);
-      writeFileSync(path.join(d, 'params/fashion-mnist/lfcW1A1/model.npz'), 'mine');
-    },
-    args: (d) => ['fetch', '--bucket', 'never-reached', '--dataset', 'fashion-mnist', '--out', `${d}/params`],
-    message:
-      /refusing to replace .*lfcW1A1: it holds .*lfcW1A1\/model\.npz, which is not part of a param folder/,
-  },
-  {
-    name: 'fetch: --out under a regular file',
-    args: () => ['fetch', '--bucket', 'never-reached', '--dataset', 'mnist', '--out', 'notes.txt'],
-    message: /notes\.txt\/mnist\/lfcW1A1: a part of the path is a file, not a folder/,
-  },
-
   // ---- board (local side, before any ssh) ----
   {
     name: 'board push: --params missing',
