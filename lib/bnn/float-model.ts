@@ -130,6 +130,7 @@ export function compareWithFloatModel(
   let boardOk = 0;
   let hwOk = 0;
   let same = 0;
+  let ruleChanged = 0;
   const disagreements: Disagreement[] = [];
   for (let i = 0; i < images.count; i++) {
     const label = labels.labels[i] as number;
@@ -140,6 +141,7 @@ export function compareWithFloatModel(
     if (a === label) argmaxOk++;
     if (f === label) boardOk++;
     if (h === label) hwOk++;
+    if (a !== f) ruleChanged++;
     if (f === h) same++;
     else if (disagreements.length < (options.maxListed ?? 1000))
       disagreements.push({
@@ -157,6 +159,8 @@ export function compareWithFloatModel(
     boardRule: { correct: boardOk, accuracy: pct(boardOk) },
     hardware: { correct: hwOk, accuracy: pct(hwOk) },
     agreement: { same, percent: pct(same) },
+    // An LFC has no max-pool, so training's and the overlay's order are the same graph.
+    causes: { poolOrder: 0, lastLayerAndRule: ruleChanged, thresholdRounding: images.count - same },
     disagreements,
   };
 }

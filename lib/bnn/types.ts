@@ -123,5 +123,10 @@ export interface FloatComparison {
   hardware: { correct: number; accuracy: number };
   /** Images on which float board rule == hardware. */
   agreement: { same: number; percent: number };
+  /**
+   * Images whose class changes at each step from training's argmax to the board (as for every overlay,
+   * lib/bnn/overlay-float.ts): pool order (none in an LFC), the decision rule, the integer thresholds.
+   */
+  causes: { poolOrder: number; lastLayerAndRule: number; thresholdRounding: number };
   disagreements: Disagreement[];
 }

@@ -342,6 +342,9 @@ export function formatComparison(c: FloatComparison): string {
       );
     if (c.disagreements.length > 50) out.push(`    ... ${c.disagreements.length - 50} more (see --json)`);
   }
+  out.push(
+    `  images whose class changes by cause: the board's decision rule ${c.causes.lastLayerAndRule}, integer thresholds ${c.causes.thresholdRounding} (no max-pool in an LFC)`,
+  );
   const gap = c.argmax.accuracy - c.hardware.accuracy;
   out.push(
     `  the ${gap.toFixed(2)} point gap between training's argmax and the board is the board's decision rule${c.agreement.same === c.total ? ', not the conversion' : ''}`,
