@@ -5,7 +5,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Node's environment, recording each file's CPU time for the slowest-files table printed at the end.
+  testEnvironment: '<rootDir>/test/support/cpu-environment.js',
+  reporters: ['default', '<rootDir>/test/support/slowest-reporter.js'],
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
