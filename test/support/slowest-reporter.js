@@ -29,7 +29,7 @@ class SlowestReporter {
       }
       rmSync(this.cpuDir, { recursive: true, force: true });
     } catch {}
-    if (this.files.length < 2) return;
+    if (this.files.length === 0) return;
     const rows = this.files
       .map((f) => ({ ...f, cpu: cpu.get(f.testPath) }))
       .sort(

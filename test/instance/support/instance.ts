@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,40 @@ export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
 export const BUCKETS = { datasets: 'ds', artifacts: 'art', assets: 'assets' };
 export const STATE_PARAM = '/bnn-pynq/Test/bootstrap-state';
 export const INSTANCE_ID = 'i-0abc1234def567890';
+
+/**
+ * The aws CLI fork server of this test file (aws-cli-server.py): started with the first FakeInstance, stopped
+ * (and waited for, so its CPU time counts for this file) after the file's last test. BNN_TEST_REAL_AWS_CLI=1
+ * starts /usr/bin/aws for every call instead.
+ */
+let awsServer: { socket: string; child: ChildProcess; exited: Promise<void>; dir: string } | undefined;
+function awsServerSocket(): string | undefined {
+  if (process.env.BNN_TEST_REAL_AWS_CLI === '1') return undefined;
+  if (!awsServer) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aws-cli-server-'));
+    const socket = path.join(dir, 'socket');
+    const child = spawn('/usr/bin/python3', [path.join(__dirname, 'aws-cli-server.py'), socket], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    // No python3 ('error'): the client finds no socket and runs /usr/bin/aws.
+    const exited = new Promise<void>((resolve) => {
+      child.on('exit', () => resolve());
+      child.on('error', () => resolve());
+    });
+    awsServer = { socket, child, exited, dir };
+  }
+  return awsServer.socket;
+}
+// Registered when a test file loads this module (hooks cannot be added from inside a test).
+if (typeof afterAll === 'function')
+  afterAll(async () => {
+    if (!awsServer) return;
+    const { child, exited, dir } = awsServer;
+    awsServer = undefined;
+    child.kill('SIGTERM');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
 /**
  * Puts fashion-mnist into the DatasetBucket as if already cached there: the 50-image sample of
@@ -70,7 +104,7 @@ export interface FakeInstanceOptions {
 /**
  * A stand-in for the training instance in a temp dir: every path the scripts use points inside it, what only
  * an instance has is a recording shim on PATH (test/instance/shims), and S3 calls go through the real Debian
- * aws CLI to the loopback S3 server.
+ * aws CLI (started by its fork server, see awsServerSocket) to the loopback S3 server.
  */
 export class FakeInstance {
   readonly dir: string;
@@ -150,6 +184,11 @@ export class FakeInstance {
       // Retries keep their attempts and backoff logic, without the waits.
       BNN_RETRY_DELAY: '0',
     };
+    const awsSocket = awsServerSocket();
+    if (awsSocket) {
+      this.env.SHIM_AWS_SERVER = awsSocket;
+      this.env.SHIM_AWS_CLIENT = path.join(__dirname, 'aws-cli-client.py');
+    }
     fs.mkdirSync(this.env.BNN_SYSTEMD_DIR, { recursive: true });
     if (options.micromambaInstalled ?? true) this.env.BNN_MICROMAMBA = path.join(this.shimBin, 'micromamba');
     if (nvidia === 'fail') this.env.SHIM_NVIDIA = 'fail';
