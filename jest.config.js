@@ -12,4 +12,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   testTimeout: 60_000,
+  // Jest's default on 2 cores is 1 worker. Most heavy files wait on child processes (the trainer, bash with the
+  // instance scripts, s3rver, ssh to the stand-in board), so 3 workers keep both cores busy.
+  maxWorkers: '150%',
 };

@@ -24,7 +24,8 @@ export const INSTANCE_ID = 'i-0abc1234def567890';
  * starts /usr/bin/aws for every call instead.
  */
 let awsServer: { socket: string; child: ChildProcess; exited: Promise<void>; dir: string } | undefined;
-function awsServerSocket(): string | undefined {
+export const AWS_CLI_CLIENT = path.join(__dirname, 'aws-cli-client.py');
+export function awsServerSocket(): string | undefined {
   if (process.env.BNN_TEST_REAL_AWS_CLI === '1') return undefined;
   if (!awsServer) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aws-cli-server-'));
@@ -187,7 +188,7 @@ export class FakeInstance {
     const awsSocket = awsServerSocket();
     if (awsSocket) {
       this.env.SHIM_AWS_SERVER = awsSocket;
-      this.env.SHIM_AWS_CLIENT = path.join(__dirname, 'aws-cli-client.py');
+      this.env.SHIM_AWS_CLIENT = AWS_CLI_CLIENT;
     }
     fs.mkdirSync(this.env.BNN_SYSTEMD_DIR, { recursive: true });
     if (options.micromambaInstalled ?? true) this.env.BNN_MICROMAMBA = path.join(this.shimBin, 'micromamba');
