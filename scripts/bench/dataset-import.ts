@@ -3,9 +3,11 @@
  * dataset-fashion-mnist) written once as PNG files in class folders, then imported end to end
  * (scan, decode, polarity, split, idx + gzip, preview, atomic write), as `bnn-pynq dataset import` does.
  *
- *   npm run bench:dataset -- [--limit N] [--format png|jpeg] [--in-flight N] [--cache DIR] [--runs N]
+ *   npm run bench:dataset -- [--limit N] [--format png|jpeg|colour-jpeg] [--in-flight N] [--cache DIR] [--runs N]
  *
- * png: 8-bit grey 28×28 PNGs (the in-process fast path); jpeg: the same images as JPEG (the libvips path).
+ * png: 8-bit grey 28×28 PNGs (the in-process fast path); jpeg: the same images as JPEG (the libvips path);
+ * colour-jpeg: the same images tinted per class and stretched to 96×72 colour JPEGs (photo-like: resize,
+ * pad, sRGB), imported with `--format cifar` into 32×32 RGB CIFAR-10 records.
  *
  * Prints the images/s of each run, the time per phase, the CPU time used and the load average
  * before the run (the machine may be shared).
@@ -56,11 +58,17 @@ async function ensureImageFolder(root: string, limit: number, format: string): P
       const file = path.join(
         root,
         CLASSES[labels[k] as number] as string,
-        `${part}-${String(k).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`,
+        `${part}-${String(k).padStart(5, '0')}.${format === 'png' ? 'png' : 'jpg'}`,
       );
-      const image = sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w');
+      const label = labels[k] as number;
+      const image =
+        format === 'colour-jpeg'
+          ? sharp(Buffer.from(Array.from(pixels).flatMap((v) => [v, (v * (label + 3)) % 256, 255 - v])), {
+              raw: { width: 28, height: 28, channels: 3 },
+            }).resize(96, 72, { fit: 'fill' })
+          : sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w');
       jobs.push(
-        (format === 'jpeg' ? image.jpeg({ quality: 90 }) : image.png())
+        (format === 'png' ? image.png() : image.jpeg({ quality: 90 }))
           .toBuffer()
           .then((bytes) => fsp.writeFile(file, bytes)),
       );
@@ -70,7 +78,7 @@ async function ensureImageFolder(root: string, limit: number, format: string): P
   }
   writeFileSync(marker, String(written));
   process.stdout.write(
-    `wrote ${written} PNG files to ${root} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    `wrote ${written} image files to ${root} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
   );
   return written;
 }
@@ -80,7 +88,8 @@ async function main() {
   const inFlight = Number(arg('in-flight', '16'));
   const runs = Number(arg('runs', '2'));
   const format = arg('format', 'png');
-  if (format !== 'png' && format !== 'jpeg') throw new Error(`--format ${format}: png or jpeg`);
+  if (format !== 'png' && format !== 'jpeg' && format !== 'colour-jpeg')
+    throw new Error(`--format ${format}: png, jpeg or colour-jpeg`);
   const cache = arg('cache', path.join(tmpdir(), 'bnn-pynq-bench', `fashion-mnist-${format}`));
   const count = await ensureImageFolder(cache, limit, format);
   const out = path.join(tmpdir(), 'bnn-pynq-bench', `import-out-${process.pid}`);
@@ -99,7 +108,8 @@ async function main() {
       out,
       split: [80, 10, 10],
       seed: 1,
-      invert: 'auto',
+      format: format === 'colour-jpeg' ? 'cifar' : 'idx',
+      invert: format === 'colour-jpeg' ? 'no' : 'auto',
       fit: 'contain',
       skipBad: false,
       force: true,
