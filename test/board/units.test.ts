@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -226,6 +226,64 @@ describe('sources in S3 (loopback S3 server)', () => {
           readFolder(path.dirname(MNIST_LABELS)).get('t10k-labels-idx1-ubyte.gz') as Buffer,
         ),
       ).toBe(true);
+    } finally {
+      await s3.stop();
+    }
+  });
+});
+
+describe('param sets of every overlay', () => {
+  const SHIPPED = path.join(path.dirname(path.dirname(MNIST_PARAMS)));
+
+  test('the network comes from the folder name, or from the file sizes; a folder of several sets is refused', () => {
+    const cnv = loadLocalParamSet(path.join(SHIPPED, 'cifar10', 'cnvW2A2'));
+    expect([cnv.network, cnv.dataset, cnv.files.length]).toEqual(['cnvW2A2', 'cifar10', 101]);
+    // A copy under another name: recognised by its sizes (cnvW1A2's threshold files are twice cnvW1A1's).
+    const root = mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-sets-'));
+    try {
+      const copy = path.join(root, 'renamed');
+      cpSync(path.join(SHIPPED, 'cifar10', 'cnvW1A2'), copy, { recursive: true });
+      const renamed = loadLocalParamSet(copy);
+      expect([renamed.network, renamed.dataset, renamed.files.length]).toEqual(['cnvW1A2', undefined, 179]);
+      // A dataset folder holding one set is that set; holding several, it names them.
+      expect(loadLocalParamSet(path.join(SHIPPED, 'mnist'), 'lfcW1A2').network).toBe('lfcW1A2');
+      expect(() => loadLocalParamSet(path.join(SHIPPED, 'cifar10'))).toThrow(
+        `${path.join(SHIPPED, 'cifar10')}: holds param folders for cnvW1A1, cnvW1A2, cnvW2A2; pass --params ${path.join(SHIPPED, 'cifar10', 'cnvW1A1')} (or --network)`,
+      );
+      // --network that does not fit the files: the first file of the wrong size is named.
+      expect(() => loadLocalParamSet(copy, 'cnvW1A1')).toThrow(
+        /renamed\/0-0-thres\.bin: \d+ bytes, a cnvW1A1 threshold file of layer 0 has \d+: the file is truncated or from another network/,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("push --run of a CNV run: the network is the run's (run.json), fetched through its manifest", async () => {
+    const s3 = await startLocalS3(['artifacts']);
+    try {
+      const clients = { s3: s3.client } as unknown as CloudClients;
+      const files = readFolder(path.join(SHIPPED, 'cifar10', 'cnvW1A1'));
+      const runId = '20261201-101500-cifar10-c0de';
+      const prefix = runParamsPrefix(runId, 'cifar10', 'cnvW1A1');
+      const put = (Key: string, Body: Uint8Array | string) =>
+        s3.client.send(new PutObjectCommand({ Bucket: 'artifacts', Key, Body }));
+      for (const [name, bytes] of files) await put(`${prefix}${name}`, bytes);
+      const manifest = buildManifest(files, {
+        runId,
+        dataset: 'cifar10',
+        network: 'cnvW1A1',
+        accuracy: 79.2,
+      });
+      await put(`${prefix}${MANIFEST_FILE}`, JSON.stringify(manifest));
+      await put(`runs/${runId}/run.json`, JSON.stringify({ runId, dataset: 'cifar10', network: 'cnvW1A1' }));
+      const set = await paramSetFromRun(clients, 'artifacts', runId);
+      expect([set.network, set.dataset, set.files.length]).toEqual(['cnvW1A1', 'cifar10', 179]);
+      expect(set.source).toBe(`s3://artifacts/${prefix}`);
+      for (const f of set.files)
+        expect(Buffer.from(set.bytes.get(f.path) as Uint8Array).equals(files.get(f.path) as Buffer)).toBe(
+          true,
+        );
     } finally {
       await s3.stop();
     }
