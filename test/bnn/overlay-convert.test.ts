@@ -111,6 +111,33 @@ describe('convert --network through the CLI', () => {
     );
   });
 
+  test('lfcW1A2 with the mnist preset: the shipped folder byte for byte, two thresholds per neuron in layers 0-2', async () => {
+    const out = path.join(dir, 'lfc');
+    const npz = path.join(NPZ, 'mnist-lfcW1A2-reconstructed.npz');
+    const r = await runCli([
+      'convert',
+      npz,
+      '--out',
+      out,
+      '--network',
+      'lfcW1A2',
+      '--dataset',
+      'mnist',
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.folder).toBe(path.join(out, 'mnist', 'lfcW1A2'));
+    expect(summary.layers.map((l: { thresholdsPerNeuron: number }) => l.thresholdsPerNeuron)).toEqual([
+      2, 2, 2, 1,
+    ]);
+    expect(summary.poolOrder).toEqual([]);
+    const written = readFolder(path.join(out, 'mnist', 'lfcW1A2'));
+    expect(written.size).toBe(289);
+    expect(differingBins(written, readFolder(path.join(PARAMS, 'mnist', 'lfcW1A2')))).toEqual([]);
+  });
+
   const refusals: Array<[string, (m: ModelArrays) => void, RegExp, string[]?]> = [
     [
       'no --network for a CNV model',
