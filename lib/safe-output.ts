@@ -5,7 +5,6 @@ import {
   mkdir,
   open,
   readdir,
-  readFile,
   readlink,
   realpath,
   rename,
@@ -420,6 +419,3 @@ async function readHead(file: string): Promise<Buffer> {
     await handle.close();
   }
 }
-
-/** Reads a whole small file we wrote before (for ownership checks that parse it). */
-export const readOwnFile = (file: string): Promise<Buffer> => readFile(file);

@@ -15,10 +15,8 @@ export const LFC_SHAPES: readonly LayerShape[] = [
   { simd: 64, pe: 32, mw: 1024, mh: 1024 },
   { simd: 8, pe: 16, mw: 1024, mh: 64 },
 ];
-/** Real (unpadded) fan-in and fan-out of layer l for C classes. */
+/** Real (unpadded) fan-in of layer l. */
 export const lfcFanIn = (l: number): number => (l === 0 ? LFC_INPUTS : LFC_HIDDEN);
-export const lfcFanOut = (l: number, classes: number): number =>
-  l === LFC_LAYER_COUNT - 1 ? classes : LFC_HIDDEN;
 /** Threshold of padding neurons before saturation (finnthesizer uses 2^16 - 1; it saturates to 32767). */
 export const PAD_THRESHOLD = 2 ** 16 - 1;
 export const INT16_MIN = -32768;

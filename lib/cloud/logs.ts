@@ -1,5 +1,5 @@
 import { GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
-import { aws, awsErrorName, CloudError } from './aws-errors';
+import { aws, awsErrorName } from './aws-errors';
 import type { CloudClients } from './clients';
 import { type Clock, realClock } from './instance';
 import { readText } from './runs';
@@ -55,13 +55,6 @@ export async function streamLog(
     }
   }
 }
-
-export const logGroupMissing = (logGroup: string, cause?: unknown) =>
-  new CloudError(
-    'stack-not-deployed',
-    `log group ${logGroup} does not exist: run \`npx cdk deploy\` again`,
-    cause,
-  );
 
 /**
  * Prints a text object in S3 (a run's train.log, which the instance re-uploads after every epoch); with

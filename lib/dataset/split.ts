@@ -8,8 +8,6 @@ import { mulberry32, shuffleInPlace } from './random';
  * (not 12/1/1 plus a lost image).
  */
 
-export const SPLIT_NAMES = ['train', 'validation', 'test'] as const;
-export type SplitName = (typeof SPLIT_NAMES)[number];
 export type SplitPercent = [number, number, number];
 
 export function parseSplit(text: string): SplitPercent {

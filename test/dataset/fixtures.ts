@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -204,5 +204,3 @@ export function readDataset(dir: string) {
 /** A multiset key for an (image, class name) pair. */
 export const pairKey = (pixels: Uint8Array, className: string): string =>
   `${className}:${Buffer.from(pixels).toString('base64')}`;
-
-export const listDir = (dir: string): string[] => readdirSync(dir).sort();

@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { constants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 /**
  * Decompression bombs, built without holding them in memory: a deflate stream of N zero bytes is the
@@ -105,5 +105,3 @@ export function idxHeader(dims: number[]): Buffer {
   });
   return b;
 }
-
-export { gzipSync };
