@@ -21,7 +21,7 @@ export const DEFAULT_NETWORK: Network = 'lfcW1A1';
 export const isNetwork = (name: string): name is Network => (NETWORKS as readonly string[]).includes(name);
 /** A CNV dataset's test split: CIFAR-10 binary records (labels inside), what the board's classify_cifars reads. */
 export const CIFAR_TEST_FILE = 'test_batch.bin';
-export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist'] as const;
+export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;
 /** The `train` document's default dataset (scripts/instance/training-parameters.json). */
 export const DEFAULT_DATASET = trainingParameter('dataset').default;
 

@@ -82,7 +82,9 @@ describe('the synthesized train document', () => {
     ['learningRateStart', 'fast'],
     ['learningRateEnd', '3e-7;id'],
     ['seed', '-1'],
-    ['weightBits', '2'],
+    ['weightBits', '3'],
+    ['network', 'cnvW3A3'],
+    ['graph', 'exact'],
     ['activationBits', '0'],
     ['limitTrain', '010'],
     ['select', 'max'],
@@ -183,13 +185,14 @@ describe('starting a run with the document', () => {
       runId: 'run-start-1',
       dataset: 'fashion-mnist',
       network: 'lfcW1A1',
+      graph: null, // empty: the network's own (bnn_train decides)
       epochs: 2,
-      batchSize: 100,
-      learningRateStart: 0.003,
-      learningRateEnd: 3e-7,
+      batchSize: null,
+      learningRateStart: null,
+      learningRateEnd: null,
       seed: 0,
-      weightBits: 1,
-      activationBits: 1,
+      weightBits: null,
+      activationBits: null,
       limitTrain: 0,
       select: 'board',
       keepRunning: false,
@@ -211,13 +214,35 @@ describe('starting a run with the document', () => {
     const request = JSON.parse(await text(runKeys('run-table-1').request));
     for (const p of TRAINING_PARAMETERS) {
       const typed =
-        p.type === 'integer' || p.type === 'number'
-          ? Number(values[p.name])
-          : p.type === 'boolean'
-            ? values[p.name] === 'true'
-            : values[p.name];
+        values[p.name] === ''
+          ? null // the network's own value, chosen by bnn_train
+          : p.type === 'integer' || p.type === 'number'
+            ? Number(values[p.name])
+            : p.type === 'boolean'
+              ? values[p.name] === 'true'
+              : values[p.name];
       expect([p.name, request[p.name]]).toEqual([p.name, typed]);
     }
+  });
+
+  it('a CNV run on CIFAR-10: run.json names the network; bits that do not fit it are refused', async () => {
+    const i = readyInstance();
+    const r = startRun(i, { runId: 'run-cnv-1', dataset: 'cifar10', network: 'cnvW1A1' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('dataset cifar10, default epochs, cnvW1A1');
+    const request = JSON.parse(await text(runKeys('run-cnv-1').request));
+    expect(request).toMatchObject({ dataset: 'cifar10', network: 'cnvW1A1', epochs: null, batchSize: null });
+    const bad = startRun(i, {
+      runId: 'run-cnv-2',
+      dataset: 'cifar10',
+      network: 'cnvW1A1',
+      activationBits: '2',
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(
+      'parameter activationBits=2 does not fit network cnvW1A1 (A1); leave it empty',
+    );
   });
 
   it('makes a run id when none is given', () => {
@@ -273,10 +298,11 @@ describe('the run (bnn-pynq-train@<runId>.service body)', () => {
     const st = await state('run-full');
     expect(st.state).toBe('succeeded');
     expect(RUN_STATES).toContain(st.state);
-    // The trainer got the contract's arguments (numbers as JSON numbers from run.json: 3e-7 prints as 3e-07).
+    // The trainer got the contract's arguments; the ones left empty (batch size, learning rates, bits, graph) are
+    // the network's own, chosen by bnn_train.
     const train = i.calls('python').find((l) => l.includes('-m bnn_train')) ?? '';
     expect(train).toContain(
-      `-m bnn_train --data-dir ${i.root}/datasets/fashion-mnist --run-dir ${i.root}/runs/run-full --run-id run-full --dataset fashion-mnist --device cpu --epochs 2 --batch-size 100 --lr-start 0.003 --lr-end 3e-07 --seed 0 --wb 1 --ab 1 --select board --on-epoch`,
+      `-m bnn_train --data-dir ${i.root}/datasets/fashion-mnist --run-dir ${i.root}/runs/run-full --run-id run-full --dataset fashion-mnist --device cpu --network lfcW1A1 --epochs 2 --seed 0 --select board --on-epoch`,
     );
     // Checkpoint files pushed after every epoch (2 files × 2 epochs), each tagged for the lifecycle rule.
     const puts = i.calls('aws').filter((l) => l.includes('put-object') && l.includes('/checkpoint/'));

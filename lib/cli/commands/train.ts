@@ -165,11 +165,6 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
       `--dataset "${dataset}" is not a dataset name (lower-case letters, digits and dashes, e.g. fashion-mnist)`,
     );
   }
-  if ((options.wb ?? 1) !== 1 || (options.ab ?? 1) !== 1) {
-    term.err(
-      `${paint(term, 'yellow', 'note:')} only --wb 1 --ab 1 fits the board's lfcW1A1 overlay; this run trains but its params will not convert\n`,
-    );
-  }
   const stack = await discoverStack(clients, env.stackName, env.region);
   if (!(BUILTIN_DATASETS as readonly string[]).includes(dataset)) {
     const key = `${datasetPrefix(dataset)}${DATASET_MANIFEST_FILE}`;

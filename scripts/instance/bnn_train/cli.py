@@ -42,9 +42,6 @@ def build_parser():
     )
     p.add_argument("--data-dir", required=True, help="lfc: the four idx .gz files; cnv: data_batch_N.bin + test_batch.bin")
     p.add_argument("--run-dir", required=True, help="receives progress.jsonl, checkpoint/, model.npz, result.json")
-    p.add_argument(
-        "--network", default=networks.DEFAULT, choices=list(networks.NETWORKS), help=f"overlay (default {networks.DEFAULT})"
-    )
     # The training parameters, from scripts/instance/training-parameters.json (read as text, checked in parse_args).
     for param in parameters.TRAINER:
         required = bool(param.get("trainerRequired"))
@@ -55,13 +52,6 @@ def build_parser():
         else:
             default, help_text = param["default"], f"{param['description']} (default: {param['default']})"
         p.add_argument(param["trainer"], dest=parameters.dest(param), required=required, default=default, help=help_text)
-    p.add_argument(
-        "--graph",
-        default=None,
-        choices=networks.GRAPHS,
-        help="board-exact (gamma kept positive: the board computes what training measured; default for cnv) or "
-        "bnn-pynq (BNN-PYNQ's training as written; default for lfc)",
-    )
     p.add_argument("--device", default="cpu", choices=sorted(DEVICE_FLAGS))
     p.add_argument("--on-epoch", default=None, help="shell command run after each epoch's files are written")
     return p

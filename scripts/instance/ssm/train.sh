@@ -43,6 +43,7 @@ done < <(jq -r '.patterns as $p | .parameters[] | .name, .default, $p[.pattern],
 
 RUN_ID=${V[runId]}
 DATASET=${V[dataset]}
+NETWORK=${V[network]}
 EPOCHS=${V[epochs]}
 LR_START=${V[learningRateStart]}
 LR_END=${V[learningRateEnd]}
@@ -50,9 +51,15 @@ WB=${V[weightBits]}
 AB=${V[activationBits]}
 KEEP=${V[keepRunning]}
 
-[[ $EPOCHS -le 10000 ]] || fail "parameter epochs=$EPOCHS is too large (at most 10000)"
-awk -v s="$LR_START" -v e="$LR_END" 'BEGIN { exit !(s > 0 && e > 0 && e <= s) }' ||
-  fail "learning rates must be > 0 with learningRateEnd ($LR_END) ≤ learningRateStart ($LR_START)"
+# Empty epochs, batch size, learning rates and bits: the network's own (BNN-PYNQ's), chosen by bnn_train.
+[[ -z "$EPOCHS" || $EPOCHS -le 10000 ]] || fail "parameter epochs=$EPOCHS is too large (at most 10000)"
+if [[ -n "$LR_START" && -n "$LR_END" ]]; then
+  awk -v s="$LR_START" -v e="$LR_END" 'BEGIN { exit !(s > 0 && e > 0 && e <= s) }' ||
+    fail "learning rates must be > 0 with learningRateEnd ($LR_END) ≤ learningRateStart ($LR_START)"
+fi
+# The bits, when given, must be the network's (cnvW2A2 is the only 2-bit-weight overlay; 2-bit activations: *A2).
+[[ -z "$WB" || "$WB" == "${NETWORK:4:1}" ]] || fail "parameter weightBits=$WB does not fit network $NETWORK (W${NETWORK:4:1}); leave it empty"
+[[ -z "$AB" || "$AB" == "${NETWORK:6:1}" ]] || fail "parameter activationBits=$AB does not fit network $NETWORK (A${NETWORK:6:1}); leave it empty"
 if [[ -z "$RUN_ID" ]]; then
   RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$DATASET-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
   RUN_ID=${RUN_ID:0:80}
@@ -72,9 +79,9 @@ active=$(systemctl list-units 'bnn-pynq-train@*' --all --state=active,activating
 [[ -z "$active" ]] || fail "run $active is still in progress on this instance; wait for it to end or stop it (systemctl stop bnn-pynq-train@$active)"
 
 # The dataset must exist: built-in, or uploaded with its dataset.json.
-if [[ "$DATASET" != fashion-mnist && "$DATASET" != mnist ]] &&
+if [[ "$DATASET" != fashion-mnist && "$DATASET" != mnist && "$DATASET" != cifar10 ]] &&
   ! s3_exists "$BNN_DATASET_BUCKET" "datasets/$DATASET/dataset.json"; then
-  fail "dataset '$DATASET' not found: s3://$BNN_DATASET_BUCKET/datasets/$DATASET/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $DATASET --upload\`, or use fashion-mnist or mnist."
+  fail "dataset '$DATASET' not found: s3://$BNN_DATASET_BUCKET/datasets/$DATASET/dataset.json does not exist. Upload it with \`bnn-pynq dataset import <folder> --name $DATASET --upload\`, or use fashion-mnist, mnist or cifar10."
 fi
 
 if s3_exists "$BNN_ARTIFACT_BUCKET" "runs/$RUN_ID/run.json"; then
@@ -84,20 +91,22 @@ fi
 RUN_DIR="$BNN_RUNS_DIR/$RUN_ID"
 mkdir -p "$RUN_DIR"
 V[runId]=$RUN_ID
-# run.json: every table parameter under its name, typed as the table says, plus what the instance adds.
+# run.json: every table parameter under its name, typed as the table says (empty: null, the network's own value),
+# plus what the instance adds.
 named=()
 for name in "${!V[@]}"; do named+=(--arg "$name" "${V[$name]}"); done
 jq -n --slurpfile table "$PARAMETERS_TABLE" "${named[@]}" --arg at "$(ts)" --arg instance "$(instance_id)" \
   '$ARGS.named as $v
    | ($table[0].parameters | map(.type as $t | {key: .name, value: ($v[.name]
-       | if $t == "integer" or $t == "number" then tonumber elif $t == "boolean" then . == "true" else . end)})
+       | if . == "" then null
+         elif $t == "integer" or $t == "number" then tonumber elif $t == "boolean" then . == "true" else . end)})
      | from_entries)
-   + {network: "lfcW\($v.weightBits)A\($v.activationBits)", requestedAt: $at, instanceId: $instance}' >"$RUN_DIR/run.json"
+   + {requestedAt: $at, instanceId: $instance}' >"$RUN_DIR/run.json"
 s3cli s3 cp --only-show-errors "$RUN_DIR/run.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/run.json"
 jq -n --arg runId "$RUN_ID" --arg at "$(ts)" '{runId: $runId, state: "starting", updatedAt: $at, attempt: 0}' >"$RUN_DIR/.state.json"
 s3cli s3 cp --only-show-errors "$RUN_DIR/.state.json" "s3://$BNN_ARTIFACT_BUCKET/runs/$RUN_ID/state.json"
 
 systemctl enable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || systemctl enable "bnn-pynq-train@$RUN_ID.service"
 systemctl start --no-block "bnn-pynq-train@$RUN_ID.service"
-echo "started run $RUN_ID on $(instance_id) ($STATE): dataset $DATASET, $EPOCHS epochs, lfcW${WB}A${AB}, keepRunning=$KEEP"
+echo "started run $RUN_ID on $(instance_id) ($STATE): dataset $DATASET, ${EPOCHS:-default} epochs, $NETWORK, keepRunning=$KEEP"
 echo "$RUN_ID"
