@@ -11,7 +11,7 @@ import { encodeCifarFiles } from '../../lib/dataset/output';
 import { previewLayout } from '../../lib/dataset/preview';
 import { mulberry32 } from '../../lib/dataset/random';
 import { REPO_ROOT, runCli, SHARED_DATA } from '../support/cli';
-import { tempDir } from './fixtures';
+import { tempDir, writeZip } from './fixtures';
 
 // `dataset import --format cifar` through the real bin: colour images written by the test (seeded noise
 // in five encodings, plus the four photos of BNN-PYNQ's CNV notebooks as the board saw them), read back
@@ -382,6 +382,54 @@ describe('dataset import --format cifar: geometry and refusals', () => {
     const f = readCifarRecords(readFileSync(path.join(filled.out, 'test_batch.bin')), 'test');
     const fa = f.pixels.subarray(f.labels.indexOf(0) * RECORD_PIXELS);
     for (const y of [0, 31]) expect(at(fa, 5, y)).toEqual([200, 10, 30]);
+  });
+
+  test('a zip of the class folders gives the same records as the folder', async () => {
+    const images = await Promise.all(
+      [
+        [10, 20, 30, 255],
+        [200, 100, 0, 255],
+        [0, 0, 0, 128],
+        [7, 8, 9, 255],
+      ].map((c, i) => solid(20 + i * 10, 32, c as [number, number, number, number])),
+    );
+    const files = { a: images.slice(0, 2), b: images.slice(2) };
+    const folder = await importAll('zip-folder', files);
+    expect(folder.r.status).toBe(0);
+    const zip = path.join(work, 'set.zip');
+    writeZip(
+      zip,
+      Object.fromEntries(
+        Object.entries(files).flatMap(([cls, list]) =>
+          list.map((b, i) => [`set/${cls}/${i}.png`, b] as const),
+        ),
+      ),
+    );
+    const out = path.join(work, 'zip-out');
+    const r = await runCli([
+      'dataset',
+      'import',
+      zip,
+      '--name',
+      'zipped',
+      '--format',
+      'cifar',
+      '--out',
+      out,
+      '--split',
+      '0/0/100',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(path.join(out, 'test_batch.bin'))).toEqual(
+      readFileSync(path.join(folder.out, 'test_batch.bin')),
+    );
+    // Black at alpha 128/255 laid on white: 255 · (1 - 128/255) = 127 in every channel (centre pixel).
+    const rec = readCifarRecords(readFileSync(path.join(out, 'test_batch.bin')), 'test');
+    const centres = [...rec.labels.keys()]
+      .filter((i) => rec.labels[i] === 1)
+      .map((i) => [0, 1, 2].map((c) => rec.pixels[i * RECORD_PIXELS + c * PLANE + 16 * 32 + 16]));
+    expect(centres).toContainEqual([127, 127, 127]);
   });
 
   test('--invert is refused for a colour import, with the reason; nothing is written', async () => {
