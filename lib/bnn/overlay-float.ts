@@ -8,10 +8,10 @@ import {
   createOverlaySimulator,
   mnistPlanes,
   type Planes,
-  planesDot,
   type SimulatorInput,
 } from './overlay-simulate';
 import { type OverlayLayer, paddedFanIn, thresholdRule } from './overlays';
+import { align, CHUNK_BYTES, chunksFor, instantiateBnnKernel } from './wasm-kernel';
 
 /**
  * The trained float model of any overlay, independent of the converter (docs/overlays.md §5): weights
@@ -97,6 +97,106 @@ function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Pl
   return x;
 }
 
+/**
+ * The float model's exact integer dot products, in the WebAssembly kernels (the same ones the hardware
+ * simulator uses, on the float model's own unflipped, unpadded weights).
+ */
+function createDots(layers: FloatLayer[]) {
+  let offset = 0;
+  const take = (bytes: number) => {
+    const at = offset;
+    offset = align(offset + bytes);
+    return at;
+  };
+  const placed = layers.map((f) => {
+    const fixed = f.layer.inputBits === 8;
+    const chunks = fixed ? Math.ceil((f.cols * 16) / 128) : chunksFor(f.cols);
+    const rows = f.t.fanOut;
+    return {
+      chunks,
+      rows,
+      wnz: take(rows * chunks * CHUNK_BYTES),
+      wneg: fixed ? 0 : take(rows * chunks * CHUNK_BYTES),
+    };
+  });
+  const maxChunks = Math.max(...placed.map((p) => p.chunks));
+  const maxRows = Math.max(...placed.map((p) => p.rows));
+  const inBytes = Math.max(
+    ...layers.map((f) =>
+      f.layer.conv ? f.layer.conv.inDim ** 2 * Math.ceil(f.layer.conv.inChannels / 32) * 4 : 0,
+    ),
+  );
+  const inNz = take(inBytes);
+  const inNeg = take(inBytes);
+  const colNz = take(maxChunks * CHUNK_BYTES);
+  const colNeg = take(maxChunks * CHUNK_BYTES);
+  const acc = take(maxRows * 4);
+  const k = instantiateBnnKernel(offset);
+  const u32 = new Uint32Array(k.memory.buffer);
+  const i32 = new Int32Array(k.memory.buffer);
+  const i16 = new Int16Array(k.memory.buffer);
+  layers.forEach((f, l) => {
+    const p = placed[l] as (typeof placed)[number];
+    for (let n = 0; n < p.rows; n++) {
+      if (f.layer.inputBits === 8) {
+        for (let c = 0; c < f.cols; c++)
+          i16[p.wnz / 2 + n * p.chunks * 8 + c] = f.wint[n * f.cols + c] as number;
+        continue;
+      }
+      u32.set(f.wnz.subarray(n * f.words, (n + 1) * f.words), p.wnz / 4 + n * p.chunks * 4);
+      u32.set(f.wneg.subarray(n * f.words, (n + 1) * f.words), p.wneg / 4 + n * p.chunks * 4);
+    }
+  });
+  const col16 = new Int16Array(k.memory.buffer, colNz, maxChunks * 8);
+  const clearColumn = () => {
+    u32.fill(0, colNz / 4, colNz / 4 + maxChunks * 4);
+    u32.fill(0, colNeg / 4, colNeg / 4 + maxChunks * 4);
+  };
+  return {
+    /** Σ w·a of every neuron of dense layer l with the input planes. */
+    dense(l: number, x: Planes): Int32Array {
+      const p = placed[l] as (typeof placed)[number];
+      clearColumn();
+      u32.set(x.nz.subarray(0, Math.min(x.nz.length, p.chunks * 4)), colNz / 4);
+      u32.set(x.neg.subarray(0, Math.min(x.neg.length, p.chunks * 4)), colNeg / 4);
+      k.planesDot(p.wnz, p.wneg, colNz, colNeg, acc, p.rows, p.chunks);
+      return i32.subarray(acc / 4, acc / 4 + p.rows);
+    },
+    /** Σ w·a of every neuron at every output pixel of conv layer l (pixel-major), input planes `x`. */
+    conv(l: number, x: Planes, inDim: number, cw: number, od: number): Int32Array {
+      const p = placed[l] as (typeof placed)[number];
+      const out = new Int32Array(od * od * p.rows);
+      u32.set(x.nz, inNz / 4);
+      u32.set(x.neg, inNeg / 4);
+      clearColumn();
+      for (let y = 0; y < od; y++)
+        for (let xx = 0; xx < od; xx++) {
+          k.im2col3x3(inNz, inNeg, inDim, cw * 4, y, xx, colNz, colNeg);
+          k.planesDot(p.wnz, p.wneg, colNz, colNeg, acc, p.rows, p.chunks);
+          out.set(i32.subarray(acc / 4, acc / 4 + p.rows), (y * od + xx) * p.rows);
+        }
+      return out;
+    },
+    /** Σ w·b of the 8-bit first layer at every output pixel, from the host's bytes (pixel-major RGB). */
+    first(l: number, hwc: Int32Array, inDim: number, C: number, od: number): Int32Array {
+      const p = placed[l] as (typeof placed)[number];
+      const out = new Int32Array(od * od * p.rows);
+      col16.fill(0);
+      for (let y = 0; y < od; y++)
+        for (let xx = 0; xx < od; xx++) {
+          for (let ky = 0; ky < 3; ky++)
+            for (let kx = 0; kx < 3; kx++)
+              for (let c = 0; c < C; c++)
+                col16[(ky * 3 + kx) * C + c] = hwc[((y + ky) * inDim + xx + kx) * C + c] as number;
+          k.dotI16(p.wnz, colNz, acc, p.rows, p.chunks);
+          out.set(i32.subarray(acc / 4, acc / 4 + p.rows), (y * od + xx) * p.rows);
+        }
+      col16.fill(0);
+      return out;
+    },
+  };
+}
+
 export interface FloatForward {
   /** The last layer's batch-norm outputs (what training's argmax reads). */
   outputs: Float64Array;
@@ -113,6 +213,7 @@ export function createFloatModel(model: OverlayModel): {
   forward(input: SimulatorInput, image: number, order: GraphOrder): FloatForward;
 } {
   const layers = prepare(model);
+  const dots = createDots(layers);
   const classes = model.classes;
   return {
     forward(input, image, order) {
@@ -131,8 +232,9 @@ export function createFloatModel(model: OverlayModel): {
         if (l === layers.length - 1) {
           const outputs = new Float64Array(rows);
           const lanes = new Int32Array(rows);
+          const sums = dots.dense(l, x as Planes);
           for (let n = 0; n < rows; n++) {
-            const d = planesDot(f.wnz, f.wneg, n * f.words, f.words, x as Planes, 0);
+            const d = sums[n] as number;
             outputs[n] = bn(f, n, d + (t.b[n] as number));
             lanes[n] =
               layer.outputBits === 'scores' ? ((t.gamma[n] as number) < 0 ? -d : d) : outputs[n] >= 0 ? 1 : 0;
@@ -142,8 +244,9 @@ export function createFloatModel(model: OverlayModel): {
         if (!conv) {
           const values = new Int8Array(rows);
           const norm = new Float64Array(rows);
+          const sums = dots.dense(l, x as Planes);
           for (let n = 0; n < rows; n++) {
-            const d = planesDot(f.wnz, f.wneg, n * f.words, f.words, x as Planes, 0);
+            const d = sums[n] as number;
             norm[n] = bn(f, n, d + (t.b[n] as number));
             values[n] = act(layer, norm[n] as number);
           }
@@ -156,37 +259,11 @@ export function createFloatModel(model: OverlayModel): {
         const od = inDim - 2;
         const C = conv.inChannels;
         const pre = new Float64Array(od * od * rows);
-        if (hwc && l === 0) {
-          const col = new Int32Array(f.cols);
-          for (let y = 0; y < od; y++)
-            for (let xx = 0; xx < od; xx++) {
-              for (let ky = 0; ky < 3; ky++)
-                for (let kx = 0; kx < 3; kx++)
-                  for (let c = 0; c < C; c++)
-                    col[(ky * 3 + kx) * C + c] = hwc[((y + ky) * inDim + xx + kx) * C + c] as number;
-              for (let n = 0; n < rows; n++) {
-                let s = 0;
-                for (let c = 0; c < f.cols; c++) s += (f.wint[n * f.cols + c] as number) * (col[c] as number);
-                pre[(y * od + xx) * rows + n] = s / 128 + (t.b[n] as number);
-              }
-            }
-        } else {
-          const cw = C / 32;
-          const xin = x as Planes;
-          const col: Planes = { nz: new Uint32Array(f.words), neg: new Uint32Array(f.words) };
-          for (let y = 0; y < od; y++)
-            for (let xx = 0; xx < od; xx++) {
-              for (let ky = 0; ky < 3; ky++)
-                for (let kx = 0; kx < 3; kx++) {
-                  const src = ((y + ky) * inDim + xx + kx) * cw;
-                  col.nz.set(xin.nz.subarray(src, src + cw), (ky * 3 + kx) * cw);
-                  col.neg.set(xin.neg.subarray(src, src + cw), (ky * 3 + kx) * cw);
-                }
-              for (let n = 0; n < rows; n++)
-                pre[(y * od + xx) * rows + n] =
-                  planesDot(f.wnz, f.wneg, n * f.words, f.words, col, 0) + (t.b[n] as number);
-            }
-        }
+        const sums =
+          hwc && l === 0 ? dots.first(l, hwc, inDim, C, od) : dots.conv(l, x as Planes, inDim, C / 32, od);
+        // Layer 0 sums are in units of 1/128 (the host's bytes are value·128).
+        const unit = hwc && l === 0 ? 1 / 128 : 1;
+        for (let i = 0; i < pre.length; i++) pre[i] = (sums[i] as number) * unit + (t.b[i % rows] as number);
         let values: Int8Array;
         let dim = od;
         if (conv.pool && order === 'training') {

@@ -34,28 +34,6 @@ export const pc = (v: number): number => {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
 
-/**
- * Σ w·a of a row with planes (words from `row` in the weights, `off` in the input), any of -1 / 0 / +1:
- * with nz = w_nz & a_nz, 2·popcount(nz & ~(w_neg ^ a_neg)) - popcount(nz).
- */
-export function planesDot(
-  wnz: Uint32Array,
-  wneg: Uint32Array,
-  row: number,
-  words: number,
-  x: Planes,
-  off: number,
-): number {
-  let agree = 0;
-  let count = 0;
-  for (let w = 0; w < words; w++) {
-    const nz = (wnz[row + w] as number) & (x.nz[off + w] as number);
-    count += pc(nz >>> 0);
-    agree += pc((nz & ~((wneg[row + w] as number) ^ (x.neg[off + w] as number))) >>> 0);
-  }
-  return 2 * agree - count;
-}
-
 /** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
 export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
   const words = Math.ceil(cols / 32);
