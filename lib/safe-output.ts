@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, renameSync, rmSync } from 'node:fs';
 import {
+  access,
   lstat,
   mkdir,
   open,
@@ -133,6 +134,33 @@ export async function checkNoOverlap(
       }
     }
   }
+}
+
+/**
+ * Whether a folder could be created (or written) at `dir`, without writing anything: every existing part
+ * of the path is a folder (else ENOTDIR) and the nearest existing one is writable (else EACCES, or EROFS on
+ * a read-only mount). For commands that must learn what to write from elsewhere (fetch lists S3 first) and
+ * should refuse a bad output before that. Full disks (ENOSPC) only show when writing.
+ */
+export async function checkWritable(dir: string, what: string): Promise<void> {
+  const abs = path.resolve(dir);
+  let nearest = abs;
+  for (;;) {
+    const st = await stat(nearest).catch((err: NodeJS.ErrnoException) => {
+      // ENOTDIR: a file further up, which the walk reaches and names
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw fsError(err, { path: dir, what: `cannot write ${what}` });
+    });
+    if (st && !st.isDirectory())
+      throw new UserError(
+        `cannot write ${what}: ${nearest === abs ? dir : nearest} is a file, not a folder (ENOTDIR); choose another ${what}`,
+      );
+    if (st || path.dirname(nearest) === nearest) break;
+    nearest = path.dirname(nearest);
+  }
+  await access(nearest, constants.W_OK | constants.X_OK).catch((err) => {
+    throw fsError(err, { path: nearest === abs ? dir : nearest, what: `cannot write ${what}` });
+  });
 }
 
 // ---- temporaries: registered while they exist, removed on a signal, and after a crash by the next run ----

@@ -3,9 +3,16 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PARAM_FOLDER_KIND } from '../bnn/folder';
+import { isOverlayName } from '../bnn/overlays';
 import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, type ParamManifest, parseManifest, sha256Hex } from '../manifest';
-import { checkNoOverlap, checkReplaceable, writeFolderAtomic } from '../safe-output';
+import {
+  checkNoOverlap,
+  checkReplaceable,
+  checkWritable,
+  resolveReal,
+  writeFolderAtomic,
+} from '../safe-output';
 import { aws, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 import { readText } from './runs';
@@ -49,6 +56,32 @@ async function download(clients: CloudClients, bucket: string, key: string): Pro
   );
   if (!out.Body) throw new CloudError('failed', `s3://${bucket}/${key} came back empty`);
   return out.Body.transformToByteArray();
+}
+
+/**
+ * The output rules fetch can check before it knows (from S3) which `<out>/<dataset>/<network>/` folders it
+ * will write, so that a bad `--out` is refused in one line without credentials or a network call: `--out`
+ * can be made into a folder (no file in its path: ENOTDIR) and written (EACCES, EROFS), and the current
+ * folder is not inside a param folder fetch could replace. Which folders it replaces, and whether they hold
+ * only param files, is checked once the listing says (fetchParams), still before any download.
+ */
+export async function checkFetchDestination(
+  out: string,
+  options: { dataset?: string; cwd?: string } = {},
+): Promise<void> {
+  await checkWritable(out, '--out');
+  const cwd = await resolveReal(options.cwd ?? process.cwd());
+  const [dataset, network] = path.relative(await resolveReal(path.resolve(out)), cwd).split(path.sep);
+  if (
+    dataset &&
+    dataset !== '..' &&
+    network &&
+    isOverlayName(network) &&
+    (options.dataset === undefined || options.dataset === dataset)
+  )
+    await checkNoOverlap([], [{ path: path.join(out, dataset, network), what: '--out' }], {
+      cwd: options.cwd,
+    });
 }
 
 /**

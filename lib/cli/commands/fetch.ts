@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack } from '../../cloud/discovery';
-import { boardCopyCommands, type FetchResult, fetchParams } from '../../cloud/fetch';
+import { boardCopyCommands, checkFetchDestination, type FetchResult, fetchParams } from '../../cloud/fetch';
 import { assertRunId, type ParamFolderRef, paramFolders, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import {
@@ -55,6 +55,9 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
       `--dataset "${options.dataset}" is not a dataset name (lower-case letters, digits, dashes)`,
     );
   }
+  const out = resolveIn(env, options.out);
+  // Local output rules first: a bad --out is one line before any credentials or network are needed.
+  await checkFetchDestination(out, { dataset: options.dataset, cwd: env.cwd });
   const bucket = options.bucket ?? (await discoverStack(clients, env.stackName, env.region)).artifactBucket;
   const sources: Array<{ prefix: string; dataset: string; network: string; label: string }> = [];
   const only = (folders: ParamFolderRef[]) =>
@@ -99,7 +102,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
   }
   const results: FetchResult[] = [];
   for (const s of sources) {
-    const r = await fetchParams(clients, { bucket, ...s }, resolveIn(env, options.out), { cwd: env.cwd });
+    const r = await fetchParams(clients, { bucket, ...s }, out, { cwd: env.cwd });
     summarize(env, r, options.run ? 'fetched' : 'fetched published');
     results.push(r);
   }
