@@ -87,12 +87,19 @@ function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Pl
   const cw = Math.ceil(channels / 32);
   const x: Planes = { nz: new Uint32Array(pixels * cw), neg: new Uint32Array(pixels * cw) };
   for (let p = 0; p < pixels; p++)
-    for (let c = 0; c < channels; c++) {
-      const v = values[p * channels + c] as number;
-      const at = p * cw + (c >>> 5);
-      const bit = 1 << (c & 31);
-      if (v !== 0) x.nz[at] = ((x.nz[at] as number) | bit) >>> 0;
-      if (v < 0) x.neg[at] = ((x.neg[at] as number) | bit) >>> 0;
+    for (let g = 0; g < cw; g++) {
+      // One 32-channel word of each plane at a time, written once.
+      let nz = 0;
+      let neg = 0;
+      const base = p * channels + g * 32;
+      const end = Math.min(32, channels - g * 32);
+      for (let j = 0; j < end; j++) {
+        const v = values[base + j] as number;
+        if (v !== 0) nz |= 1 << j;
+        if (v < 0) neg |= 1 << j;
+      }
+      x.nz[p * cw + g] = nz >>> 0;
+      x.neg[p * cw + g] = neg >>> 0;
     }
   return x;
 }
@@ -282,8 +289,8 @@ export function createFloatModel(model: OverlayModel): {
         } else {
           values = new Int8Array(od * od * rows);
           const norm = new Float64Array(od * od * rows);
-          for (let i = 0; i < od * od * rows; i++) {
-            norm[i] = bn(f, i % rows, pre[i] as number);
+          for (let i = 0, n = 0; i < od * od * rows; i++, n = n + 1 === rows ? 0 : n + 1) {
+            norm[i] = bn(f, n, pre[i] as number);
             values[i] = act(layer, norm[i] as number);
           }
           normalized.push(conv.pool ? undefined : norm);
