@@ -22,7 +22,7 @@ export interface BoardReport {
   /** Every `<params>/<dataset>/<network>/` folder, for each of the five overlays. */
   sets?: Array<{ dataset: string; network: string; files: number }>;
   /** Bitstreams in `<bnn>/bitstreams/<platform>/<network>-<platform>.bit`, for the board's platform. */
-  overlays?: Array<{ network: string; platform: string }>;
+  overlays?: Array<{ network: string; platform: string; library?: boolean }>;
   /** The platform folder the board's BOARD selects (bnn.py: pynqZ1-Z2 or ultra96), if BOARD is known. */
   platform?: string | null;
   leftovers?: string[];
@@ -62,7 +62,10 @@ export function formatCheck(r: BoardReport, sudo: boolean): { lines: string[]; p
     const want = isOverlayName(s.network) ? setFileCount(s.network) : undefined;
     return `${s.dataset}/${s.network}${s.files === want ? '' : ` (${s.files} files: incomplete)`}`;
   });
-  const overlays = (r.overlays ?? []).map((o) => o.network);
+  const overlays = (r.overlays ?? []).map(
+    (o) =>
+      `${o.network}${o.library === false ? ` (no libraries/${o.platform}/python_hw-${o.network}-${o.platform}.so)` : ''}`,
+  );
   const lines = [
     `reachable   yes (${r.where}, logged in as ${r.user})`,
     `python      ${r.python} (${r.executable})`,

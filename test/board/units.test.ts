@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { formatCheck } from '../../lib/board/board';
 import { expectedFiles, LFC_SET_FILE_COUNT, loadLocalParamSet } from '../../lib/board/param-set';
 import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
 import { remoteCommand, resolveLogin, runHelper, shellQuote, sshFailure } from '../../lib/board/ssh';
@@ -288,4 +289,39 @@ describe('param sets of every overlay', () => {
       await s3.stop();
     }
   });
+});
+
+test('check: overlays with their bitstream, one without its hardware-runtime library named; sets per network, incomplete flagged', () => {
+  const { lines, problems } = formatCheck(
+    {
+      where: 'xilinx@pynq',
+      python: '3.6.5',
+      executable: '/usr/bin/python3',
+      user: 'xilinx',
+      boardEnv: 'Pynq-Z2',
+      pynq: '2.5',
+      bnn: '/usr/local/lib/python3.6/dist-packages/bnn',
+      params: '/usr/local/lib/python3.6/dist-packages/bnn/params',
+      platform: 'pynqZ1-Z2',
+      overlays: [
+        { network: 'cnvW1A1', platform: 'pynqZ1-Z2', library: true },
+        { network: 'lfcW1A1', platform: 'pynqZ1-Z2', library: false },
+      ],
+      sets: [
+        { dataset: 'cifar10', network: 'cnvW1A1', files: 179 },
+        { dataset: 'cifar10', network: 'cnvW2A2', files: 100 },
+        { dataset: 'mnist', network: 'lfcW1A1', files: 289 },
+      ],
+      freeBytes: 2e9,
+      writable: true,
+    },
+    false,
+  );
+  expect(lines).toContain(
+    'overlays    cnvW1A1, lfcW1A1 (no libraries/pynqZ1-Z2/python_hw-lfcW1A1-pynqZ1-Z2.so) (bitstreams for pynqZ1-Z2)',
+  );
+  expect(lines).toContain(
+    'param sets  cifar10/cnvW1A1, cifar10/cnvW2A2 (100 files: incomplete), mnist/lfcW1A1',
+  );
+  expect(problems).toEqual([]);
 });

@@ -120,7 +120,8 @@ def param_sets(params):
 
 def overlays(root, platform):
     """The overlays whose bitstream is installed: <bnn>/bitstreams/<platform>/<network>-<platform>.bit
-    (bnn.py's names), for the board's platform, or for every platform folder when BOARD is unknown."""
+    (bnn.py's names), for the board's platform, or for every platform folder when BOARD is unknown, and
+    whether the hardware runtime's library <bnn>/libraries/<platform>/python_hw-<network>-<platform>.so is."""
     found = []
     base = os.path.join(root, "bitstreams")
     if not os.path.isdir(base):
@@ -131,7 +132,9 @@ def overlays(root, platform):
             continue
         for network in NETWORKS:
             if os.path.isfile(os.path.join(folder, "%s-%s.bit" % (network, plat))):
-                found.append({"network": network, "platform": plat})
+                # PynqBNN also loads the hardware runtime's library for the network
+                library = os.path.join(root, "libraries", plat, "python_hw-%s-%s.so" % (network, plat))
+                found.append({"network": network, "platform": plat, "library": os.path.isfile(library)})
     return found
 
 

@@ -130,15 +130,19 @@ export async function startStandInBoard(options: StandInOptions = {}): Promise<S
   if (options.bnn !== false) {
     cpSync(path.join(SITE, 'bnn'), bnnDir, { recursive: true });
     mkdirSync(path.join(bnnDir, 'params'), { mode: 0o755 });
-    // Bitstreams where BNN-PYNQ installs them (bitstreams/<platform>/<network>-<platform>.bit); the
-    // stand-in never loads them, so a few bytes each. One for another platform, which check must not list.
+    // Bitstreams and hardware-runtime libraries where BNN-PYNQ installs them (bitstreams/<platform>/
+    // <network>-<platform>.bit, libraries/<platform>/python_hw-<network>-<platform>.so); the stand-in never
+    // loads them, so a few bytes each. One for another platform, which check must not list.
     for (const [platform, networks] of [
       ['pynqZ1-Z2', options.bitstreams ?? ['cnvW1A1', 'cnvW1A2', 'cnvW2A2', 'lfcW1A1', 'lfcW1A2']],
       ['ultra96', ['lfcW1A1']],
     ] as const) {
       mkdirSync(path.join(bnnDir, 'bitstreams', platform), { recursive: true });
-      for (const n of networks)
+      mkdirSync(path.join(bnnDir, 'libraries', platform), { recursive: true });
+      for (const n of networks) {
         writeFileSync(path.join(bnnDir, 'bitstreams', platform, `${n}-${platform}.bit`), 'stand-in');
+        writeFileSync(path.join(bnnDir, 'libraries', platform, `python_hw-${n}-${platform}.so`), 'stand-in');
+      }
     }
   }
   execFileSync('chmod', ['-R', 'a+rX', site]);
