@@ -7,6 +7,8 @@ export const REPORT_GENERATOR_TAG = '<meta name="generator" content="bnn-pynq re
 export interface ReportInput {
   runId: string;
   dataset?: string;
+  /** The overlay the run trained (run.json); lfcW1A1 when absent. */
+  network?: string;
   state?: string;
   requestedEpochs?: number;
   progress: ProgressLog;
@@ -16,6 +18,19 @@ export interface ReportInput {
   /** The dataset's preview contact sheet (PNG bytes), embedded when present. */
   previewPng?: Uint8Array;
   generatedAt: string;
+}
+
+/** What each overlay is, for the report's subtitle (C: the number of classes). */
+function networkText(network: string, classes: string): string {
+  const bits = (w: string, a: string) =>
+    w === a ? `${w}-bit weights and activations` : `${w}-bit weights, ${a}-bit activations`;
+  const m = /^(lfc|cnv)W(\d)A(\d)$/.exec(network);
+  if (!m) return network;
+  const shape =
+    m[1] === 'lfc'
+      ? `784→1024→1024→1024→${classes}`
+      : `32×32 RGB, 6 conv + 2 dense layers of 512 → ${classes}`;
+  return `${network} (${shape}, ${bits(m[2] as string, m[3] as string)})`;
 }
 
 const BLUE = '#1f6feb';
@@ -164,8 +179,8 @@ svg .frame{fill:none;stroke:#999}svg .marker{stroke:#2e7d32;stroke-dasharray:3 3
 svg .cell{stroke:#fff}svg .count{font-size:11px;fill:#222}svg .count.light{fill:#fff}svg .empty{fill:#888}
 img{max-width:100%;image-rendering:pixelated}
 </style></head><body>
-<h1>BNN-PYNQ LFC training run ${escapeXml(input.runId)}</h1>
-<p class="sub">lfcW1A1 (784→1024→1024→1024→${classes.length || 'C'}, 1-bit weights and activations) · report made ${escapeXml(input.generatedAt)}</p>
+<h1>BNN-PYNQ ${(input.network ?? 'lfcW1A1').startsWith('cnv') ? 'CNV' : 'LFC'} training run ${escapeXml(input.runId)}</h1>
+<p class="sub">${escapeXml(networkText(input.network ?? 'lfcW1A1', String(classes.length || 'C')))} · report made ${escapeXml(input.generatedAt)}</p>
 ${summary(input)}${skipped}
 <section><h2>Training curves</h2><div class="row">
 <div>${lineChart(errorSeries, { title: 'Error per epoch (%)', xLabel: 'epoch', yLabel: 'error (%)', marker })}</div>

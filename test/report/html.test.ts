@@ -84,6 +84,19 @@ test('without verify.json the report says how to get it', () => {
   expect(report(5, false)).toContain(`bnn-pynq convert-run ${RUN}`);
 });
 
+test('the subtitle names the overlay the run trained (lfcW1A1 when run.json predates the choice)', () => {
+  const base = { runId: RUN, progress: parseProgress(progressLines(2).join('\n')), generatedAt: 'now' };
+  expect(renderReport({ ...base, classes: FASHION_CLASSES, network: 'cnvW2A2' })).toContain(
+    '<h1>BNN-PYNQ CNV training run 20261126-061500-fashion-mnist-a1b2</h1>\n<p class="sub">cnvW2A2 (32×32 RGB, 6 conv + 2 dense layers of 512 → 10, 2-bit weights and activations)',
+  );
+  expect(renderReport({ ...base, classes: FASHION_CLASSES, network: 'lfcW1A2' })).toContain(
+    'lfcW1A2 (784→1024→1024→1024→10, 1-bit weights, 2-bit activations)',
+  );
+  expect(renderReport({ ...base, classes: FASHION_CLASSES })).toContain(
+    'lfcW1A1 (784→1024→1024→1024→10, 1-bit weights and activations)',
+  );
+});
+
 test('`bnn-pynq report <runId> --local <dir>` writes the HTML from a local copy of the run, without AWS', async () => {
   const top = mkdtempSync(path.join(tmpdir(), 'report-run-'));
   const dir = path.join(top, 'run');

@@ -64,6 +64,7 @@ export function reportInputFromFolder(runId: string, dir: string, generatedAt: s
   return {
     runId,
     dataset: typeof request?.dataset === 'string' ? request.dataset : undefined,
+    network: typeof request?.network === 'string' ? request.network : undefined,
     requestedEpochs: request?.epochs !== undefined ? Number(request.epochs) : undefined,
     state: typeof state?.state === 'string' ? state.state : undefined,
     progress: parseProgress(progressText),
