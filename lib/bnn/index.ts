@@ -59,6 +59,7 @@ export {
   expectedFiles,
   isOverlayName,
   MAX_CLASSES,
+  maxClassesOf,
   OVERLAY_NAMES,
   OVERLAYS,
   type Overlay,

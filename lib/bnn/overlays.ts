@@ -1,3 +1,4 @@
+import { LFC_MAX_CLASSES } from './lfc';
 /**
  * The table of BNN-PYNQ overlays (docs/overlays.md §1): each overlay's layers, folding (SIMD, PE),
  * weight / input / activation bits, input format and decision rule. Everything else (padded sizes,
@@ -154,6 +155,13 @@ export const OVERLAYS: Readonly<Record<OverlayName, Overlay>> = {
   cnvW1A2: cnv('cnvW1A2', 1, 2),
   cnvW2A2: cnv('cnvW2A2', 2, 2),
 };
+
+/**
+ * How many class names an overlay takes (the class-name rule's limit, lib/class-names.ts): lfcW1A1's
+ * original converter has its own constant, the others the overlay table's.
+ */
+export const maxClassesOf = (network: OverlayName): number =>
+  network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
 
 export const isOverlayName = (s: string): s is OverlayName =>
   (OVERLAY_NAMES as readonly string[]).includes(s);

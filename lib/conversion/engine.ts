@@ -7,10 +7,10 @@ import {
   convertLfc,
   convertOverlay,
   loadLfcModel,
+  maxClassesOf,
   OVERLAYS,
   type OverlayConvertSummary,
   type OverlayName,
-  parseClassNames,
   parseOverlayModel,
   readCifarRecords,
   readIdxImages,
@@ -22,6 +22,7 @@ import {
   verify,
   verifyOverlay,
 } from '../bnn';
+import { parseClassFile } from '../class-names';
 import { InputFormatError } from '../errors';
 
 /**
@@ -96,9 +97,18 @@ const RULES = {
   'max-positive-score': 'first maximum score, 0 if every score <= 0 (BNN-PYNQ batch path)',
 } as const;
 
-function classNamesFor(spec: ClassNames, classCount: number): { names: string[]; bytes?: Uint8Array } {
+function classNamesFor(
+  spec: ClassNames,
+  classCount: number,
+  network: OverlayName,
+): { names: string[]; bytes?: Uint8Array } {
   if ('bytes' in spec) {
-    const names = parseClassNames(new TextDecoder().decode(spec.bytes));
+    // The same class-name rule as convert --classes and dataset import (lib/class-names.ts); a breach is an
+    // InputFormatError, which the job answers as a refusal (nothing published).
+    const names = parseClassFile(new TextDecoder().decode(spec.bytes), spec.source, {
+      max: maxClassesOf(network),
+      maxLabel: `the ${network} overlay`,
+    });
     if (names.length !== classCount)
       throw new InputFormatError(
         spec.source,
@@ -131,7 +141,7 @@ function idxTestSet(input: ConversionInput) {
 /** lfcW1A1: the original converter (and its float comparison), byte-identical with finnthesizer. */
 function convertLfcW1A1(input: ConversionInput): ConversionOutcome {
   const model = loadLfcModel(input.npz, input.npzName);
-  const { names, bytes: classBytes } = classNamesFor(input.classes, model.classes);
+  const { names, bytes: classBytes } = classNamesFor(input.classes, model.classes, input.network);
   const converted = convertLfc(model, names);
   const files = new Map(converted.files);
   // A dataset's own classes.txt is published as is (line ends included): BNN-PYNQ's mnist folder uses CRLF.
@@ -172,7 +182,7 @@ function convertLfcW1A1(input: ConversionInput): ConversionOutcome {
 /** lfcW1A2 and the CNV overlays: the overlay table's converter and hardware-exact verifier (lib/bnn). */
 function convertOtherOverlay(input: ConversionInput): ConversionOutcome {
   const model = parseOverlayModel(readNpz(input.npz, input.npzName), input.npzName, input.network);
-  const { names, bytes: classBytes } = classNamesFor(input.classes, model.classes);
+  const { names, bytes: classBytes } = classNamesFor(input.classes, model.classes, input.network);
   const converted = convertOverlay(model, names);
   const files = new Map(converted.files);
   if (classBytes) files.set(CLASSES_FILE, classBytes);

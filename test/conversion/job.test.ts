@@ -5,7 +5,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_MIN_ACCURACY_PERCENT } from '../../lib/conversion/config';
 import { listObjects } from '../../lib/conversion/s3-objects';
-import { createConvertHandler } from '../../lib/lambda/convert-handler';
+import { answerRefusals, createConvertHandler } from '../../lib/lambda/convert-handler';
 import { IDX_FILES, publishedParamsPrefix, runKeys, runParamsPrefix } from '../../lib/layout';
 import { checkAgainstManifest, parseManifest, sha256Hex } from '../../lib/manifest';
 import { SHARED_DATA } from '../support/cli';
@@ -229,6 +229,49 @@ describe('refusals leave the published params untouched', () => {
     await expect(handlerFor()({ runId: noDataset })).rejects.toThrow(
       's3://datasets/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz does not exist; stage the dataset first',
     );
+  });
+});
+
+describe('the class-name rule (the same as convert --classes and dataset import)', () => {
+  // A dataset's classes.txt that breaks the rule is the user's input: the Lambda answers a handled
+  // refusal naming the file and the line, and publishes nothing.
+  const names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+  const cases: Array<[string, string, RegExp]> = [
+    [
+      'dup',
+      `${[...names.slice(0, 9), 'two'].join('\n')}\n`,
+      /line 10: class 'two' is listed twice \(also line 3\)/,
+    ],
+    ['blank', `${[...names.slice(0, 4), '', ...names.slice(5)].join('\n')}\n`, /line 5 is empty/],
+    [
+      'ctrl',
+      `${[...names.slice(0, 9), 'ni\u0007ne'].join('\n')}\n`,
+      /line 10: class name "ni\\u0007ne" contains a control character/,
+    ],
+    ['none', '\n\n', /no class names/],
+    [
+      'many',
+      `${Array.from({ length: 65 }, (_, i) => `c${i}`).join('\n')}\n`,
+      /65 class names, but the lfcW1A1 overlay has at most 64 outputs/,
+    ],
+  ];
+  test.each(cases)('classes.txt %s: a handled refusal, nothing published', async (label, text, message) => {
+    const dataset = `mnist-classes-${label}`;
+    for (const f of [IDX_FILES.testImages, IDX_FILES.testLabels])
+      await put(DATASETS, `datasets/${dataset}/${f}`, readFileSync(path.join(SHARED_DATA, 'mnist', f)));
+    await put(DATASETS, `datasets/${dataset}/classes.txt`, text);
+    const runId = `20261126-061500-${label}-0001`;
+    await uploadRun(runId, NPZ);
+    sent = [];
+    const answer = await answerRefusals(handlerFor())({ runId, dataset });
+    expect(answer).toEqual({ outcome: 'refused', runId, refusal: expect.stringMatching(message) });
+    expect((answer as { refusal: string }).refusal).toMatch(
+      new RegExp(
+        `^invalid input: s3://datasets/datasets/${dataset}/classes\\.txt: .*; nothing was published$`,
+      ),
+    );
+    expect(sent.filter((c) => /Put|Delete|Copy/.test(c))).toEqual([]);
+    expect(await snapshot(publishedParamsPrefix(dataset))).toEqual(new Map());
   });
 });
 

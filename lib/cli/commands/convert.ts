@@ -5,12 +5,11 @@ import { convertLfc } from '../../bnn/convert';
 import { readInputFile } from '../../bnn/files';
 import { writeParamFolderAtomic } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels, refuseEmpty, sliceImages, sliceLabels } from '../../bnn/idx';
-import { LFC_MAX_CLASSES } from '../../bnn/lfc';
 import { loadLfcModel, parseLfcModel } from '../../bnn/model';
 import { readNpz } from '../../bnn/npz';
 import { convertOverlay, type OverlayConvertSummary } from '../../bnn/overlay-convert';
 import { inferNetwork, parseOverlayModel } from '../../bnn/overlay-model';
-import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
+import { isOverlayName, maxClassesOf, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
 import { CLASS_PRESETS, VALIDATION_SPLIT } from '../../bnn/presets';
 import type { ConvertSummary } from '../../bnn/types';
 import { parseClassFile } from '../../class-names';
@@ -75,11 +74,10 @@ async function classNames(
   network: OverlayName,
 ): Promise<string[] | undefined> {
   if (flags.classes) {
-    const max = network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
     const names = parseClassFile(
       new TextDecoder().decode(await readInputFile(resolveIn(env, flags.classes), '--classes')),
       flags.classes,
-      { max, maxLabel: `the ${network} overlay` },
+      { max: maxClassesOf(network), maxLabel: `the ${network} overlay` },
     );
     return names;
   }
