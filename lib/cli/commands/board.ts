@@ -7,13 +7,16 @@ import { decodeOverlayFiles } from '../../bnn/overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from '../../bnn/overlay-simulate';
 import { OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
 import { checkImageShape } from '../../bnn/simulate';
-import { checkBoard, formatCheck, pushParamSet, runOnBoard } from '../../board/board';
-import { aNetwork, checkDatasetName, loadLocalParamSet, type ParamSet } from '../../board/param-set';
+import { checkBoard, formatCheck, runOnBoard } from '../../board/board';
+
 import { paramSetFromRun, type TestFiles, testFilesFromBucket } from '../../board/sources';
 import type { BoardTarget } from '../../board/ssh';
 import { summarize } from '../../board/validate';
 import { discoverStack } from '../../cloud/discovery';
 import { UserError } from '../../errors';
+import { boardParamFolders } from '../../param-folder';
+import { aNetwork, checkDatasetName, type ParamSet } from '../../param-folder/layout';
+import { loadLocalParamSet } from '../../param-folder/local';
 import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';
 import { collect } from '../args';
 import {
@@ -110,7 +113,12 @@ export async function runBoardPush(env: CloudEnv, host: string, o: PushFlags): P
   const dataset = o.dataset ?? set.dataset;
   if (!dataset)
     throw new UserError(`${set.source}: cannot tell the dataset from the folder name; pass --dataset <name>`);
-  const r = await pushParamSet(target(host, o), set, dataset);
+  const r = await boardParamFolders(target(host, o)).write({
+    dataset,
+    network: set.network,
+    files: set.bytes,
+    source: set.source,
+  });
   out(`pushed      ${r.files} files (${r.bytes} bytes) of ${aNetwork(set.network)} set from ${set.source}`);
   out(`checked     every file's SHA-256 on the board`);
   out(`installed   ${r.where}:${r.target}`);

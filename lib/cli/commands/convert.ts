@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { calibrateLastLayer, checkNotTestSet } from '../../bnn/calibrate';
 import { convertLfc } from '../../bnn/convert';
 import { readInputFile } from '../../bnn/files';
-import { writeParamFolderAtomic } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels, refuseEmpty, sliceImages, sliceLabels } from '../../bnn/idx';
 import { loadLfcModel, parseLfcModel } from '../../bnn/model';
 import { readNpz } from '../../bnn/npz';
@@ -15,6 +14,7 @@ import type { ConvertSummary } from '../../bnn/types';
 import { parseClassFile } from '../../class-names';
 import { InputFormatError, UserError } from '../../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_DATASET } from '../../layout';
+import { localParamFolders } from '../../param-folder';
 import { checkNoOverlap } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
@@ -150,8 +150,10 @@ export async function runConvert(env: CommandEnv, modelFile: string, flags: Conv
     calibration = await calibrate(env, converted, flags.calibrateImages, flags.calibrateLabels);
     files = calibration.result.files;
   }
-  const target = await writeParamFolderAtomic(resolveIn(env, flags.out), dataset, network, files, {
-    overwrite: flags.force,
+  const target = await localParamFolders(resolveIn(env, flags.out), { overwrite: flags.force }).write({
+    dataset,
+    network,
+    files,
   });
   if (flags.json) {
     const c = calibration;
@@ -203,15 +205,11 @@ async function runOverlayConvert(
   const t0 = performance.now();
   const converted = convertOverlay(model, names);
   const convertMs = performance.now() - t0;
-  const target = await writeParamFolderAtomic(
-    resolveIn(env, flags.out),
+  const target = await localParamFolders(resolveIn(env, flags.out), { overwrite: flags.force }).write({
     dataset,
-    model.overlay.name,
-    converted.files,
-    {
-      overwrite: flags.force,
-    },
-  );
+    network: model.overlay.name,
+    files: converted.files,
+  });
   if (flags.json) {
     env.term.out(
       `${JSON.stringify({ folder: target, ...converted.summary, convertMilliseconds: convertMs })}\n`,

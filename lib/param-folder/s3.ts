@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  deleteObjects,
+  forEachLimited,
+  getObjectBytes,
+  listObjects,
+  putObjectBytes,
+} from '../conversion/s3-objects';
+import { UserError } from '../errors';
+import { MANIFEST_FILE } from '../layout';
+import { buildManifest, type ParamManifest, parseManifest } from '../manifest';
+
+/**
+ * Writes a param folder to S3 so that readers never trust a half-written one:
+ *
+ * 1. If the folder already holds exactly these files (same keys, sizes and MD5 ETags) and a manifest
+ *    with the same content, nothing is written: a second run changes no byte and adds no version.
+ * 2. Otherwise the old manifest.json is deleted first (from now on readers see "no manifest", never a
+ *    stale manifest next to new files), changed files are uploaded, files that are no longer part of
+ *    the folder are deleted, and the new manifest.json is written LAST.
+ *
+ * Readers (`bnn-pynq fetch`, the board copy step) check every file against manifest.json, so an
+ * `aws s3 sync` that races a publish yields a folder that fails the check instead of a silent mix.
+ */
+
+export interface FolderWriteResult {
+  /** Files uploaded (new or changed bytes). */
+  written: string[];
+  /** Keys removed because the new folder no longer has them. */
+  deleted: string[];
+  /** True when manifest.json was (re)written. */
+  manifestWritten: boolean;
+  manifest: ParamManifest;
+}
+
+export type ManifestMeta = Omit<ParamManifest, 'schema' | 'files' | 'createdAt'>;
+
+const md5Hex = (bytes: Uint8Array): string => createHash('md5').update(bytes).digest('hex');
+
+/** Same folder content, ignoring only when the manifest was made. */
+function sameManifestContent(a: ParamManifest, b: ParamManifest): boolean {
+  return JSON.stringify({ ...a, createdAt: '' }) === JSON.stringify({ ...b, createdAt: '' });
+}
+
+export async function writeParamFolder(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  files: ReadonlyMap<string, Uint8Array>,
+  meta: ManifestMeta,
+  now: () => Date = () => new Date(),
+): Promise<FolderWriteResult> {
+  if (!prefix.endsWith('/')) throw new Error(`param folder prefix must end with '/': ${prefix}`);
+  if (files.has(MANIFEST_FILE))
+    throw new Error(`${MANIFEST_FILE} is written by writeParamFolder, not passed in`);
+  const manifestKey = `${prefix}${MANIFEST_FILE}`;
+
+  const existing = new Map((await listObjects(s3, bucket, prefix)).map((o) => [o.key, o]));
+  const changed = [...files.keys()].filter((name) => {
+    const bytes = files.get(name) as Uint8Array;
+    const old = existing.get(`${prefix}${name}`);
+    return !old || old.size !== bytes.length || old.etag !== md5Hex(bytes);
+  });
+  const stale = [...existing.keys()].filter(
+    (key) => key !== manifestKey && !files.has(key.slice(prefix.length)),
+  );
+
+  let oldManifest: ParamManifest | undefined;
+  if (existing.has(manifestKey)) {
+    const text = await getObjectBytes(s3, { bucket, key: manifestKey });
+    try {
+      if (text)
+        oldManifest = parseManifest(Buffer.from(text).toString('utf8'), `s3://${bucket}/${manifestKey}`);
+    } catch {
+      oldManifest = undefined; // an unreadable manifest is simply replaced
+    }
+  }
+
+  const fresh = buildManifest(files, { ...meta, createdAt: now().toISOString() });
+  if (changed.length === 0 && stale.length === 0 && oldManifest && sameManifestContent(oldManifest, fresh)) {
+    return { written: [], deleted: [], manifestWritten: false, manifest: oldManifest };
+  }
+
+  if (existing.has(manifestKey)) await deleteObjects(s3, bucket, [manifestKey]);
+  await forEachLimited(changed, 16, async (name) => {
+    const contentType = name.endsWith('.txt') ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+    await putObjectBytes(s3, { bucket, key: `${prefix}${name}` }, files.get(name) as Uint8Array, contentType);
+  });
+  await deleteObjects(s3, bucket, stale);
+  await putObjectBytes(
+    s3,
+    { bucket, key: manifestKey },
+    Buffer.from(`${JSON.stringify(fresh, null, 2)}\n`),
+    'application/json',
+  );
+  await checkFolderAfterWrite(s3, bucket, prefix, files);
+  return { written: changed, deleted: stale, manifestWritten: true, manifest: fresh };
+}
+
+/** Two writers on one folder at once (e.g. two runs of one dataset converting together) leave a mix. */
+export class FolderChangedError extends UserError {}
+
+/**
+ * Lists the folder once more after the manifest is written: if another writer changed a file meanwhile, the
+ * folder no longer matches this manifest (readers already refuse it); say so instead of reporting success.
+ * ETags that are not plain MD5s (multipart or SSE-KMS uploads) cannot be compared and are skipped.
+ */
+async function checkFolderAfterWrite(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): Promise<void> {
+  const now = new Map((await listObjects(s3, bucket, prefix)).map((o) => [o.key.slice(prefix.length), o]));
+  const problems: string[] = [];
+  for (const [name, bytes] of files) {
+    const o = now.get(name);
+    if (!o) problems.push(`${name} missing`);
+    else if (o.size !== bytes.length || (/^[0-9a-f]{32}$/.test(o.etag) && o.etag !== md5Hex(bytes)))
+      problems.push(`${name} differs`);
+  }
+  for (const name of now.keys())
+    if (name !== MANIFEST_FILE && !files.has(name)) problems.push(`${name} appeared`);
+  if (problems.length > 0) {
+    throw new FolderChangedError(
+      `s3://${bucket}/${prefix} changed while it was being written (${problems.slice(0, 3).join(', ')}` +
+        `${problems.length > 3 ? ', ...' : ''}): another conversion was probably publishing the same folder. ` +
+        'Readers will refuse it (it does not match its manifest); start the conversion again for the run you want there',
+    );
+  }
+}
