@@ -3,6 +3,7 @@ import { UserError } from '../errors';
 import { fsError, isFsError } from '../fs-errors';
 import { registerCommands } from './commands';
 import { type CliContext, processContext } from './env';
+import { outputClosed } from './ui/follow';
 
 /**
  * Builds the `bnn-pynq` program; each command lives in its own module under ./commands. With `argv`, only the
@@ -22,13 +23,13 @@ export function buildProgram(argv?: readonly string[], ctx: CliContext = process
 
 /**
  * A closed stdout or stderr (`bnn-pynq verify … | head -3`) is not a failure: every output file is written
- * (atomically) before anything is printed, so the command finishes its work quietly and keeps its exit code.
- * Any other error on the streams ends the command with one line.
+ * (atomically) before anything is printed, so the command finishes its work quietly and keeps its exit code;
+ * a command that only follows a run ends there (lib/cli/ui/follow.ts). Any other error on the streams ends the command with one line.
  */
 export function quietOnClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return outputClosed();
       if (stream === process.stdout)
         process.stderr.write(`error: ${fsError(err, { path: 'stdout' }).message}\n`);
       process.exitCode = 2;

@@ -5,6 +5,7 @@ import { assertRunId, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import { logStreams, runKeys } from '../../layout';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
+import { following } from '../ui/follow';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -34,11 +35,13 @@ export async function runLogs(env: CloudEnv, runId: string | undefined, options:
         return ['succeeded', 'failed', 'stopped'].includes(run?.status?.state ?? '');
       }
     : undefined;
-  const found = await streamLog(clients, stack.logGroup, stream, print, {
-    follow: options.follow && runId !== undefined,
-    isDone,
-    clock: env.clock,
-  });
+  const found = await following(() =>
+    streamLog(clients, stack.logGroup, stream, print, {
+      follow: options.follow && runId !== undefined,
+      isDone,
+      clock: env.clock,
+    }),
+  );
   if (found) return;
   if (!runId) {
     throw new UserError(
@@ -51,15 +54,17 @@ export async function runLogs(env: CloudEnv, runId: string | undefined, options:
   const key = runKeys(runId).log;
   term.err(`(no CloudWatch stream ${stream}; reading s3://${stack.artifactBucket}/${key})\n`);
   let last = '';
-  const seen = await followS3Text(
-    clients,
-    stack.artifactBucket,
-    key,
-    (text) => {
-      term.out(text);
-      last = text;
-    },
-    { follow: options.follow, isDone, clock: env.clock },
+  const seen = await following(() =>
+    followS3Text(
+      clients,
+      stack.artifactBucket,
+      key,
+      (text) => {
+        term.out(text);
+        last = text;
+      },
+      { follow: options.follow, isDone, clock: env.clock },
+    ),
   );
   if (seen && last !== '' && !last.endsWith('\n')) term.out('\n');
   if (!seen) {

@@ -17,6 +17,7 @@ import { totalEpochs } from '../../report/progress';
 import { parameterPattern, TRAINING_PARAMETERS, type TrainingParameter } from '../../training/parameters';
 import { positiveInt } from '../args';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
+import { following } from '../ui/follow';
 import { formatDuration, formatPercent, progressBar } from '../ui/format';
 import { startSpinner } from '../ui/spinner';
 import { paint } from '../ui/terminal';
@@ -218,7 +219,7 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
   if (!options.keepRunning)
     term.err('the instance stops itself when the run ends (--keep-running keeps it up)\n');
   if (options.follow) {
-    const run = await followRun(env, stack, runId);
+    const run = await following(() => followRun(env, stack, runId));
     term.err(`${paint(term, 'green', 'done:')} ${describeProgress(run)}\n`);
     term.err(
       `the conversion job starts by itself; then \`bnn-pynq fetch --run ${runId}\` (or \`bnn-pynq convert-run ${runId}\` by hand) and \`bnn-pynq report ${runId}\`\n`,
@@ -230,7 +231,7 @@ export async function runTrain(env: CloudEnv, options: TrainOptions): Promise<st
 /** `bnn-pynq watch <runId>`: follows a run until it ends. */
 export async function runWatch(env: CloudEnv, runId: string): Promise<void> {
   const stack = await discoverStack(env.clients, env.stackName, env.region);
-  const run = await followRun(env, stack, runId);
+  const run = await following(() => followRun(env, stack, runId));
   env.term.err(`done: ${describeProgress(run)}\n`);
 }
 
