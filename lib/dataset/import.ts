@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { CLASSES_FILE } from '../bnn';
 import { UserError } from '../errors';
+import { fsError } from '../fs-errors';
 import { MIB } from '../input-limits';
 import {
   BUILTIN_DATASETS,
@@ -117,6 +119,11 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
   const decode = options.format === 'cifar' ? decodeToRgb32 : decodeToGrey28;
   const ok = new Array<boolean>(total).fill(false);
   const failures: Decoded['failures'] = [];
+  // Out of file descriptors (EMFILE, ENFILE) is the machine's limit, not a bad image: it stops the import
+  // with one line (raise `ulimit -n`) instead of listing good images as unreadable (or, with --skip-bad,
+  // silently leaving them out).
+  let exhausted: NodeJS.ErrnoException | undefined;
+  let exhaustedAt = '';
   let next = 0;
   let done = 0;
   // Image files held at once (read, not yet decoded) stay within a byte budget, so 16 large photos in
@@ -130,7 +137,7 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
     for (const w of wake) w();
   };
   const worker = async () => {
-    while (next < total) {
+    while (next < total && !exhausted) {
       const i = next++;
       const image = source.images[i];
       let reserved = 0;
@@ -145,9 +152,12 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
         pixels.set(await decode(bytes, options.fit), i * size);
         ok[i] = true;
       } catch (err) {
-        if (err instanceof FileTooLargeError) failures.push({ path: image.path, reason: err.message });
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EMFILE' || e.code === 'ENFILE') {
+          exhausted ??= e;
+          exhaustedAt ||= image.path;
+        } else if (err instanceof FileTooLargeError) failures.push({ path: image.path, reason: err.message });
         else if (!(err instanceof ImageDecodeError)) {
-          const e = err as NodeJS.ErrnoException;
           failures.push({ path: image.path, reason: `cannot read (${e.code ?? e.message})` });
         } else failures.push({ path: image.path, reason: err.message });
       } finally {
@@ -158,6 +168,8 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 16, Math.max(total, 1)) }, worker));
+  if (exhausted)
+    throw fsError(exhausted, { path: path.join(options.source, exhaustedAt), what: 'cannot read an image' });
   failures.sort((a, b) => (a.path < b.path ? -1 : 1));
   return { pixels, ok, failures };
 }
