@@ -13,6 +13,8 @@ class SlowestReporter {
     // Workers are started after the reporters and inherit this variable.
     this.cpuDir = mkdtempSync(path.join(os.tmpdir(), 'jest-cpu-'));
     process.env.BNN_JEST_CPU_DIR = this.cpuDir;
+    // Also when the run is interrupted before onRunComplete.
+    process.once('exit', () => rmSync(this.cpuDir, { recursive: true, force: true }));
   }
 
   onTestResult(_test, result) {
