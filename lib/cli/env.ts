@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type CloudClients, createClients } from '../cloud/clients';
-import { type Clock, realClock } from '../cloud/instance';
+import type { CloudClients } from '../cloud/clients';
+import type { Clock } from '../cloud/instance';
 import { DEFAULT_STACK_NAME } from '../layout';
 import { processTerminal, type Terminal } from './ui/terminal';
 
@@ -54,11 +54,16 @@ export interface CliContext {
 
 export const processContext: CliContext = {
   env: () => ({ term: processTerminal(), cwd: process.cwd() }),
+  // The cloud modules (and zod, which they use) are required here, when a cloud command runs, not when the
+  // CLI starts: `--version` and the offline commands never load them.
   cloudEnv: (options) => ({
-    clients: createClients({ region: options.region, profile: options.profile }),
+    clients: (require('../cloud/clients') as typeof import('../cloud/clients')).createClients({
+      region: options.region,
+      profile: options.profile,
+    }),
     term: processTerminal(),
     cwd: process.cwd(),
-    clock: realClock,
+    clock: (require('../cloud/instance') as typeof import('../cloud/instance')).realClock,
     stackName: options.stack,
     region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,
   }),
