@@ -160,7 +160,13 @@ export function planSweep(
       rest = Math.floor(rest / axis.values.length);
     }
     const merged = { ...base, ...point };
-    const network = merged.network ?? `lfcW${merged.weightBits}A${merged.activationBits}`;
+    // The network: given, else from bits given alone (the LFC overlays, as before), else the document's default.
+    // Empty bits, epochs, batch size and rates are the network's own (bnn_train chooses them).
+    const network =
+      merged.network ??
+      (merged.weightBits || merged.activationBits
+        ? `lfcW${merged.weightBits || '1'}A${merged.activationBits || '1'}`
+        : TRAIN_PARAMETER_SPECS.network.default);
     const runId = sweepRunId(sweepId, index, total);
     if (!RUN_ID_PATTERN.test(runId)) throw new Error(`planSweep: run id ${runId} breaks RUN_ID_PATTERN`);
     runs.push({ index, runId, parameters: { ...merged, network } as RunParameters });
