@@ -92,7 +92,8 @@ const RunRequestSchema = z
   .object({
     runId: z.string().optional(),
     dataset: z.string().optional(),
-    epochs: z.coerce.number().optional(),
+    // null: the network's own epoch count (bnn_train chooses it; progress.jsonl then says it)
+    epochs: z.preprocess((v) => (v === null ? undefined : v), z.coerce.number().optional()),
     network: z.string().optional(),
   })
   .loose();

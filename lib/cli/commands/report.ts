@@ -65,7 +65,8 @@ export function reportInputFromFolder(runId: string, dir: string, generatedAt: s
     runId,
     dataset: typeof request?.dataset === 'string' ? request.dataset : undefined,
     network: typeof request?.network === 'string' ? request.network : undefined,
-    requestedEpochs: request?.epochs !== undefined ? Number(request.epochs) : undefined,
+    requestedEpochs:
+      request?.epochs !== undefined && request.epochs !== null ? Number(request.epochs) : undefined,
     state: typeof state?.state === 'string' ? state.state : undefined,
     progress: parseProgress(progressText),
     verify,
