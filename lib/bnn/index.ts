@@ -42,7 +42,6 @@ export {
   loadOverlayModel,
   type OverlayModel,
   parseOverlayModel,
-  type TrainedLayer,
 } from './overlay-model';
 export {
   decodeOverlayFiles,
@@ -86,6 +85,7 @@ export type {
   LfcParams,
   NdArray,
   NpyDtype,
+  TrainedLayer,
   VerifyReport,
 } from './types';
 export { type VerifyOptions, verify } from './verify';

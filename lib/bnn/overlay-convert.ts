@@ -1,5 +1,5 @@
 import { InputFormatError, UserError } from '../errors';
-import type { OverlayModel, TrainedLayer } from './overlay-model';
+import type { OverlayModel } from './overlay-model';
 import { decodeOverlayFiles, encodeOverlayFiles, type OverlayParams } from './overlay-params';
 import {
   accuOffset,
@@ -15,6 +15,7 @@ import {
   thresholdRule,
   thresholdsPerNeuron,
 } from './overlays';
+import type { TrainedLayer } from './types';
 
 /**
  * Converts a trained model of any overlay into its param folder, byte for byte as BNN-PYNQ's

@@ -1,7 +1,7 @@
 import { InputFormatError } from '../errors';
 import { highestSetBit, maxPositiveScore } from './decision';
 import { argmax } from './float-model';
-import type { OverlayModel, TrainedLayer } from './overlay-model';
+import type { OverlayModel } from './overlay-model';
 import type { OverlayParams } from './overlay-params';
 import {
   cifarHostBytes,
@@ -11,6 +11,7 @@ import {
   type SimulatorInput,
 } from './overlay-simulate';
 import { type OverlayLayer, paddedFanIn, thresholdRule } from './overlays';
+import type { TrainedLayer } from './types';
 import { align, CHUNK_BYTES, chunksFor, instantiateBnnKernel } from './wasm-kernel';
 
 /**

@@ -11,23 +11,7 @@ import {
   type OverlayName,
   realNeurons,
 } from './overlays';
-import type { NdArray } from './types';
-
-/** One trained layer as the training script saves it; `b` is zeros for CNV's last layer (no bias). */
-export interface TrainedLayer {
-  fanIn: number;
-  fanOut: number;
-  /**
-   * Dense: W[i * fanOut + n] (npz `(fan_in, fan_out)`). Conv: W[((o * C + c) * 3 + ky) * 3 + kx]
-   * (npz `(C_out, C_in, 3, 3)`).
-   */
-  W: Float64Array;
-  b: Float64Array;
-  beta: Float64Array;
-  gamma: Float64Array;
-  mean: Float64Array;
-  invStd: Float64Array;
-}
+import type { NdArray, TrainedLayer } from './types';
 
 /** A validated model of any overlay, in the training script's npz layout. */
 export interface OverlayModel {

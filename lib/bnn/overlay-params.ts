@@ -14,7 +14,7 @@ import {
   thresholdsPerNeuron,
   weightFile,
 } from './overlays';
-import { parseClassNames } from './params';
+import { classesFromFiles } from './params';
 
 /**
  * The param folder's byte layout for every overlay (docs/overlays.md §2.4): neuron n of a layer lives in
@@ -169,19 +169,6 @@ export function decodeOverlayFiles(
     }
     return { weights, thresholds };
   });
-  const classBytes = files.get(CLASSES_TXT);
-  if (!classBytes)
-    throw new InputFormatError(
-      `${where}/${CLASSES_TXT}`,
-      'missing: the param folder needs one class name per line',
-    );
-  const classes = parseClassNames(new TextDecoder().decode(classBytes));
-  if (classes.length === 0)
-    throw new InputFormatError(`${where}/${CLASSES_TXT}`, 'no class names: write one name per line');
-  if (classes.length > overlay.maxClasses)
-    throw new InputFormatError(
-      `${where}/${CLASSES_TXT}`,
-      `${classes.length} class names, but the ${network} overlay has only ${overlay.maxClasses} outputs`,
-    );
+  const classes = classesFromFiles(files, where, network, overlay.maxClasses);
   return { overlay, layers, classes };
 }

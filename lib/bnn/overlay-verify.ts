@@ -2,18 +2,11 @@ import { InputFormatError } from '../errors';
 import type { OverlayParams } from './overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
 import type { DecisionRule, OverlayName } from './overlays';
+import type { AccuracyTally } from './types';
 
-export interface OverlayVerifyReport {
+export interface OverlayVerifyReport extends AccuracyTally {
   network: OverlayName;
   decision: DecisionRule;
-  /** Percent, 0..100. */
-  accuracy: number;
-  correct: number;
-  total: number;
-  perClass: Array<{ index: number; name: string; total: number; correct: number; accuracy: number | null }>;
-  /** confusion[label][predicted]. */
-  confusion: number[][];
-  microsecondsPerImage: number;
   /** Threads the simulator ran on (worker threads for large inputs). */
   threads: number;
   /**

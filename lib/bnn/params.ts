@@ -143,6 +143,17 @@ export function paramsFromFiles(files: ReadonlyMap<string, Uint8Array>, where: s
     }
     layers.push({ ...shape, bits, thresholds });
   }
+  const classes = classesFromFiles(files, where, 'lfcW1A1', LFC_MAX_CLASSES);
+  return { network: 'lfcW1A1', layers, classes };
+}
+
+/** The class names of a param folder's classes.txt: 1 to `maxClasses` of them, else one clear error. */
+export function classesFromFiles(
+  files: ReadonlyMap<string, Uint8Array>,
+  where: string,
+  network: string,
+  maxClasses: number,
+): string[] {
   const classBytes = files.get(CLASSES_FILE);
   if (!classBytes)
     throw new InputFormatError(
@@ -152,10 +163,10 @@ export function paramsFromFiles(files: ReadonlyMap<string, Uint8Array>, where: s
   const classes = parseClassNames(new TextDecoder().decode(classBytes));
   if (classes.length === 0)
     throw new InputFormatError(`${where}/${CLASSES_FILE}`, 'no class names: write one name per line');
-  if (classes.length > LFC_MAX_CLASSES)
+  if (classes.length > maxClasses)
     throw new InputFormatError(
       `${where}/${CLASSES_FILE}`,
-      `${classes.length} class names, but the lfcW1A1 overlay has only ${LFC_MAX_CLASSES} outputs`,
+      `${classes.length} class names, but the ${network} overlay has only ${maxClasses} outputs`,
     );
-  return { network: 'lfcW1A1', layers, classes };
+  return classes;
 }

@@ -11,11 +11,17 @@ export interface NdArray {
   data: Float64Array;
 }
 
-/** One dense layer of a trained LFC, as the training script saves it (6 arrays per layer). */
-export interface DenseLayer {
+/**
+ * One trained layer as the training script saves it (6 arrays per layer); `b` is zeros for CNV's last layer
+ * (no bias).
+ */
+export interface TrainedLayer {
   fanIn: number;
   fanOut: number;
-  /** W[i * fanOut + n]: weight of input i into neuron n (the npz's (fan_in, fan_out) C order). */
+  /**
+   * Dense: W[i * fanOut + n], weight of input i into neuron n (npz `(fan_in, fan_out)`, C order).
+   * Conv: W[((o * C + c) * 3 + ky) * 3 + kx] (npz `(C_out, C_in, 3, 3)`).
+   */
   W: Float64Array;
   b: Float64Array;
   beta: Float64Array;
@@ -23,6 +29,9 @@ export interface DenseLayer {
   mean: Float64Array;
   invStd: Float64Array;
 }
+
+/** One dense layer of a trained LFC (W in the dense order above). */
+export type DenseLayer = TrainedLayer;
 
 /** A validated lfcW1A1 model: 784 -> 1024 -> 1024 -> 1024 -> classes (1..64). */
 export interface LfcModel {
@@ -88,7 +97,8 @@ export interface ConvertResult {
   summary: ConvertSummary;
 }
 
-export interface VerifyReport {
+/** The accuracy tally every verify report has (lfcW1A1's and every overlay's). */
+export interface AccuracyTally {
   /** Percent, 0..100. */
   accuracy: number;
   correct: number;
@@ -97,6 +107,9 @@ export interface VerifyReport {
   /** confusion[label][predicted]. */
   confusion: number[][];
   microsecondsPerImage: number;
+}
+
+export interface VerifyReport extends AccuracyTally {
   /** Images where no output bit fired (the board reads them as class 0). */
   noBitFired: number;
   /** Images where more than one output bit fired (the board takes the highest). */

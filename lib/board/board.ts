@@ -1,7 +1,7 @@
 import { isOverlayName, type OverlayName } from '../bnn/overlays';
 import { UserError } from '../errors';
-import type { ParamSet } from './param-set';
-import { aNetwork, checkDatasetName, setFileCount } from './param-set';
+import type { ParamSet } from '../param-folder/layout';
+import { aNetwork, checkDatasetName, setFileCount } from '../param-folder/layout';
 import { INSTALL_BNN, type RefusalContext, refusal } from './refusals';
 import { type BoardTarget, describeTarget, resolveLogin, runHelper } from './ssh';
 

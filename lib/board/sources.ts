@@ -17,7 +17,8 @@ import {
   IDX_FILES,
   runParamsPrefix,
 } from '../layout';
-import { loadLocalParamSet, type ParamSet } from './param-set';
+import type { ParamSet } from '../param-folder/layout';
+import { loadLocalParamSet } from '../param-folder/local';
 
 /**
  * The param set of a run, fetched from S3 through its manifest (lib/cloud fetchParams: every file is

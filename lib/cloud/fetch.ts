@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { PARAM_FOLDER_KIND } from '../bnn/folder';
 import { isOverlayName } from '../bnn/overlays';
 import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, type ParamManifest, parseManifest, sha256Hex } from '../manifest';
+import { PARAM_FOLDER_KIND } from '../param-folder/layout';
 import {
   checkNoOverlap,
   checkReplaceable,

@@ -14,9 +14,9 @@ import {
   runParamsPrefix,
 } from '../layout';
 import { sha256Hex } from '../manifest';
+import { type FolderWriteResult, writeParamFolder } from '../param-folder/s3';
 import { type ConversionConfig, DEFAULT_FLOAT_COMPARE_IMAGES } from './config';
 import { type ClassNames, type ConversionOutcome, convertAndVerify } from './engine';
-import { type FolderWriteResult, writeParamFolder } from './param-folder';
 import type { ConversionRequest } from './request';
 import { getObjectBytes, listObjects, putObjectBytes, s3Uri } from './s3-objects';
 import { buildVerifyReport } from './verify-report';

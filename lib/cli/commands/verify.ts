@@ -4,7 +4,6 @@ import { readCifarRecords } from '../../bnn/cifar';
 import { highestSetBit, maxPositiveScore } from '../../bnn/decision';
 import { readInputFile } from '../../bnn/files';
 import { compareWithFloatModel } from '../../bnn/float-model';
-import { readParamFiles } from '../../bnn/folder';
 import { readIdxImages, readIdxLabels, refuseEmpty } from '../../bnn/idx';
 import { loadLfcModel } from '../../bnn/model';
 import { compareOverlayWithFloat, type OverlayFloatComparison } from '../../bnn/overlay-float';
@@ -18,6 +17,7 @@ import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
 import { InputFormatError, UserError } from '../../errors';
+import { readParamFiles } from '../../param-folder/local';
 import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
