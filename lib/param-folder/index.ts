@@ -47,7 +47,7 @@ export function localParamFolders(
 ): ParamFolderStore<string> {
   return {
     where: (dataset, network) => paramFolderPath(root, dataset, network),
-    write: (c) => writeParamFolderAtomic(root, c.dataset, c.network, c.files, options),
+    write: async (c) => writeParamFolderAtomic(root, c.dataset, c.network, c.files, options),
   };
 }
 
@@ -60,7 +60,7 @@ export function s3ParamFolders(
 ): ParamFolderStore<FolderWriteResult> {
   return {
     where: (dataset, network) => `s3://${bucket}/${prefix(dataset, network)}`,
-    write: (c) =>
+    write: async (c) =>
       writeParamFolder(
         s3,
         bucket,
@@ -76,7 +76,7 @@ export function s3ParamFolders(
 export function boardParamFolders(target: BoardTarget): ParamFolderStore<PushResult> {
   return {
     where: (dataset, network) => `${target.host}:<bnn>/params/${dataset}/${network}`,
-    write: (c) =>
+    write: async (c) =>
       pushParamSet(
         target,
         toParamSet(c.files, c.source ?? `${c.dataset}/${c.network}`, c.dataset, c.network),

@@ -1,0 +1,78 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { listObjects } from '../../lib/conversion/s3-objects';
+import { checkAgainstManifest, parseManifest } from '../../lib/manifest';
+import { boardParamFolders, localParamFolders, s3ParamFolders } from '../../lib/param-folder';
+import { expectedFiles } from '../../lib/param-folder/layout';
+import { readParamFiles } from '../../lib/param-folder/local';
+import { MNIST_PARAMS } from '../board/support/helpers';
+import { type LocalS3, startLocalS3 } from '../support/s3-server';
+
+// The same content through every ParamFolderStore back end: the shipped lfcW1A1 mnist folder (288 .bin + classes.txt).
+
+let s3: LocalS3;
+let tmp: string;
+beforeAll(async () => {
+  s3 = await startLocalS3(['artifacts']);
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'i15c-stores-'));
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('local and S3 stores hold the same bytes for the same content; S3 adds a manifest that matches them', async () => {
+  const files = await readParamFiles(MNIST_PARAMS);
+  expect(files.size).toBe(expectedFiles('lfcW1A1').size);
+  const content = { dataset: 'mnist', network: 'lfcW1A1' as const, files, runId: 'run-1', accuracy: 98.4 };
+
+  const local = localParamFolders(tmp);
+  expect(local.where('mnist', 'lfcW1A1')).toBe(path.join(tmp, 'mnist', 'lfcW1A1'));
+  const folder = await local.write(content);
+  expect(folder).toBe(path.join(tmp, 'mnist', 'lfcW1A1'));
+  expect(readdirSync(folder).sort()).toEqual([...files.keys()].sort());
+  for (const [name, bytes] of files) expect(readFileSync(path.join(folder, name)).equals(bytes)).toBe(true);
+  // A second write without overwrite is refused; the folder is left as it was.
+  await expect(local.write(content)).rejects.toThrow(/--out/);
+
+  const prefixOf = (dataset: string, network: string) => `runs/run-1/params/${dataset}/${network}/`;
+  const remote = s3ParamFolders(s3.client, 'artifacts', prefixOf, () => new Date('2030-01-01T00:00:00Z'));
+  expect(remote.where('mnist', 'lfcW1A1')).toBe('s3://artifacts/runs/run-1/params/mnist/lfcW1A1/');
+  const result = await remote.write(content);
+  expect(result.manifestWritten).toBe(true);
+  const stored = new Map<string, Uint8Array>();
+  for (const o of await listObjects(s3.client, 'artifacts', prefixOf('mnist', 'lfcW1A1'))) {
+    const got = await s3.client.send(new GetObjectCommand({ Bucket: 'artifacts', Key: o.key }));
+    stored.set(path.basename(o.key), (await got.Body?.transformToByteArray()) ?? new Uint8Array());
+  }
+  const manifest = parseManifest(new TextDecoder().decode(stored.get('manifest.json')), 'manifest.json');
+  stored.delete('manifest.json');
+  expect([...stored.keys()].sort()).toEqual([...files.keys()].sort());
+  for (const [name, bytes] of files)
+    expect(Buffer.from(stored.get(name) as Uint8Array).equals(bytes)).toBe(true);
+  expect(checkAgainstManifest(manifest, stored)).toEqual([]);
+  expect(manifest).toMatchObject({
+    runId: 'run-1',
+    dataset: 'mnist',
+    network: 'lfcW1A1',
+    accuracy: 98.4,
+    createdAt: '2030-01-01T00:00:00.000Z',
+  });
+  // The same content again changes nothing.
+  expect(await remote.write(content)).toMatchObject({ written: [], deleted: [], manifestWritten: false });
+});
+
+test('the board store refuses an incomplete set before it connects to anything', async () => {
+  const files = await readParamFiles(MNIST_PARAMS);
+  files.delete('0-0-weights.bin');
+  // An unresolvable host: reaching ssh would fail differently (and slowly).
+  const board = boardParamFolders({ host: 'no-such-board.invalid' });
+  expect(board.where('mnist', 'lfcW1A1')).toBe('no-such-board.invalid:<bnn>/params/mnist/lfcW1A1');
+  await expect(
+    board.write({ dataset: 'mnist', network: 'lfcW1A1', files, source: 'params/mnist/lfcW1A1' }),
+  ).rejects.toThrow(
+    'params/mnist/lfcW1A1: incomplete lfcW1A1 param folder: 1 of 289 files missing (0-0-weights.bin); convert or fetch the set again',
+  );
+});
