@@ -13,6 +13,7 @@ import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, MANIFEST_FILE } from '../layout'
 import { checkAgainstManifest, parseManifest } from '../manifest';
 import { writeFolderAtomic } from '../safe-output';
 import { PARAM_FOLDER_KIND, type ParamSet, paramFolderPath, toParamSet } from './layout';
+import type { ParamFolderStore } from './store';
 
 /**
  * Reads the .bin files and classes.txt of a param folder (`.../<dataset>/<network>/`) into memory;
@@ -143,4 +144,15 @@ export function loadLocalParamSet(dir: string, network?: OverlayName): ParamSet 
   }
   const net = networkOf(all, folder, network ?? manifestNetwork);
   return toParamSet(all, folder, dataset, net);
+}
+
+/** `<root>/<dataset>/<network>/` on this machine; `overwrite` replaces a folder holding only param files. */
+export function localParamFolders(
+  root: string,
+  options: { overwrite?: boolean } = {},
+): ParamFolderStore<string> {
+  return {
+    where: (dataset, network) => paramFolderPath(root, dataset, network),
+    write: async (c) => writeParamFolderAtomic(root, c.dataset, c.network, c.files, options),
+  };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { OverlayName } from '../bnn/overlays';
 import {
   deleteObjects,
   forEachLimited,
@@ -10,6 +11,7 @@ import {
 import { UserError } from '../errors';
 import { MANIFEST_FILE } from '../layout';
 import { buildManifest, type ParamManifest, parseManifest } from '../manifest';
+import type { ParamFolderStore } from './store';
 
 /**
  * Writes a param folder to S3 so that readers never trust a half-written one:
@@ -129,4 +131,25 @@ async function checkFolderAfterWrite(
         'Readers will refuse it (it does not match its manifest); start the conversion again for the run you want there',
     );
   }
+}
+
+/** `s3://<bucket>/<prefix(dataset, network)>`, manifest.json last; a second write of the same files adds nothing. */
+export function s3ParamFolders(
+  s3: S3Client,
+  bucket: string,
+  prefix: (dataset: string, network: OverlayName) => string,
+  now: () => Date = () => new Date(),
+): ParamFolderStore<FolderWriteResult> {
+  return {
+    where: (dataset, network) => `s3://${bucket}/${prefix(dataset, network)}`,
+    write: async (c) =>
+      writeParamFolder(
+        s3,
+        bucket,
+        prefix(c.dataset, c.network),
+        c.files,
+        { runId: c.runId ?? null, dataset: c.dataset, network: c.network, accuracy: c.accuracy ?? null },
+        now,
+      ),
+  };
 }

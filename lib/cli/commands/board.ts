@@ -14,7 +14,7 @@ import type { BoardTarget } from '../../board/ssh';
 import { summarize } from '../../board/validate';
 import { discoverStack } from '../../cloud/discovery';
 import { UserError } from '../../errors';
-import { boardParamFolders } from '../../param-folder';
+import { boardParamFolders } from '../../param-folder/board';
 import { aNetwork, checkDatasetName, type ParamSet } from '../../param-folder/layout';
 import { loadLocalParamSet } from '../../param-folder/local';
 import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';

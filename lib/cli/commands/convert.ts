@@ -14,7 +14,7 @@ import type { ConvertSummary } from '../../bnn/types';
 import { parseClassFile } from '../../class-names';
 import { InputFormatError, UserError } from '../../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_DATASET } from '../../layout';
-import { localParamFolders } from '../../param-folder';
+import { localParamFolders } from '../../param-folder/local';
 import { checkNoOverlap } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
