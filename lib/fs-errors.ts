@@ -6,41 +6,44 @@ import { UserError } from './errors';
  * free: the CLI's top level maps any Node.js errno error it catches (lib/cli/main.ts); code that knows
  * more (which option named the path) maps it earlier with `fsError(err, { path, what })`.
  */
-const FS_PROBLEMS: Readonly<Record<string, { problem: string; fix: string }>> = {
-  ENOENT: { problem: 'no such file or folder', fix: 'check the path' },
-  EACCES: {
-    problem: 'permission denied',
-    fix: 'check its permissions (ls -ld), run as a user who may use it, or choose another path',
-  },
-  EPERM: {
-    problem: 'operation not permitted',
-    fix: 'check its permissions and attributes (ls -ld, lsattr), or choose another path',
-  },
-  EISDIR: { problem: 'is a folder, not a file', fix: 'pass a file' },
-  ENOTDIR: { problem: 'a part of the path is not a folder', fix: 'check the path' },
-  EEXIST: { problem: 'already exists', fix: 'remove it or choose another path' },
-  ENOTEMPTY: { problem: 'folder is not empty', fix: 'remove it or choose another path' },
-  EBUSY: {
-    problem: 'is busy (in use, or a mount point)',
-    fix: 'choose another path (not the current folder or a mount point)',
-  },
-  ENOSPC: { problem: 'no space left on the device', fix: 'free some space or choose another location' },
-  EDQUOT: { problem: 'disk quota exceeded', fix: 'free some space or choose another location' },
-  EFBIG: { problem: 'file too large for this file system', fix: 'choose another location' },
-  EROFS: { problem: 'read-only file system', fix: 'choose a writable location' },
-  ELOOP: {
-    problem: 'too many levels of symbolic links (a symlink loop)',
-    fix: 'fix or remove the link',
-  },
-  ENAMETOOLONG: { problem: 'path too long', fix: 'choose a shorter path' },
-  EMFILE: { problem: 'too many open files', fix: 'raise the limit (ulimit -n 4096) and retry' },
-  ENFILE: { problem: 'too many open files on the system', fix: 'close other programs and retry' },
-  EPIPE: { problem: 'the pipe was closed by the reader', fix: 'check the command reading the output' },
-  EIO: { problem: 'input/output error', fix: 'check the disk (dmesg) and retry' },
-  ENXIO: { problem: 'no such device', fix: 'pass a regular file' },
-  ETXTBSY: { problem: 'file is busy', fix: 'retry when the program using it has finished' },
-  EXDEV: { problem: 'cannot move across file systems', fix: 'choose an output on the same file system' },
-  EINVAL: { problem: 'invalid path or operation', fix: 'check the path' },
+/** What to do, for the codes that share advice. */
+const CHECK_PATH = 'check the path';
+const FREE_SPACE = 'free some space or choose another location';
+const MOVE_ASIDE = 'remove it or choose another path';
+
+/** Code → [the problem, in words; what to do]. */
+const FS_PROBLEMS: Readonly<Record<string, readonly [problem: string, fix: string]>> = {
+  ENOENT: ['no such file or folder', CHECK_PATH],
+  EACCES: [
+    'permission denied',
+    'check its permissions (ls -ld), run as a user who may use it, or choose another path',
+  ],
+  EPERM: [
+    'operation not permitted',
+    'check its permissions and attributes (ls -ld, lsattr), or choose another path',
+  ],
+  EISDIR: ['is a folder, not a file', 'pass a file'],
+  ENOTDIR: ['a part of the path is not a folder', CHECK_PATH],
+  EEXIST: ['already exists', MOVE_ASIDE],
+  ENOTEMPTY: ['folder is not empty', MOVE_ASIDE],
+  EBUSY: [
+    'is busy (in use, or a mount point)',
+    'choose another path (not the current folder or a mount point)',
+  ],
+  ENOSPC: ['no space left on the device', FREE_SPACE],
+  EDQUOT: ['disk quota exceeded', FREE_SPACE],
+  EFBIG: ['file too large for this file system', 'choose another location'],
+  EROFS: ['read-only file system', 'choose a writable location'],
+  ELOOP: ['too many levels of symbolic links (a symlink loop)', 'fix or remove the link'],
+  ENAMETOOLONG: ['path too long', 'choose a shorter path'],
+  EMFILE: ['too many open files', 'raise the limit (ulimit -n 4096) and retry'],
+  ENFILE: ['too many open files on the system', 'close other programs and retry'],
+  EPIPE: ['the pipe was closed by the reader', 'check the command reading the output'],
+  EIO: ['input/output error', 'check the disk (dmesg) and retry'],
+  ENXIO: ['no such device', 'pass a regular file'],
+  ETXTBSY: ['file is busy', 'retry when the program using it has finished'],
+  EXDEV: ['cannot move across file systems', 'choose an output on the same file system'],
+  EINVAL: ['invalid path or operation', CHECK_PATH],
 };
 
 export const FS_ERROR_CODES: readonly string[] = Object.keys(FS_PROBLEMS);
@@ -68,7 +71,7 @@ export function fsError(err: unknown, context: { path?: string; what?: string } 
   const where = context.path ?? e.path ?? (e as { dest?: string }).dest;
   const what = context.what ? `${context.what}: ` : '';
   const at = where ? `${where}: ` : '';
-  const problem = known ? `${known.problem} (${e.code})` : (e.message ?? String(err)).split('\n')[0];
-  const fix = known ? `; ${known.fix}` : '';
+  const problem = known ? `${known[0]} (${e.code})` : (e.message ?? String(err)).split('\n')[0];
+  const fix = known ? `; ${known[1]}` : '';
   return new UserError(`${what}${at}${problem}${fix}`, { cause: err });
 }

@@ -54,17 +54,20 @@ function expectRefused(r: ReturnType<typeof measured>, message: RegExp, label: s
   expect(r.peakKb).toBeLessThan(LIMIT_KB);
 }
 
+/** `verify` of the shipped params on `images`, with the real MNIST test labels. */
+const verifyImages = (images: string): string[] => [
+  'verify',
+  PARAMS,
+  '--images',
+  images,
+  '--labels',
+  path.join(MNIST, 't10k-labels-idx1-ubyte.gz'),
+];
+
 test('idx gzip whose header claims 1.5 GB: refused as too large from the header alone', () => {
   const file = path.join(dir, 'claims-huge-idx3.gz');
   writeFileSync(file, gzipBomb(idxHeader([2_000_000, 28, 28]), 64 << 20));
-  const r = measured([
-    'verify',
-    PARAMS,
-    '--images',
-    file,
-    '--labels',
-    path.join(MNIST, 't10k-labels-idx1-ubyte.gz'),
-  ]);
+  const r = measured(verifyImages(file));
   expectRefused(
     r,
     /^error: .*claims-huge-idx3\.gz: too large: its header says 1495 MiB of data, more than the 192 MiB limit/,
@@ -75,14 +78,7 @@ test('idx gzip whose header claims 1.5 GB: refused as too large from the header 
 test('idx gzip with an honest small header and 1 GiB of data behind it: stopped at the header size', () => {
   const file = path.join(dir, 'lying-idx3.gz');
   writeFileSync(file, gzipBomb(idxHeader([100, 28, 28]), GiB));
-  const r = measured([
-    'verify',
-    PARAMS,
-    '--images',
-    file,
-    '--labels',
-    path.join(MNIST, 't10k-labels-idx1-ubyte.gz'),
-  ]);
+  const r = measured(verifyImages(file));
   expectRefused(
     r,
     /^error: .*lying-idx3\.gz: size disagrees with its header: header says 78416 bytes, the gzip stream holds more/,
@@ -93,14 +89,7 @@ test('idx gzip with an honest small header and 1 GiB of data behind it: stopped 
 test('a 1 GiB gzip that is not idx: named by its magic, not inflated', () => {
   const file = path.join(dir, 'zeros.gz');
   writeFileSync(file, gzipBomb(Buffer.from('not an idx file'), GiB));
-  const r = measured([
-    'verify',
-    PARAMS,
-    '--images',
-    file,
-    '--labels',
-    path.join(MNIST, 't10k-labels-idx1-ubyte.gz'),
-  ]);
+  const r = measured(verifyImages(file));
   expectRefused(r, /^error: .*zeros\.gz: wrong idx magic/, 'gzip of 1 GiB, not idx');
 });
 

@@ -6,7 +6,7 @@ import { CommanderError } from 'commander';
 import { type CliContext, processContext } from '../../lib/cli/env';
 import { buildProgram, describeFailure } from '../../lib/cli/main';
 import { captureTerminal } from '../../lib/cli/ui/terminal';
-import { type CliResult, REPO_ROOT } from '../support/cli';
+import { type CliResult, collectOutput, REPO_ROOT } from '../support/cli';
 
 /**
  * The invariant harness's tools: a snapshot of every entry of a folder tree (type, mode, bytes, link
@@ -107,35 +107,17 @@ export function runBinary(
     env?: Record<string, string>;
   },
 ): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '1', BNN: `${process.execPath} ${BIN}`, ...options.env };
-    const child = options.shell
-      ? spawn(
-          options.wrap?.[0] ?? 'bash',
-          [...(options.wrap?.slice(1) ?? []), ...(options.wrap ? ['bash'] : []), '-euc', options.shell],
-          {
-            cwd: options.cwd,
-            env,
-          },
-        )
-      : spawn(process.execPath, [BIN, ...args], {
-          cwd: options.cwd,
-          env,
-          uid: options.uid,
-          gid: options.gid,
-        });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
+  const env = { ...process.env, NO_COLOR: '1', BNN: `${process.execPath} ${BIN}`, ...options.env };
+  const child = options.shell
+    ? spawn(
+        options.wrap?.[0] ?? 'bash',
+        [...(options.wrap?.slice(1) ?? []), ...(options.wrap ? ['bash'] : []), '-euc', options.shell],
+        { cwd: options.cwd, env },
+      )
+    : spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, uid: options.uid, gid: options.gid });
+  const result = collectOutput(child);
+  child.stdin.end();
+  return result;
 }
 
 /** The failure contract: non-zero exit, exactly one `error:` line, no stack trace. */

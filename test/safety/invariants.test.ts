@@ -139,6 +139,57 @@ const copyParams = (dir: string, to = 'params') => {
   cpSync(path.join(w, 'params'), path.join(dir, to), { recursive: true });
 };
 
+/** `verify <params> --images images.gz --labels labels.gz ...more`: the verify cases' common arguments. */
+const verifyArgs = (params: string, ...more: string[]): string[] => [
+  'verify',
+  params,
+  '--images',
+  'images.gz',
+  '--labels',
+  'labels.gz',
+  ...more,
+];
+
+/** `convert model.npz --out o` calibrated on these files. */
+const calibrateArgs = (images: string, labels: string): string[] => [
+  'convert',
+  'model.npz',
+  '--out',
+  'o',
+  '--calibrate-images',
+  images,
+  '--calibrate-labels',
+  labels,
+];
+
+/** `board validate` (its local side, before any ssh) with these test files. */
+const boardValidateArgs = (images: string, labels: string, ...more: string[]): string[] => [
+  'board',
+  'validate',
+  '127.0.0.1',
+  '--dataset',
+  'fashion-mnist',
+  '--images',
+  images,
+  '--labels',
+  labels,
+  ...more,
+];
+
+/** verify on a copy of the param folder whose `file` was replaced by a folder or a dangling link. */
+const damagedParamFile = (file: string, by: 'folder' | 'dangling link', message: RegExp): Case => ({
+  name: `verify: a ${by} where ${file === 'classes.txt' ? file : 'a .bin'} should be`,
+  setup: (d) => {
+    copyParams(d);
+    const f = path.join(d, P, file);
+    rmSync(f);
+    if (by === 'folder') mkdirSync(f);
+    else symlinkSync('gone.bin', f);
+  },
+  args: (d) => verifyArgs(`${d}/${P}`),
+  message,
+});
+
 /** `command` × class of bad input. Paths are relative to the world folder (the command's cwd). */
 const CASES: Case[] = [
   // ---- convert (and its calibration inputs) ----
@@ -276,44 +327,17 @@ const CASES: Case[] = [
   },
   {
     name: 'convert: --calibrate-images missing',
-    args: () => [
-      'convert',
-      'model.npz',
-      '--out',
-      'o',
-      '--calibrate-images',
-      'nope.gz',
-      '--calibrate-labels',
-      'train-labels.gz',
-    ],
+    args: () => calibrateArgs('nope.gz', 'train-labels.gz'),
     message: /nope\.gz: no such file/,
   },
   {
     name: 'convert: --calibrate-images with 0 images',
-    args: () => [
-      'convert',
-      'model.npz',
-      '--out',
-      'o',
-      '--calibrate-images',
-      'empty-images.gz',
-      '--calibrate-labels',
-      'empty-labels.gz',
-    ],
+    args: () => calibrateArgs('empty-images.gz', 'empty-labels.gz'),
     message: /empty-images\.gz: holds no images/,
   },
   {
     name: 'convert: --calibrate-images is a gzip bomb',
-    args: () => [
-      'convert',
-      'model.npz',
-      '--out',
-      'o',
-      '--calibrate-images',
-      'bomb-images.gz',
-      '--calibrate-labels',
-      'train-labels.gz',
-    ],
+    args: () => calibrateArgs('bomb-images.gz', 'train-labels.gz'),
     message: /bomb-images\.gz: size disagrees with its header/,
   },
   {
@@ -338,68 +362,21 @@ const CASES: Case[] = [
   // ---- verify, incl. --predictions ----
   {
     name: 'verify: param folder missing',
-    args: () => ['verify', 'nope', '--images', 'images.gz', '--labels', 'labels.gz'],
+    args: () => verifyArgs('nope'),
     message: /nope: no such folder/,
   },
   {
     name: 'verify: param folder is a file',
-    args: () => ['verify', 'notes.txt', '--images', 'images.gz', '--labels', 'labels.gz'],
+    args: () => verifyArgs('notes.txt'),
     message: /notes\.txt: not a folder/,
   },
-  {
-    name: 'verify: a folder where a .bin should be',
-    setup: (d) => {
-      copyParams(d);
-      const bin = path.join(d, 'params/fashion-mnist/lfcW1A1/0-0-weights.bin');
-      rmSync(bin);
-      mkdirSync(bin);
-    },
-    args: (d) => [
-      'verify',
-      `${d}/params/fashion-mnist/lfcW1A1`,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-    ],
-    message: /0-0-weights\.bin: a folder where a param file should be/,
-  },
-  {
-    name: 'verify: a dangling link where a .bin should be',
-    setup: (d) => {
-      copyParams(d);
-      const bin = path.join(d, 'params/fashion-mnist/lfcW1A1/0-0-weights.bin');
-      rmSync(bin);
-      symlinkSync('gone.bin', bin);
-    },
-    args: (d) => [
-      'verify',
-      `${d}/params/fashion-mnist/lfcW1A1`,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-    ],
-    message: /0-0-weights\.bin: a dangling symbolic link where a param file should be/,
-  },
-  {
-    name: 'verify: a folder where classes.txt should be',
-    setup: (d) => {
-      copyParams(d);
-      const f = path.join(d, 'params/fashion-mnist/lfcW1A1/classes.txt');
-      rmSync(f);
-      mkdirSync(f);
-    },
-    args: (d) => [
-      'verify',
-      `${d}/params/fashion-mnist/lfcW1A1`,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-    ],
-    message: /classes\.txt: a folder where a param file should be/,
-  },
+  damagedParamFile('0-0-weights.bin', 'folder', /0-0-weights\.bin: a folder where a param file should be/),
+  damagedParamFile(
+    '0-0-weights.bin',
+    'dangling link',
+    /0-0-weights\.bin: a dangling symbolic link where a param file should be/,
+  ),
+  damagedParamFile('classes.txt', 'folder', /classes\.txt: a folder where a param file should be/),
   {
     name: 'verify: --images missing',
     args: () => ['verify', P, '--images', 'nope.gz', '--labels', 'labels.gz'],
@@ -432,74 +409,47 @@ const CASES: Case[] = [
   },
   {
     name: 'verify: --predictions is --images',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', 'images.gz'],
+    args: () => verifyArgs(P, '--predictions', 'images.gz'),
     message: /--predictions images\.gz is --images images\.gz; an output must not overlap an input/,
   },
   {
     name: 'verify: --predictions is --labels via ./',
-    args: () => [
-      'verify',
-      P,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-      '--predictions',
-      './labels.gz',
-    ],
+    args: () => verifyArgs(P, '--predictions', './labels.gz'),
     message: /--predictions \.\/labels\.gz is --labels labels\.gz/,
   },
   {
     name: 'verify: --predictions inside the param folder',
-    args: () => [
-      'verify',
-      P,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-      '--predictions',
-      `${P}/p.txt`,
-    ],
+    args: () => verifyArgs(P, '--predictions', `${P}/p.txt`),
     message: /--predictions .*lfcW1A1\/p\.txt lies inside the param folder/,
   },
   {
     name: 'verify: --predictions is the param folder',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', P],
+    args: () => verifyArgs(P, '--predictions', P),
     message: /--predictions .*lfcW1A1 is the param folder/,
   },
   {
     name: 'verify: --predictions onto a file verify did not write',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', 'notes.txt'],
+    args: () => verifyArgs(P, '--predictions', 'notes.txt'),
     message: /refusing to overwrite .*notes\.txt: it is not a predictions file/,
   },
   {
     name: 'verify: --predictions is a folder',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', 'src'],
+    args: () => verifyArgs(P, '--predictions', 'src'),
     message: /--predictions .*src is a folder/,
   },
   {
     name: 'verify: --predictions in a missing folder',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', 'no/p.txt'],
+    args: () => verifyArgs(P, '--predictions', 'no/p.txt'),
     message: /--predictions .*no\/p\.txt: folder .* does not exist/,
   },
   {
     name: 'verify: --predictions under a regular file',
-    args: () => [
-      'verify',
-      P,
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-      '--predictions',
-      'notes.txt/p.txt',
-    ],
+    args: () => verifyArgs(P, '--predictions', 'notes.txt/p.txt'),
     message: /notes\.txt\/p\.txt: .*(is a file, not a folder|a part of the path is not a folder \(ENOTDIR\))/,
   },
   {
     name: 'verify: --against missing',
-    args: () => ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--against', 'nope.npz'],
+    args: () => verifyArgs(P, '--against', 'nope.npz'),
     message: /nope\.npz: no such file/,
   },
 
@@ -689,34 +639,12 @@ const CASES: Case[] = [
   },
   {
     name: 'board validate: --predictions-out is --images',
-    args: () => [
-      'board',
-      'validate',
-      '127.0.0.1',
-      '--dataset',
-      'fashion-mnist',
-      '--images',
-      'images.gz',
-      '--labels',
-      'labels.gz',
-      '--predictions-out',
-      'images.gz',
-    ],
+    args: () => boardValidateArgs('images.gz', 'labels.gz', '--predictions-out', 'images.gz'),
     message: /--predictions-out images\.gz is --images images\.gz/,
   },
   {
     name: 'board validate: --images is a FIFO',
-    args: () => [
-      'board',
-      'validate',
-      '127.0.0.1',
-      '--dataset',
-      'fashion-mnist',
-      '--images',
-      'fifo',
-      '--labels',
-      'labels.gz',
-    ],
+    args: () => boardValidateArgs('fifo', 'labels.gz'),
     message: /fifo: not a regular file/,
   },
 ];
@@ -761,14 +689,8 @@ test('a successful run changes nothing but its declared output (and --force repl
   const runs: Array<[string[], string]> = [
     [['convert', 'model.npz', '--out', `${d}/params`], `cases/success/params`],
     [['convert', 'model.npz', '--out', `${d}/params`, '--force'], `cases/success/params`],
-    [
-      ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', `${d}/p.txt`],
-      'cases/success/p.txt',
-    ],
-    [
-      ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', `${d}/p.txt`],
-      'cases/success/p.txt',
-    ],
+    [verifyArgs(P, '--predictions', `${d}/p.txt`), 'cases/success/p.txt'],
+    [verifyArgs(P, '--predictions', `${d}/p.txt`), 'cases/success/p.txt'],
     [['dataset', 'import', 'src', '--name', 'y', '--out', `${d}/ds`], 'cases/success/ds'],
     [
       ['dataset', 'import', 'src', '--name', 'y', '--out', `${d}/ds`, '--force', '--seed', '2'],
@@ -856,16 +778,7 @@ test('property: wherever --out points relative to the inputs (aliases, nesting, 
             : l.relation === 'inside'
               ? path.join(params, 'p.txt')
               : params;
-        args = [
-          'verify',
-          params,
-          '--images',
-          'images.gz',
-          '--labels',
-          'labels.gz',
-          '--predictions',
-          spell(aliasOf(out)),
-        ];
+        args = verifyArgs(params, '--predictions', spell(aliasOf(out)));
       } else if (l.command === 'report') {
         cpSync(path.join(w, 'run'), path.join(deep, 'run'), { recursive: true });
         const run = path.join(deep, 'run');
@@ -915,7 +828,7 @@ describe('with the real binary: permissions, full and read-only disks, a mount p
         /cannot write --out: .*locked\/fashion-mnist\/lfcW1A1: permission denied \(EACCES\)/,
       ],
       [
-        ['verify', P, '--images', 'images.gz', '--labels', 'labels.gz', '--predictions', `${d}/locked/p.txt`],
+        verifyArgs(P, '--predictions', `${d}/locked/p.txt`),
         /cannot write --predictions: .*locked\/p\.txt: permission denied \(EACCES\)/,
       ],
       [
