@@ -59,7 +59,8 @@ function cliParameters(): Array<{ parameter: TrainingParameter; option: Option }
 export function trainOption(parameter: TrainingParameter, flags: string): Option {
   const option = new Option(
     flags,
-    parameter.type === 'boolean'
+    // A boolean flag has no value; an empty default means "the network's own" (its description says so).
+    parameter.type === 'boolean' || parameter.default === ''
       ? parameter.description
       : `${parameter.description} (default: ${parameter.default})`,
   );
