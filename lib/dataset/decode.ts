@@ -29,6 +29,14 @@ function vips(): typeof sharp {
 }
 
 /**
+ * Loads libvips before the import opens any image: it needs file descriptors of its own, and a load that
+ * failed under a low `ulimit -n` would otherwise be reported against every image as undecodable.
+ */
+export function loadImageDecoder(): void {
+  vips();
+}
+
+/**
  * True for an 8-bit, grey, 28×28 PNG without transparency, EXIF or colour profile: for those, resize,
  * colour conversion and alpha handling are all no-ops, and decoding alone is the whole job
  * (Fashion-MNIST and MNIST exported as PNG look like this). We only walk the chunk headers.

@@ -14,7 +14,7 @@ import {
   localDatasetDir,
 } from '../layout';
 import { checkNoOverlap, checkReplaceable } from '../safe-output';
-import { decodeToGrey28, decodeToRgb32, type Fit, ImageDecodeError } from './decode';
+import { decodeToGrey28, decodeToRgb32, type Fit, ImageDecodeError, loadImageDecoder } from './decode';
 import { IMAGE_PIXELS, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 import { DATASET_FORMAT, type DatasetManifest } from './manifest';
 import {
@@ -117,6 +117,7 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
   const total = source.images.length;
   const pixels = new Uint8Array(total * size);
   const decode = options.format === 'cifar' ? decodeToRgb32 : decodeToGrey28;
+  loadImageDecoder();
   const ok = new Array<boolean>(total).fill(false);
   const failures: Decoded['failures'] = [];
   // Out of file descriptors (EMFILE, ENFILE) is the machine's limit, not a bad image: it stops the import
