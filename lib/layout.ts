@@ -11,14 +11,15 @@
  *                 params/<dataset>/<network>/... (latest published, manifest.json written last)
  */
 
+import { isOverlayName, OVERLAY_NAMES, type OverlayName } from './bnn/overlays';
 import { TRAINING_PARAMETERS, tablePattern, trainingParameter } from './training/parameters';
 
 export const DEFAULT_STACK_NAME = 'BnnPynq';
-/** The overlays a run can be trained, converted and published for (lib/bnn/overlays.ts OVERLAY_NAMES). */
-export const NETWORKS = ['lfcW1A1', 'lfcW1A2', 'cnvW1A1', 'cnvW1A2', 'cnvW2A2'] as const;
-export type Network = (typeof NETWORKS)[number];
+/** The overlays a run can be trained, converted and published for: the overlay table's names, one list. */
+export const NETWORKS = OVERLAY_NAMES;
+export type Network = OverlayName;
 export const DEFAULT_NETWORK: Network = 'lfcW1A1';
-export const isNetwork = (name: string): name is Network => (NETWORKS as readonly string[]).includes(name);
+export const isNetwork = isOverlayName;
 /** A CNV dataset's test split: CIFAR-10 binary records (labels inside), what the board's classify_cifars reads. */
 export const CIFAR_TEST_FILE = 'test_batch.bin';
 export const BUILTIN_DATASETS = ['fashion-mnist', 'mnist', 'cifar10'] as const;

@@ -15,7 +15,7 @@ import {
   thresholdRule,
   thresholdsPerNeuron,
 } from './overlays';
-import type { TrainedLayer } from './types';
+import type { LayerSummary, TrainedLayer } from './types';
 
 /**
  * Converts a trained model of any overlay into its param folder, byte for byte as BNN-PYNQ's
@@ -31,23 +31,14 @@ import type { TrainedLayer } from './types';
 export interface OverlayConvertSummary {
   network: OverlayName;
   classes: number;
-  layers: Array<{
-    layer: number;
-    kind: 'conv' | 'dense';
-    fanIn: number;
-    fanOut: number;
-    paddedFanIn: number;
-    paddedNeurons: number;
-    simd: number;
-    pe: number;
-    weightBits: 1 | 2;
-    thresholdsPerNeuron: number;
-    rule: ThresholdRule;
-    /** Neurons with gamma < 0 (weights and thresholds flipped). */
-    flipped: number;
-    /** Stored thresholds clipped to int16 (real neurons only). */
-    saturated: number;
-  }>;
+  layers: Array<
+    LayerSummary & {
+      kind: 'conv' | 'dense';
+      weightBits: 1 | 2;
+      thresholdsPerNeuron: number;
+      rule: ThresholdRule;
+    }
+  >;
   /**
    * Conv layers followed by a max-pool: the overlay pools after thresholding, the training graph pools
    * before batch norm; in a channel with gamma < 0 training computes a min where the board computes a max.

@@ -71,22 +71,25 @@ export interface LfcParams {
   classes: string[];
 }
 
+/** What convert reports per layer (lfcW1A1's converter and every overlay's). */
+export interface LayerSummary {
+  layer: number;
+  fanIn: number;
+  fanOut: number;
+  paddedFanIn: number;
+  paddedNeurons: number;
+  simd: number;
+  pe: number;
+  /** Neurons with gamma < 0 (their weights and threshold sign are flipped). */
+  flipped: number;
+  /** Thresholds clipped to the int16 range (real neurons only; padding rows excluded). */
+  saturated: number;
+}
+
 export interface ConvertSummary {
   network: 'lfcW1A1';
   classes: number;
-  layers: Array<{
-    layer: number;
-    fanIn: number;
-    fanOut: number;
-    paddedFanIn: number;
-    paddedNeurons: number;
-    simd: number;
-    pe: number;
-    /** Neurons with gamma < 0 (their weights and threshold sign are flipped). */
-    flipped: number;
-    /** Thresholds clipped to the int16 range (real neurons only; padding rows excluded). */
-    saturated: number;
-  }>;
+  layers: LayerSummary[];
   fileCount: number;
 }
 
