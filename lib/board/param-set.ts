@@ -1,10 +1,3 @@
 /** Moved to lib/param-folder (layout.ts: the size rules and set checks; local.ts: loading a local set). */
-export {
-  aNetwork,
-  checkDatasetName,
-  expectedFiles,
-  LFC_SET_FILE_COUNT,
-  type ParamSet,
-  setFileCount,
-} from '../param-folder/layout';
+export { expectedFiles, LFC_SET_FILE_COUNT } from '../param-folder/layout';
 export { loadLocalParamSet } from '../param-folder/local';

@@ -1,2 +1,2 @@
 /** Moved to lib/param-folder/s3.ts (the S3 back end of the one param-folder module). */
-export { FolderChangedError, type FolderWriteResult, writeParamFolder } from '../param-folder/s3';
+export { FolderChangedError, writeParamFolder } from '../param-folder/s3';

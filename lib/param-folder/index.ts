@@ -8,9 +8,8 @@
  * - board (./board.ts, through lib/board/board.ts pushParamSet): `<bnn>/params/<dataset>/<network>` through board_helper.py,
  *   every file's SHA-256 checked on the board before the set is swapped in.
  *
- * Each back end is a {@link ParamFolderStore}: the same content (dataset, network, files) goes to any of them.
+ * Each back end is a `ParamFolderStore` (./store.ts): the same content (dataset, network, files) goes to any of them.
  */
 export { boardParamFolders } from './board';
 export { localParamFolders } from './local';
 export { s3ParamFolders } from './s3';
-export type { ParamFolderContent, ParamFolderStore } from './store';
