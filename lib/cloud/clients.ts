@@ -1,6 +1,9 @@
+import { BatchClient } from '@aws-sdk/client-batch';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -19,6 +22,10 @@ export interface CloudClients {
   sts: STSClient;
   iam: IAMClient;
   quotas: ServiceQuotasClient;
+  /** Sweeps (`bnn-pynq sweep`): Batch jobs, the image in ECR, its CodeBuild project. */
+  batch: BatchClient;
+  ecr: ECRClient;
+  codebuild: CodeBuildClient;
   /** An EC2 client of another region (preflight asks nearby regions whether they offer a type). */
   ec2In(region: string): EC2Client;
 }
@@ -76,6 +83,15 @@ export function createClients(
     },
     get quotas() {
       return lazy('quotas', () => new ServiceQuotasClient(common));
+    },
+    get batch() {
+      return lazy('batch', () => new BatchClient(common));
+    },
+    get ecr() {
+      return lazy('ecr', () => new ECRClient(common));
+    },
+    get codebuild() {
+      return lazy('codebuild', () => new CodeBuildClient(common));
     },
     ec2In: (region) => new EC2Client({ ...common, region }),
   };

@@ -1,6 +1,13 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
-import { DISCOVERY_KEYS, type DiscoveryKey, discoveryParameter, discoveryPrefix } from '../layout';
+import {
+  DISCOVERY_KEYS,
+  type DiscoveryKey,
+  discoveryParameter,
+  discoveryPrefix,
+  SWEEP_DISCOVERY_KEYS,
+  type SweepDiscoveryKey,
+} from '../layout';
 import { aws, awsErrorName, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
 
@@ -23,9 +30,31 @@ export interface StackResources {
   convertDocument: string;
   /** The bootstrap state at discovery time (`pending`, `installing`, `ready: gpu`, `failed: <step>`, ...). */
   bootstrapState: string;
+  /** The sweeps construct's names; undefined when the stack was deployed with `-c sweeps=false`. */
+  sweeps?: SweepResources;
 }
 
-const FIELD: Record<DiscoveryKey, keyof Omit<StackResources, 'stackName'>> = {
+/** What `bnn-pynq sweep` needs (lib/constructs/sweeps.ts). */
+export interface SweepResources {
+  spotQueue: string;
+  onDemandQueue: string;
+  jobDefinition: string;
+  /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>` */
+  imageRepository: string;
+  imageProject: string;
+  imageTag: string;
+}
+
+const SWEEP_FIELD: Record<SweepDiscoveryKey, keyof SweepResources> = {
+  'sweep-job-queue': 'spotQueue',
+  'sweep-job-queue-on-demand': 'onDemandQueue',
+  'sweep-job-definition': 'jobDefinition',
+  'sweep-image-repository': 'imageRepository',
+  'sweep-image-project': 'imageProject',
+  'sweep-image-tag': 'imageTag',
+};
+
+const FIELD: Record<DiscoveryKey, keyof Omit<StackResources, 'stackName' | 'sweeps'>> = {
   'dataset-bucket': 'datasetBucket',
   'artifact-bucket': 'artifactBucket',
   'instance-id': 'instanceId',
@@ -75,7 +104,7 @@ export async function discoverStack(
       `stack ${stackName} in ${where} is ${stackStatus} and has published no discovery parameters under ${discoveryPrefix(stackName)}: wait for \`npx cdk deploy\` to finish (or redeploy)`,
     );
   }
-  const resources: Partial<StackResources> = { stackName };
+  const resources: Partial<Omit<StackResources, 'sweeps'>> & { sweeps?: SweepResources } = { stackName };
   const missing: string[] = [];
   for (const key of DISCOVERY_KEYS) {
     const value = values.get(discoveryParameter(stackName, key));
@@ -88,6 +117,12 @@ export async function discoverStack(
       `stack ${stackName} in ${where} lacks discovery parameter(s) ${missing.join(', ')}: it was deployed by an older version; run \`npx cdk deploy\` again`,
     );
   }
+  const sweeps: Partial<SweepResources> = {};
+  for (const key of SWEEP_DISCOVERY_KEYS) {
+    const value = values.get(discoveryParameter(stackName, key));
+    if (value !== undefined) sweeps[SWEEP_FIELD[key]] = value;
+  }
+  if (Object.keys(sweeps).length === SWEEP_DISCOVERY_KEYS.length) resources.sweeps = sweeps as SweepResources;
   return resources as StackResources;
 }
 

@@ -194,6 +194,8 @@ export class ConversionJob extends Construct {
           // The automation's parameters (lists of strings); the key is cut into a run id by the Lambda.
           input: events.RuleTargetInput.fromObject({
             runId: [events.EventField.fromPath('$.detail.object.key')],
+            // auto: publish a single train run, never a sweep run (its best is chosen by `sweep best --publish`).
+            publish: ['auto'],
             AutomationAssumeRole: [automationRoleArn],
           }),
         }),
@@ -305,9 +307,9 @@ export function convertDocumentContent(
     publish: {
       type: 'String',
       description:
-        'true: publish to params/<dataset>/<network>/ when the verified accuracy reaches the floor (the execution fails otherwise). false: only write runs/<runId>/params and verify.json.',
+        'true: publish to params/<dataset>/<network>/ when the verified accuracy reaches the floor (the execution fails otherwise). false: only write runs/<runId>/params and verify.json. auto (the model-upload trigger): true, except for a run of a sweep (run.json sweepId), which is only converted and verified.',
       default: 'true',
-      allowedValues: ['true', 'false'],
+      allowedValues: ['true', 'false', 'auto'],
     },
   };
   return {

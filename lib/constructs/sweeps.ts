@@ -10,6 +10,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { DATASET_ROOT_PREFIX, RUNS_ROOT_PREFIX, SWEEPS_ROOT_PREFIX } from '../layout';
+import { SWEEP_JOB_RESOURCES } from '../sweep/job-resources';
 import { SWEEP_JOB_ATTEMPTS, SWEEP_RETRY_RULES } from '../sweep/retry';
 
 /**
@@ -18,11 +19,7 @@ import { SWEEP_JOB_ATTEMPTS, SWEEP_RETRY_RULES } from '../sweep/retry';
  */
 export const SWEEP_INSTANCE_CLASSES = [ec2.InstanceClass.G4DN, ec2.InstanceClass.G5, ec2.InstanceClass.G6];
 
-/**
- * One job: 1 GPU, 4 vCPUs and memory below what ECS leaves of the smallest type's 16 GiB (g4dn/g5/g6.xlarge
- * register about 15.3 GiB), so every type of the list fits a job and the larger sizes pack several.
- */
-export const SWEEP_JOB_RESOURCES = { gpus: 1, vcpus: 4, memoryMiB: 14_336 } as const;
+export { SWEEP_JOB_RESOURCES };
 
 /** Inside the image (scripts/instance/batch/Dockerfile): where the scripts asset is copied. */
 export const IMAGE_SCRIPTS_DIR = '/opt/bnn-pynq/src';

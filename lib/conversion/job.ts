@@ -79,17 +79,19 @@ async function readOptional(s3: S3Client, bucket: string, key: string): Promise<
 
 /**
  * The dataset and network: the request's, else run.json's `dataset` / `network` (what the run was trained as),
- * else the defaults.
+ * else the defaults; and run.json's `sweepId` when the run belongs to a sweep.
  */
 async function resolveRun(
   deps: ConversionDeps,
   request: ConversionRequest,
-): Promise<{ dataset: string; network: Network }> {
-  if (request.dataset && request.network) return { dataset: request.dataset, network: request.network };
+): Promise<{ dataset: string; network: Network; sweepId?: string }> {
+  // `publish=auto` needs run.json's sweepId even when dataset and network are given.
+  if (request.dataset && request.network && request.publish !== 'auto')
+    return { dataset: request.dataset, network: request.network };
   const { artifactBucket } = deps.config;
   const key = runKeys(request.runId).request;
   const bytes = await readOptional(deps.s3, artifactBucket, key);
-  let run: { dataset?: unknown; network?: unknown } = {};
+  let run: { dataset?: unknown; network?: unknown; sweepId?: unknown } = {};
   if (bytes) {
     try {
       run = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};
@@ -112,7 +114,8 @@ async function resolveRun(
       `${s3Uri({ bucket: artifactBucket, key })}: network ${JSON.stringify(network)} is not an overlay; pass the network parameter explicitly`,
     );
   }
-  return { dataset, network };
+  const sweepId = typeof run.sweepId === 'string' && run.sweepId !== '' ? run.sweepId : undefined;
+  return { dataset, network, sweepId };
 }
 
 export async function runConversion(
@@ -125,7 +128,10 @@ export async function runConversion(
   const { artifactBucket, datasetBucket } = config;
   const keys = runKeys(runId);
 
-  const { dataset, network } = await resolveRun(deps, request);
+  const { dataset, network, sweepId } = await resolveRun(deps, request);
+  // `auto` (the model-upload trigger): a single train run publishes; a sweep run never does by itself, since the
+  // last run to finish is not the best one (`bnn-pynq sweep best --publish` chooses by validation error).
+  const publish = request.publish === 'auto' ? sweepId === undefined : request.publish;
   const modelUri = s3Uri({ bucket: artifactBucket, key: keys.model });
   const npz = await readRequired(
     s3,
@@ -187,8 +193,10 @@ export async function runConversion(
 
   const belowFloor = accuracy < config.minAccuracyPercent;
   const floorText = `board accuracy ${accuracy.toFixed(2)} % on the ${dataset} test set is below the floor of ${config.minAccuracyPercent} %`;
-  const decision = !request.publish
-    ? 'not requested (publish=false)'
+  const decision = !publish
+    ? request.publish === 'auto'
+      ? `not requested (sweep run of ${sweepId}: \`bnn-pynq sweep best ${sweepId} --publish\` publishes the best run)`
+      : 'not requested (publish=false)'
     : belowFloor
       ? `refused: ${floorText}`
       : 'published';
@@ -201,7 +209,7 @@ export async function runConversion(
     outcome,
     runParams,
     minAccuracyPercent: config.minAccuracyPercent,
-    publish: { requested: request.publish, decision },
+    publish: { requested: publish, decision },
   });
   await putIfChanged(s3, artifactBucket, keys.verify, report);
 
@@ -216,17 +224,18 @@ export async function runConversion(
     verifyReport: verifyUri,
   };
   const target = publishedParamsPrefix(dataset, network);
-  if (request.publish && belowFloor) {
+  if (publish && belowFloor) {
     throw new ConversionRefused(
       `refused to publish ${s3Uri({ bucket: artifactBucket, key: target })}: ${floorText}. ` +
         `The previous published params are untouched; details in ${verifyUri}, the run's params in ${base.runParams}`,
     );
   }
-  if (!request.publish) {
+  if (!publish) {
+    const why = request.publish === 'auto' ? `sweep run of ${sweepId}` : 'publish=false';
     return {
       ...base,
       published: false,
-      note: belowFloor ? `not published (publish=false); ${floorText}` : 'not published (publish=false)',
+      note: belowFloor ? `not published (${why}); ${floorText}` : `not published (${why})`,
       publishedParams: null,
       publishedChanges: null,
     };

@@ -13,7 +13,11 @@ export interface ConversionRequest {
   dataset: string | undefined;
   /** Undefined: take it from runs/<runId>/run.json, else the default network. */
   network: Network | undefined;
-  publish: boolean;
+  /**
+   * true / false, or `auto` (what the model-upload trigger sends): publish unless the run belongs to a sweep
+   * (run.json `sweepId`), whose best run `bnn-pynq sweep best --publish` chooses and publishes.
+   */
+  publish: boolean | 'auto';
 }
 
 /** `runs/<runId>/model.npz` (what S3 events carry) or a bare run id. */
@@ -58,10 +62,11 @@ export function parseConversionRequest(event: unknown): ConversionRequest {
   return { runId, dataset: raw.dataset, network, publish: parsePublish(raw.publish) };
 }
 
-function parsePublish(value: boolean | string | null | undefined): boolean {
+function parsePublish(value: boolean | string | null | undefined): boolean | 'auto' {
   if (typeof value === 'boolean') return value;
   const text = (value ?? '').trim().toLowerCase();
+  if (text === 'auto') return 'auto';
   if (text === '' || text === 'true') return true;
   if (text === 'false') return false;
-  throw new UserError(`invalid publish ${JSON.stringify(value)}: use true or false`);
+  throw new UserError(`invalid publish ${JSON.stringify(value)}: use true, false or auto`);
 }

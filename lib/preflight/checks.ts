@@ -458,7 +458,7 @@ export function describeRequest(r: RequestedServiceQuotaChange): string {
 }
 
 /** The applied quota value; an account that never had it changed answers NoSuchResource, then the default applies. */
-async function serviceQuotaValue(clients: CloudClients, code: string): Promise<number> {
+export async function serviceQuotaValue(clients: CloudClients, code: string): Promise<number> {
   try {
     const out = await clients.quotas.send(
       new GetServiceQuotaCommand({ ServiceCode: 'ec2', QuotaCode: code }),

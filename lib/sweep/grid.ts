@@ -1,12 +1,17 @@
 /**
  * A sweep's grid: `--grid key=v1,v2` / `--grid seed=1..4` axes → the full list of runs, in a fixed order (the
  * cartesian product, first axis outermost, last axis fastest), each value checked with the SAME pattern the
- * `train` document checks it with (TRAIN_PARAMETER_SPECS), so a sweep run can never hold a request a single
- * `train` run would refuse. Pure: no AWS, no clock (the sweep id is passed in).
+ * `train` document checks it with (the one table of training parameters, lib/training/parameters.ts), so a sweep
+ * run can never hold a request a single `train` run would refuse. Pure: no AWS, no clock (the sweep id is passed in).
  */
-import { TRAIN_PARAMETER_SPECS, type TrainDocumentParameter } from '../constructs/train-document';
 import { UserError } from '../errors';
 import { NETWORKS, RUN_ID_PATTERN, SWEEP_ID_PATTERN, sweepRunId } from '../layout';
+import {
+  parameterPattern,
+  patternSource,
+  TRAINING_PARAMETERS,
+  trainingParameter,
+} from '../training/parameters';
 
 /** Train parameters a grid may vary (not runId, not keepRunning: a Batch job never keeps an instance). */
 export const GRID_PARAMETERS = [
@@ -20,19 +25,17 @@ export const GRID_PARAMETERS = [
   'activationBits',
   'limitTrain',
   'select',
-] as const satisfies readonly TrainDocumentParameter[];
+] as const;
 export type GridParameter = (typeof GRID_PARAMETERS)[number] | 'network';
 
-/** Short names (the `train` CLI's option names) accepted beside the document's parameter names. */
+/** Short names accepted beside the document's parameter names: the `train` CLI's option names, and `lr`. */
 export const GRID_ALIASES: Readonly<Record<string, GridParameter>> = {
   lr: 'learningRateStart',
-  'lr-start': 'learningRateStart',
-  'lr-end': 'learningRateEnd',
-  lrEnd: 'learningRateEnd',
-  'batch-size': 'batchSize',
-  'limit-train': 'limitTrain',
-  wb: 'weightBits',
-  ab: 'activationBits',
+  ...Object.fromEntries(
+    TRAINING_PARAMETERS.filter((p) => p.cli && (GRID_PARAMETERS as readonly string[]).includes(p.name))
+      .map((p) => [/^--([a-z-]+)/.exec(p.cli as string)?.[1] as string, p.name as GridParameter])
+      .filter(([alias, name]) => alias !== name),
+  ),
 };
 
 /** Batch array jobs take up to 10,000 children; a sweep this large is a typo more often than a plan. */
@@ -55,6 +58,8 @@ export interface PlannedRun {
 }
 
 const ALL_KEYS: readonly GridParameter[] = [...GRID_PARAMETERS, 'network'];
+/** Whether run.json's `network` reaches the trainer (a `network` row in the parameter table). */
+const TRAINS_NETWORK = TRAINING_PARAMETERS.some((p) => p.name === 'network');
 
 function resolveKey(raw: string, where: string): GridParameter {
   if ((ALL_KEYS as readonly string[]).includes(raw)) return raw as GridParameter;
@@ -73,10 +78,10 @@ export function checkValue(key: GridParameter, value: string, where: string): vo
     }
     return;
   }
-  const spec = TRAIN_PARAMETER_SPECS[key];
-  if (!new RegExp(spec.allowedPattern).test(value)) {
+  const p = trainingParameter(key);
+  if (!parameterPattern(p).test(value)) {
     throw new UserError(
-      `${where}: ${key} "${value}" is not valid (${spec.description}; the train document's pattern ${spec.allowedPattern})`,
+      `${where}: ${key} "${value}" is not valid: expected ${p.expected} (the train document's pattern ${patternSource(p)})`,
     );
   }
 }
@@ -112,7 +117,7 @@ export function parseGridArg(arg: string): GridAxis {
 
 /** The default of every parameter (the train document's; network from the bit widths, as train.sh does). */
 function defaults(): Omit<RunParameters, 'network'> {
-  return Object.fromEntries(GRID_PARAMETERS.map((k) => [k, TRAIN_PARAMETER_SPECS[k].default])) as Omit<
+  return Object.fromEntries(GRID_PARAMETERS.map((k) => [k, trainingParameter(k).default])) as Omit<
     RunParameters,
     'network'
   >;
@@ -160,13 +165,14 @@ export function planSweep(
       rest = Math.floor(rest / axis.values.length);
     }
     const merged = { ...base, ...point };
-    // The network: given, else from bits given alone (the LFC overlays, as before), else the document's default.
-    // Empty bits, epochs, batch size and rates are the network's own (bnn_train chooses them).
-    const network =
-      merged.network ??
-      (merged.weightBits || merged.activationBits
-        ? `lfcW${merged.weightBits || '1'}A${merged.activationBits || '1'}`
-        : TRAIN_PARAMETER_SPECS.network.default);
+    const byBits = `lfcW${merged.weightBits}A${merged.activationBits}`;
+    const network = merged.network ?? byBits;
+    if (!TRAINS_NETWORK && network !== byBits) {
+      // Until the parameter table has `network`, run-training.sh trains the LFC the bit widths name.
+      throw new UserError(
+        `network ${network}: the trainer is not passed a network yet (run-training.sh trains ${byBits} for these bit widths); sweep lfcW1A1/lfcW1A2 with --grid ab=1,2`,
+      );
+    }
     const runId = sweepRunId(sweepId, index, total);
     if (!RUN_ID_PATTERN.test(runId)) throw new Error(`planSweep: run id ${runId} breaks RUN_ID_PATTERN`);
     runs.push({ index, runId, parameters: { ...merged, network } as RunParameters });

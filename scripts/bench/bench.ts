@@ -4,7 +4,8 @@
  * figure (and `--json` for one JSON object). A benchmark, not a test: it asserts nothing.
  *
  * Then the CLI's start time (scripts/bench/cli-start.ts). Last, `bnn-pynq preflight` against mocked AWS
- * clients with 200 ms latency per call (its 5 s budget).
+ * clients with 200 ms latency per call (its 5 s budget), and the sweep budgets (scripts/bench/sweep.ts:
+ * `sweep --dry-run` of 100 runs ≤ 1 s, `sweep status` of 100 runs ≤ 3 s against 100 ms mocks).
  *
  * Wall time is what a user waits; CPU time (process.cpuUsage) is reported too, because this machine is
  * shared and wall time swings with the load.
@@ -31,6 +32,7 @@ import {
 } from '../../lib/bnn';
 import { formatStart, measureStart, START_CASES } from './cli-start';
 import { benchPreflight } from './preflight';
+import { benchSweepDryRun, benchSweepStatus, formatDryRun, formatStatus } from './sweep';
 
 const root = path.resolve(__dirname, '..', '..');
 const data = path.resolve(root, '..', 'shared', 'data');
@@ -275,6 +277,19 @@ void benchParallel()
   .catch((err: Error) => {
     out.preflight = { error: err.message };
     line(`preflight not run: ${err.message}`);
+  })
+  // 6. Sweeps: --dry-run of a 100-run grid (budget 1 s), status of 100 runs against 100 ms mocks (budget 3 s).
+  .then(async () => {
+    try {
+      const dry = await benchSweepDryRun();
+      out.sweepDryRun = dry;
+      line(formatDryRun(dry));
+      const status = await benchSweepStatus();
+      out.sweepStatus = status;
+      line(formatStatus(status));
+    } catch (err) {
+      line(`sweep benches not run: ${(err as Error).message}`);
+    }
   })
   .finally(closing);
 

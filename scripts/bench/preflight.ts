@@ -3,8 +3,10 @@
  * every call after an artificial 200 ms, as a slow connection to AWS would. Measures the wall time the
  * user waits (calls run in parallel: about three round trips) and the CPU time it costs.
  */
+import { BatchClient } from '@aws-sdk/client-batch';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import {
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
@@ -13,6 +15,7 @@ import {
   DescribeInstanceTypesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
@@ -130,6 +133,9 @@ function slowAccount(): CloudClients {
     cfn,
     s3: mk(S3Client),
     logs: mk(CloudWatchLogsClient),
+    batch: mk(BatchClient),
+    ecr: mk(ECRClient),
+    codebuild: mk(CodeBuildClient),
     ec2In: () => ec2,
   };
 }

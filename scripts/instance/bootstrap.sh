@@ -20,6 +20,27 @@ load_env_file
 : "${BNN_SOURCES:=$BNN_ROOT/sources}"       # Lasagne, pylearn2, BNN-PYNQ at pinned commits
 : "${BNN_SMOKE_TIMEOUT:=900}"               # the first theano compile takes minutes
 
+# Target (docs/sweeps.md): `instance` (default) is the training instance, first boot and every boot.
+# `image` builds the sweep image (scripts/instance/batch/Dockerfile): no systemd, no CloudWatch agent, no SSM or
+# tags, the aws CLI from apt, the GPU packages always (no driver at build time), and no device decision.
+# `container` is a Batch job's start: every install step is already done in the image, so only the shared device
+# check runs (GPU probe, CUDA links to the driver library that appears only now, smoke check, runtime.env).
+BNN_TARGET=${1:-instance}
+case "$BNN_TARGET" in
+  instance | image | container) ;;
+  *) echo "usage: bootstrap.sh [instance|image|container]" >&2; exit 2 ;;
+esac
+if [[ $BNN_TARGET != instance ]]; then
+  # No instance to tag and no SSM parameter to report to: the state is the local file and the log.
+  publish_state() {
+    mkdir -p "$BNN_STATE_DIR"
+    printf '%s\n' "$(clean_state "$1")" >"$BNN_STATE_DIR/bootstrap-state"
+    log "state: $(clean_state "$1")"
+  }
+  # The first-epoch record belongs to an instance (instance/<id>/ in S3); a container keeps it local.
+  publish_instance_records() { log "first-epoch record kept in $BNN_STATE_DIR (no instance)"; }
+fi
+
 mkdir -p "$BNN_LOG_DIR" "$BNN_STATE_DIR/steps" "$BNN_ROOT/bin"
 exec > >(tee -a "$BNN_LOG_DIR/bootstrap.log") 2>&1
 
@@ -82,7 +103,9 @@ HAS_GPU=false
 if probe_gpu; then HAS_GPU=true; fi
 
 CONDA_SPEC="$CONDA_PACKAGES"
-if $HAS_GPU; then CONDA_SPEC="$CONDA_PACKAGES $CONDA_PACKAGES_GPU"; fi
+if $HAS_GPU || [[ $BNN_TARGET != instance ]]; then CONDA_SPEC="$CONDA_PACKAGES $CONDA_PACKAGES_GPU"; fi
+SYSTEM_PACKAGES="g++ patch jq curl"
+if [[ $BNN_TARGET != instance ]]; then SYSTEM_PACKAGES="$SYSTEM_PACKAGES awscli"; fi
 
 # ---------------------------------------------------------------------------------------------------
 install_system_packages() {
@@ -90,7 +113,8 @@ install_system_packages() {
   # On a fresh Ubuntu boot unattended-upgrades often holds the dpkg lock: wait for it instead of failing.
   retry apt-get -o DPkg::Lock::Timeout=900 update -q
   # g++: theano compiles every op; patch: source patches; jq: run.json/state.json; curl: downloads.
-  retry apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends g++ patch jq curl ca-certificates
+  # shellcheck disable=SC2086 # a list of package names
+  retry apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $SYSTEM_PACKAGES ca-certificates
 }
 
 install_cloudwatch_agent() {
@@ -225,11 +249,15 @@ install_units() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-CURRENT_STEP="systemd-units"
-install_units
+if [[ $BNN_TARGET == instance ]]; then
+  CURRENT_STEP="systemd-units"
+  install_units
+fi
 
-step system-packages "g++ patch jq curl" install_system_packages
-step cloudwatch-agent "$(sha256_of "$HERE/cloudwatch-agent.json") ${BNN_LOG_GROUP:-}" install_cloudwatch_agent
+step system-packages "$SYSTEM_PACKAGES" install_system_packages
+if [[ $BNN_TARGET == instance ]]; then
+  step cloudwatch-agent "$(sha256_of "$HERE/cloudwatch-agent.json") ${BNN_LOG_GROUP:-}" install_cloudwatch_agent
+fi
 step micromamba "$MICROMAMBA_VERSION $MICROMAMBA_SHA256" install_micromamba
 step python-env "$CONDA_SPEC" create_python_env
 step sources "$LASAGNE_DIGEST $PYLEARN2_DIGEST $BNN_PYNQ_DIGEST $(patches_key lasagne) $(patches_key pylearn2) $(patches_key bnn-pynq)" install_sources
@@ -240,6 +268,12 @@ site="$BNN_ENV/lib/python$ENV_PYTHON_MINOR/site-packages"
 mkdir -p "$site"
 printf '%s\n' "$BNN_SOURCES/lasagne" "$BNN_SOURCES/pylearn2" "$BNN_SOURCES/bnn-pynq/bnn/src/training" >"$site/bnn-pynq-sources.pth.tmp"
 replace_if_changed "$site/bnn-pynq-sources.pth.tmp" "$site/bnn-pynq-sources.pth"
+
+if [[ $BNN_TARGET == image ]]; then
+  CURRENT_STEP=""
+  publish_state "image: installed (the device is checked when a job starts)"
+  exit 0
+fi
 
 if $HAS_GPU; then step cuda-libs "$CONDA_PACKAGES_GPU" link_cuda_libs; fi
 

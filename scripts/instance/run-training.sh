@@ -6,6 +6,9 @@
 # latest checkpoint (pulled from S3 when the local disk lost it), runs `python -m bnn_train`, pushes the run
 # folder to S3 after every epoch, keeps runs/<runId>/state.json current, publishes result.json then model.npz
 # (the conversion job triggers on model.npz), and stops the instance at the end unless keepRunning.
+# Batch mode (BNN_BATCH=true, set by batch/entrypoint.sh; docs/sweeps.md): no systemd, no shutdown, the attempt
+# number from AWS_BATCH_JOB_ATTEMPT, and the exit code tells Batch the outcome of state.json:
+#   0 succeeded · 2 failed (not retried) · 143 stopped with its checkpoint (retried) · 1 crashed (retried).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,6 +17,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 load_env_file
 : "${BNN_MAX_ATTEMPTS:=4}"   # starts of one run (crash restarts) before it is declared failed
 : "${BNN_CHECKPOINT_TAG:=bnn-pynq%3Akind=checkpoint}" # CHECKPOINT_TAG in lib/layout.ts, URL-encoded (tested)
+: "${BNN_BATCH:=false}"
+if [[ $BNN_BATCH == true ]]; then RETRIER="Batch"; else RETRIER="systemd"; fi
 
 SYNC_ONLY=false
 if [[ "${1:-}" == "--sync" ]]; then SYNC_ONLY=true; shift; fi
@@ -76,21 +81,32 @@ ship_log
 
 ATTEMPT=0
 DEVICE=""
+LAST_STATE=""
 # state.json: RUN_STATES of lib/layout.ts (starting, running, succeeded, failed, stopped).
 write_state() {
   local state=$1 message=${2:-}
+  LAST_STATE=$state
   jq -n --arg runId "$RUN_ID" --arg state "$state" --arg message "$message" --arg at "$(ts)" \
     --arg device "$DEVICE" --argjson attempt "$ATTEMPT" --arg instance "$(instance_id)" \
+    --arg batchJob "${AWS_BATCH_JOB_ID:-}" \
     '{runId: $runId, state: $state, updatedAt: $at, attempt: $attempt, device: $device, instanceId: $instance}
+     + (if $batchJob == "" then {} else {batchJobId: $batchJob} end)
      + (if $message == "" then {} else {message: $message} end)' >"$RUN_DIR/.state.json"
   s3cli s3 cp --only-show-errors "$RUN_DIR/.state.json" "$RUN_S3/state.json" ||
     log "warning: could not write $RUN_S3/state.json"
   log "state: $state${message:+ ($message)}"
 }
 
+# Batch mode: the exit code of a finished run (succeeded 0; failed 2, which the retry rules never retry).
+batch_exit() { if [[ $1 == succeeded ]]; then exit 0; else exit 2; fi; }
+disable_unit() {
+  if [[ $BNN_BATCH != true ]]; then systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true; fi
+}
+
 # The end of a run, whatever the outcome: never start again, and stop paying unless asked to keep running.
 finish() {
   touch "$RUN_DIR/.finished"
+  if [[ $BNN_BATCH == true ]]; then batch_exit "$LAST_STATE"; fi # no unit, no instance of its own to stop
   systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
   if [[ "${KEEP_RUNNING:-false}" == true ]]; then
     log "keepRunning=true: leaving the instance running"
@@ -104,14 +120,16 @@ finish() {
 # A restart after the run already ended (reboot, duplicate start) does nothing.
 if [[ -f "$RUN_DIR/.finished" ]]; then
   log "run $RUN_ID already finished; nothing to do"
-  systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
+  disable_unit
+  if [[ $BNN_BATCH == true ]]; then batch_exit "$(jq -r .state "$RUN_DIR/.state.json" 2>/dev/null || echo failed)"; fi
   exit 0
 fi
 if s3cli s3 cp --only-show-errors "$RUN_S3/state.json" "$RUN_DIR/.remote-state.json" >/dev/null 2>&1 &&
   [[ "$(jq -r .state "$RUN_DIR/.remote-state.json" 2>/dev/null)" =~ ^(succeeded|failed)$ ]]; then
   log "run $RUN_ID already $(jq -r .state "$RUN_DIR/.remote-state.json") (state.json in S3); nothing to do"
   touch "$RUN_DIR/.finished"
-  systemctl disable "bnn-pynq-train@$RUN_ID.service" >/dev/null 2>&1 || true
+  disable_unit
+  if [[ $BNN_BATCH == true ]]; then batch_exit "$(jq -r .state "$RUN_DIR/.remote-state.json")"; fi
   exit 0
 fi
 
@@ -124,7 +142,12 @@ req() { jq -r --arg k "$1" '.[$k] | if . == null then empty else tostring end' "
 DATASET=$(req dataset)
 KEEP_RUNNING=$(req keepRunning)
 
-ATTEMPT=$(($(cat "$RUN_DIR/.attempts" 2>/dev/null || echo 0) + 1))
+if [[ $BNN_BATCH == true ]]; then
+  # Every attempt is a fresh container (and disk): Batch counts them.
+  ATTEMPT=${AWS_BATCH_JOB_ATTEMPT:-1}
+else
+  ATTEMPT=$(($(cat "$RUN_DIR/.attempts" 2>/dev/null || echo 0) + 1))
+fi
 printf '%s' "$ATTEMPT" >"$RUN_DIR/.attempts"
 if [[ $ATTEMPT -gt $BNN_MAX_ATTEMPTS ]]; then
   write_state failed "gave up after $BNN_MAX_ATTEMPTS attempts; see $RUN_S3/train.log"
@@ -142,6 +165,15 @@ set -a
 . "$BNN_RUNTIME_ENV"
 set +a
 DEVICE=$BNN_DEVICE
+if [[ $BNN_BATCH == true && "${BNN_DEVICE_HINT:-}" == gpu && "$BNN_DEVICE" != cuda ]]; then
+  # A GPU job on a host whose GPU does not work would train for days on its CPU: let Batch try another host.
+  if [[ $ATTEMPT -ge $BNN_MAX_ATTEMPTS ]]; then
+    write_state failed "no usable GPU on attempt $ATTEMPT of $BNN_MAX_ATTEMPTS ($BNN_DEVICE_STATE)"
+    finish
+  fi
+  write_state running "no usable GPU on this host ($BNN_DEVICE_STATE; attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); Batch retries"
+  exit 1
+fi
 write_state running "attempt $ATTEMPT on $BNN_DEVICE_STATE"
 
 # Dataset: verified copy staged from the DatasetBucket.
@@ -153,7 +185,7 @@ if [[ $rc -eq 2 ]]; then
   sync_run || true
   finish
 elif [[ $rc -ne 0 ]]; then
-  write_state running "could not stage dataset $DATASET (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); systemd retries"
+  write_state running "could not stage dataset $DATASET (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); $RETRIER retries"
   exit 1
 fi
 
@@ -229,7 +261,11 @@ if [[ $rc -eq 0 ]]; then
   finish
 elif $TERMINATED; then
   sync_run || log "warning: could not push the run folder before stopping"
-  write_state stopped "interrupted (SIGTERM); resumes from the last checkpoint when the instance starts again"
+  if [[ $BNN_BATCH == true ]]; then
+    write_state stopped "interrupted (SIGTERM, attempt $ATTEMPT); Batch retries it from the last checkpoint"
+  else
+    write_state stopped "interrupted (SIGTERM); resumes from the last checkpoint when the instance starts again"
+  fi
   exit 143
 elif [[ $rc -eq 2 ]]; then
   # The trainer's own message: the last line of its output mentioning an error (ours carry a timestamp).
@@ -242,6 +278,6 @@ else
     write_state failed "bnn_train exited $rc on attempt $ATTEMPT of $BNN_MAX_ATTEMPTS; see $RUN_S3/train.log"
     finish
   fi
-  write_state running "bnn_train exited $rc (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); systemd restarts it from the last checkpoint"
+  write_state running "bnn_train exited $rc (attempt $ATTEMPT of $BNN_MAX_ATTEMPTS); $RETRIER restarts it from the last checkpoint"
   exit 1
 fi

@@ -449,6 +449,7 @@ describe('runs and status', () => {
       'test err',
       'state',
       'params published',
+      'sweep',
     ]);
     expect(rows[2].split(/\s{2,}/)).toEqual([
       live,
@@ -458,6 +459,7 @@ describe('runs and status', () => {
       `${best(progressLines(2, 40))} %`,
       `${JSON.parse(progressLines(2, 40)[1]).test_error_board.toFixed(2)} %`,
       'running',
+      '-',
       '-',
     ]);
     expect(rows[3].split(/\s{2,}/)).toEqual([
@@ -469,6 +471,7 @@ describe('runs and status', () => {
       '16.19 % (verified)',
       'succeeded',
       'yes (current)',
+      '-',
     ]);
 
     const st = mockedCloud({ s3: s3.client });

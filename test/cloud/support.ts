@@ -1,6 +1,9 @@
+import { BatchClient } from '@aws-sdk/client-batch';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -59,12 +62,18 @@ export function mockedCloud(options: { s3?: S3Client; discovery?: Partial<typeof
   const sts = mk(STSClient);
   const iam = mk(IAMClient);
   const quotas = mk(ServiceQuotasClient);
+  const batch = mk(BatchClient);
+  const ecr = mk(ECRClient);
+  const codebuild = mk(CodeBuildClient);
   /** Other regions' EC2 (preflight's nearby-region question): one mocked client, told apart by its region. */
   const ec2Elsewhere = mk(EC2Client);
   const mocks = {
     sts: mockClient(sts),
     iam: mockClient(iam),
     quotas: mockClient(quotas),
+    batch: mockClient(batch),
+    ecr: mockClient(ecr),
+    codebuild: mockClient(codebuild),
     ec2Elsewhere: mockClient(ec2Elsewhere),
     ssm: mockClient(ssm),
     ec2: mockClient(ec2),
@@ -91,6 +100,9 @@ export function mockedCloud(options: { s3?: S3Client; discovery?: Partial<typeof
     sts,
     iam,
     quotas,
+    batch,
+    ecr,
+    codebuild,
     ec2In: (region: string) => {
       ec2InRegions.push(region);
       return ec2Elsewhere;

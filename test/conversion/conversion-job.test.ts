@@ -77,7 +77,10 @@ describe('the convert automation document', () => {
     expect(content.parameters.AutomationAssumeRole.default).toEqual({
       'Fn::GetAtt': [logicalId(job.automationRole), 'Arn'],
     });
-    expect(content.parameters.publish).toMatchObject({ default: 'true', allowedValues: ['true', 'false'] });
+    expect(content.parameters.publish).toMatchObject({
+      default: 'true',
+      allowedValues: ['true', 'false', 'auto'],
+    });
     expect(content.parameters.network).toMatchObject({
       default: '',
       allowedValues: ['', 'lfcW1A1', 'lfcW1A2', 'cnvW1A1', 'cnvW1A2', 'cnvW2A2'],
@@ -176,7 +179,10 @@ describe('the trigger', () => {
     expect(target.RoleArn['Fn::GetAtt'][1]).toBe('Arn');
     expect(target.InputTransformer.InputPathsMap).toEqual({ 'detail-object-key': '$.detail.object.key' });
     const template_ = JSON.stringify(target.InputTransformer.InputTemplate);
-    expect(template_).toContain('{\\"runId\\":[<detail-object-key>],\\"AutomationAssumeRole\\":[\\"');
+    // publish auto: the Lambda publishes a single train run, never a run of a sweep.
+    expect(template_).toContain(
+      '{\\"runId\\":[<detail-object-key>],\\"publish\\":[\\"auto\\"],\\"AutomationAssumeRole\\":[\\"',
+    );
   });
 });
 

@@ -321,6 +321,36 @@ describe('publishing over an existing folder', () => {
   });
 });
 
+describe('publish=auto (what the model-upload trigger sends)', () => {
+  test('a sweep run (run.json sweepId) is converted and verified, never published', async () => {
+    const before = await snapshot(PUBLISHED);
+    const run = '20261201-130000-sweep-a1b2-003';
+    await uploadRun(run, NPZ, { runId: run, dataset: 'mnist', sweepId: '20261201-130000-sweep-a1b2' });
+    const summary = await handlerFor()({ runId: `runs/${run}/model.npz`, publish: 'auto' });
+    expect(summary).toMatchObject({
+      dataset: 'mnist',
+      published: false,
+      publishedParams: null,
+      note: 'not published (sweep run of 20261201-130000-sweep-a1b2)',
+    });
+    expect(await snapshot(PUBLISHED)).toEqual(before);
+    expect((await snapshot(runParamsPrefix(run, 'mnist'))).size).toBe(290);
+    const report = JSON.parse(String((await snapshot(runKeys(run).verify)).get(runKeys(run).verify)));
+    expect(report.publish).toEqual({
+      requested: false,
+      decision:
+        'not requested (sweep run of 20261201-130000-sweep-a1b2: `bnn-pynq sweep best 20261201-130000-sweep-a1b2 --publish` publishes the best run)',
+    });
+  });
+
+  test('a single train run (no sweepId) publishes as before', async () => {
+    const run = '20261201-140000-mnist-c3d4';
+    await uploadRun(run, NPZ, { runId: run, dataset: 'mnist' });
+    const summary = await handlerFor()({ runId: `runs/${run}/model.npz`, publish: 'auto' });
+    expect(summary).toMatchObject({ published: true, publishedParams: `s3://${ARTIFACTS}/${PUBLISHED}` });
+  });
+});
+
 describe('a Fashion-MNIST run with defaults only', () => {
   test('no dataset anywhere: fashion-mnist, preset class names, its own published folder', async () => {
     const sample = path.join(SHARED_DATA, 'fashion-mnist-sample');

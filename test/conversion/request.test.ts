@@ -43,7 +43,7 @@ describe('parseConversionRequest', () => {
       { runId: 'run-1', network: 'cnvW3A3' },
       'invalid network "cnvW3A3": supported are lfcW1A1, lfcW1A2, cnvW1A1, cnvW1A2, cnvW2A2',
     ],
-    [{ runId: 'run-1', publish: 'yes' }, 'invalid publish "yes": use true or false'],
+    [{ runId: 'run-1', publish: 'yes' }, 'invalid publish "yes": use true, false or auto'],
   ])('refuses %j with one clear message', (event, message) => {
     expect(() => parseConversionRequest(event)).toThrow(message);
   });

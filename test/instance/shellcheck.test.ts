@@ -3,7 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { trainRunCommand } from '../../lib/constructs/train-document';
-import { BOOTSTRAP_STATE_TAG, CHECKPOINT_TAG, DATASET_NAME_PATTERN, RUN_ID_PATTERN } from '../../lib/layout';
+import {
+  BOOTSTRAP_STATE_TAG,
+  CHECKPOINT_TAG,
+  DATASET_NAME_PATTERN,
+  RUN_ID_PATTERN,
+  SWEEP_ID_PATTERN,
+} from '../../lib/layout';
 import { INSTANCE_SCRIPTS, REPO } from './support/instance';
 
 // Every shell script of the repo is shellcheck-clean (sourced files followed), and the names the scripts
@@ -67,6 +73,7 @@ describe('names shared with lib/layout.ts', () => {
   });
   it('run id and dataset name patterns', () => {
     expect(common).toContain(`RUN_ID_RE='${RUN_ID_PATTERN.source}'`);
+    expect(common).toContain(`SWEEP_ID_RE='${SWEEP_ID_PATTERN.source}'`);
     expect(common).toContain(`DATASET_RE='${DATASET_NAME_PATTERN.source}'`);
   });
   it('checkpoint tag (URL-encoded for --tagging)', () => {

@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { TRAIN_PARAMETER_SPECS } from '../../lib/constructs/train-document';
 import { UserError } from '../../lib/errors';
 import { RUN_ID_PATTERN } from '../../lib/layout';
-import { type GridAxis, gridSize, MAX_SWEEP_RUNS, parseGridArg, planSweep } from '../../lib/sweep/grid';
+import {
+  GRID_ALIASES,
+  type GridAxis,
+  gridSize,
+  MAX_SWEEP_RUNS,
+  parseGridArg,
+  planSweep,
+} from '../../lib/sweep/grid';
 
 const SWEEP = '20261201-130000-sweep-a1b2';
 const error = (f: () => unknown): string => {
@@ -16,6 +23,17 @@ const error = (f: () => unknown): string => {
 };
 
 describe('parseGridArg', () => {
+  test('aliases: the train CLI option names from the parameter table, and lr', () => {
+    expect(GRID_ALIASES).toEqual({
+      lr: 'learningRateStart',
+      'lr-start': 'learningRateStart',
+      'lr-end': 'learningRateEnd',
+      'batch-size': 'batchSize',
+      'limit-train': 'limitTrain',
+      wb: 'weightBits',
+      ab: 'activationBits',
+    });
+  });
   test('lists and ranges; aliases are the train CLI option names', () => {
     expect(parseGridArg('lr=0.003,0.001')).toEqual({ key: 'learningRateStart', values: ['0.003', '0.001'] });
     expect(parseGridArg('seed=1..4')).toEqual({ key: 'seed', values: ['1', '2', '3', '4'] });
@@ -32,7 +50,7 @@ describe('parseGridArg', () => {
     ['seed=4..1', /empty/],
     ['seed=1,,2', /empty value/],
     ['seed=1,1', /appears twice/],
-    ['lr=fast', /learningRateStart "fast" is not valid .*\^\(?\[0-9\]/],
+    ['lr=fast', /learningRateStart "fast" is not valid: expected .*\^\[0-9\]/],
     ['dataset=My_Set', /dataset "My_Set" is not valid/],
     ['epochs=0', /epochs "0" is not valid/],
     ['network=lfcW9A9', /network "lfcW9A9" is not supported/],
@@ -58,8 +76,8 @@ describe('planSweep', () => {
         learningRateStart: '0.003',
         learningRateEnd: TRAIN_PARAMETER_SPECS.learningRateEnd.default,
         seed: '1',
-        weightBits: '', // empty: the network's own (bnn_train)
-        activationBits: '',
+        weightBits: '1',
+        activationBits: '1',
         limitTrain: '0',
         select: 'board',
         network: 'lfcW1A1',
@@ -72,6 +90,16 @@ describe('planSweep', () => {
     ).toEqual(['0.003/1/fashion-mnist', '0.003/1/my-set', '0.003/2/fashion-mnist']);
     expect(runs[15].parameters).toEqual(
       expect.objectContaining({ learningRateStart: '0.001', seed: '4', dataset: 'my-set' }),
+    );
+  });
+  test('network: the overlay the bit widths name, until the trainer is passed a network', () => {
+    expect(planSweep(SWEEP, [parseGridArg('ab=1,2')]).map((r) => r.parameters.network)).toEqual([
+      'lfcW1A1',
+      'lfcW1A2',
+    ]);
+    expect(planSweep(SWEEP, [parseGridArg('network=lfcW1A1')])[0]?.parameters.network).toBe('lfcW1A1');
+    expect(error(() => planSweep(SWEEP, [parseGridArg('network=cnvW1A1')]))).toMatch(
+      /network cnvW1A1: the trainer is not passed a network yet/,
     );
   });
   test('a key both gridded and fixed, twice gridded, or a bad fixed value is refused', () => {

@@ -26,6 +26,7 @@ const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: () => { r
   { names: ['fetch'], load: () => require('./fetch') },
   { names: ['report'], load: () => require('./report') },
   { names: ['dataset'], load: () => require('./dataset') },
+  { names: ['sweep'], load: () => require('./sweep') },
 ];
 
 /** All top-level command names (for tests and help). */

@@ -56,12 +56,24 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
           ? (run.status.raw ?? '?')
           : (run.status?.state ?? (run.hasModel ? 'succeeded?' : '?')),
         isPublished.length > 0 ? 'yes (current)' : hasParams ? 'converted' : '-',
+        // A run of `bnn-pynq sweep` (run.json sweepId): converted and verified, published only by `sweep best --publish`.
+        typeof run.request?.sweepId === 'string' ? run.request.sweepId : '-',
       ];
     }),
   );
   term.out(
     renderTable(
-      ['run', 'dataset', 'network', 'epochs', 'best valid err', 'test err', 'state', 'params published'],
+      [
+        'run',
+        'dataset',
+        'network',
+        'epochs',
+        'best valid err',
+        'test err',
+        'state',
+        'params published',
+        'sweep',
+      ],
       rows,
     ),
   );

@@ -63,6 +63,7 @@ imds() {
 }
 
 instance_id() {
+  if [[ "${BNN_BATCH:-false}" == true ]]; then return 0; fi # a Batch container has no instance of its own
   if [[ -z "${BNN_INSTANCE_ID:-}" ]]; then BNN_INSTANCE_ID=$(imds instance-id) || BNN_INSTANCE_ID=""; fi
   printf '%s' "$BNN_INSTANCE_ID"
 }
@@ -183,3 +184,6 @@ current_bootstrap_state() { cat "$BNN_STATE_DIR/bootstrap-state" 2>/dev/null || 
 RUN_ID_RE='^[a-z0-9][a-z0-9-]{2,79}$'
 # shellcheck disable=SC2034
 DATASET_RE='^[a-z0-9][a-z0-9-]{0,62}$'
+# shellcheck disable=SC2034
+# Sweep ids (Batch jobs); must equal SWEEP_ID_PATTERN in lib/layout.ts (tested).
+SWEEP_ID_RE='^[0-9]{8}-[0-9]{6}-sweep-[0-9a-f]{4}$'
