@@ -5,35 +5,30 @@
  * run can never hold a request a single `train` run would refuse. Pure: no AWS, no clock (the sweep id is passed in).
  */
 import { UserError } from '../errors';
-import { NETWORKS, RUN_ID_PATTERN, SWEEP_ID_PATTERN, sweepRunId } from '../layout';
+import { RUN_ID_PATTERN, SWEEP_ID_PATTERN, sweepRunId } from '../layout';
 import {
+  PARAMETER_PATTERNS,
   parameterPattern,
   patternSource,
   TRAINING_PARAMETERS,
   trainingParameter,
 } from '../training/parameters';
 
-/** Train parameters a grid may vary (not runId, not keepRunning: a Batch job never keeps an instance). */
-export const GRID_PARAMETERS = [
-  'dataset',
-  'epochs',
-  'batchSize',
-  'learningRateStart',
-  'learningRateEnd',
-  'seed',
-  'weightBits',
-  'activationBits',
-  'limitTrain',
-  'select',
-] as const;
-export type GridParameter = (typeof GRID_PARAMETERS)[number] | 'network';
+/**
+ * Train parameters a grid may vary: every row of the parameter table but runId (the sweep makes them) and
+ * keepRunning (a Batch job has no instance to keep).
+ */
+export const GRID_PARAMETERS: readonly string[] = TRAINING_PARAMETERS.map((p) => p.name).filter(
+  (n) => n !== 'runId' && n !== 'keepRunning',
+);
+export type GridParameter = string;
 
 /** Short names accepted beside the document's parameter names: the `train` CLI's option names, and `lr`. */
 export const GRID_ALIASES: Readonly<Record<string, GridParameter>> = {
   lr: 'learningRateStart',
   ...Object.fromEntries(
-    TRAINING_PARAMETERS.filter((p) => p.cli && (GRID_PARAMETERS as readonly string[]).includes(p.name))
-      .map((p) => [/^--([a-z-]+)/.exec(p.cli as string)?.[1] as string, p.name as GridParameter])
+    TRAINING_PARAMETERS.filter((p) => p.cli && GRID_PARAMETERS.includes(p.name))
+      .map((p) => [/^--([a-z-]+)/.exec(p.cli as string)?.[1] as string, p.name])
       .filter(([alias, name]) => alias !== name),
   ),
 };
@@ -48,7 +43,8 @@ export interface GridAxis {
   readonly values: readonly string[];
 }
 
-export type RunParameters = Record<GridParameter, string>;
+/** Every grid parameter's value as SSM would pass it ('' = the network's own value, chosen by bnn_train). */
+export type RunParameters = Record<string, string>;
 
 export interface PlannedRun {
   readonly index: number;
@@ -57,31 +53,21 @@ export interface PlannedRun {
   readonly parameters: RunParameters;
 }
 
-const ALL_KEYS: readonly GridParameter[] = [...GRID_PARAMETERS, 'network'];
-/** Whether run.json's `network` reaches the trainer (a `network` row in the parameter table). */
-const TRAINS_NETWORK = TRAINING_PARAMETERS.some((p) => p.name === 'network');
-
 function resolveKey(raw: string, where: string): GridParameter {
-  if ((ALL_KEYS as readonly string[]).includes(raw)) return raw as GridParameter;
+  if (GRID_PARAMETERS.includes(raw)) return raw;
   const alias = GRID_ALIASES[raw];
   if (alias) return alias;
   throw new UserError(
-    `${where}: unknown grid key "${raw}"; use one of ${[...Object.keys(GRID_ALIASES), ...ALL_KEYS].join(', ')}`,
+    `${where}: unknown grid key "${raw}"; use one of ${[...Object.keys(GRID_ALIASES), ...GRID_PARAMETERS].join(', ')}`,
   );
 }
 
-/** Checks one value of `key` with the train document's pattern (network: the known overlays). */
+/** Checks one value of `key` with the train document's pattern (the parameter table's). */
 export function checkValue(key: GridParameter, value: string, where: string): void {
-  if (key === 'network') {
-    if (!(NETWORKS as readonly string[]).includes(value)) {
-      throw new UserError(`${where}: network "${value}" is not supported; use one of ${NETWORKS.join(', ')}`);
-    }
-    return;
-  }
   const p = trainingParameter(key);
-  if (!parameterPattern(p).test(value)) {
+  if (value === '' || !parameterPattern(p).test(value)) {
     throw new UserError(
-      `${where}: ${key} "${value}" is not valid: expected ${p.expected} (the train document's pattern ${patternSource(p)})`,
+      `${where}: ${key} "${value}" is not valid: expected ${p.expected} (the train document's pattern ${PARAMETER_PATTERNS[p.pattern] ?? patternSource(p)})`,
     );
   }
 }
@@ -115,12 +101,9 @@ export function parseGridArg(arg: string): GridAxis {
   return { key, values };
 }
 
-/** The default of every parameter (the train document's; network from the bit widths, as train.sh does). */
-function defaults(): Omit<RunParameters, 'network'> {
-  return Object.fromEntries(GRID_PARAMETERS.map((k) => [k, trainingParameter(k).default])) as Omit<
-    RunParameters,
-    'network'
-  >;
+/** The default of every parameter: the table's ('' for the network's own value, as train.sh leaves it). */
+function defaults(): RunParameters {
+  return Object.fromEntries(GRID_PARAMETERS.map((k) => [k, trainingParameter(k).default]));
 }
 
 /** Number of runs of a grid (the product of the axis sizes), without expanding it. */
@@ -157,25 +140,30 @@ export function planSweep(
   const base = { ...defaults(), ...fixed };
   const runs: PlannedRun[] = [];
   for (let index = 0; index < total; index++) {
-    const point: Partial<RunParameters> = {};
+    const point: RunParameters = {};
     let rest = index;
     for (let a = axes.length - 1; a >= 0; a--) {
       const axis = axes[a];
       point[axis.key] = axis.values[rest % axis.values.length];
       rest = Math.floor(rest / axis.values.length);
     }
-    const merged = { ...base, ...point };
-    const byBits = `lfcW${merged.weightBits}A${merged.activationBits}`;
-    const network = merged.network ?? byBits;
-    if (!TRAINS_NETWORK && network !== byBits) {
-      // Until the parameter table has `network`, run-training.sh trains the LFC the bit widths name.
-      throw new UserError(
-        `network ${network}: the trainer is not passed a network yet (run-training.sh trains ${byBits} for these bit widths); sweep lfcW1A1/lfcW1A2 with --grid ab=1,2`,
-      );
+    const merged: RunParameters = { ...base, ...point } as RunParameters;
+    const network = merged.network as string;
+    // As train.sh: bits, when given, must be the network's (lfcW1A2 is A2; cnvW2A2 the only W2).
+    for (const [key, at] of [
+      ['weightBits', 4],
+      ['activationBits', 6],
+    ] as const) {
+      const v = merged[key];
+      if (v && v !== network[at]) {
+        throw new UserError(
+          `${key}=${v} does not fit network ${network}; leave it out (the network's is used)`,
+        );
+      }
     }
     const runId = sweepRunId(sweepId, index, total);
     if (!RUN_ID_PATTERN.test(runId)) throw new Error(`planSweep: run id ${runId} breaks RUN_ID_PATTERN`);
-    runs.push({ index, runId, parameters: { ...merged, network } as RunParameters });
+    runs.push({ index, runId, parameters: merged });
   }
   return runs;
 }

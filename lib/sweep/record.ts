@@ -64,8 +64,8 @@ export function parseSweepRecord(text: string): SweepRecord {
 }
 
 /**
- * run.json of one sweep run: train.sh's fields, typed as the parameter table says (numbers as JSON numbers),
- * keepRunning false (no instance to keep), plus the sweep.
+ * run.json of one sweep run, as train.sh writes it: every table parameter under its name, typed as the table says
+ * ('' → null: the network's own value, chosen by bnn_train), keepRunning false (no instance to keep), plus the sweep.
  */
 export function sweepRunRequest(
   run: PlannedRun,
@@ -73,6 +73,7 @@ export function sweepRunRequest(
   requestedAt: string,
 ): Record<string, unknown> {
   const typed = (name: string, value: string): unknown => {
+    if (value === '') return null;
     const type = trainingParameter(name).type;
     return type === 'integer' || type === 'number'
       ? Number(value)
@@ -80,11 +81,9 @@ export function sweepRunRequest(
         ? value === 'true'
         : value;
   };
-  const { network, ...train } = run.parameters;
   return {
     runId: run.runId,
-    ...Object.fromEntries(Object.entries(train).map(([k, v]) => [k, typed(k, v)])),
-    network,
+    ...Object.fromEntries(Object.entries(run.parameters).map(([k, v]) => [k, typed(k, v)])),
     keepRunning: false,
     requestedAt,
     sweepId,

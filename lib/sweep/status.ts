@@ -49,6 +49,8 @@ export interface SweepRunStatus {
   /** Why, in a few words (Batch's reason, the run's message). */
   detail?: string;
   epoch?: number;
+  /** Epochs of the run, as progress.jsonl records them. */
+  epochs?: number;
   /** The lowest validation error under the board rule over the finished epochs (percent). */
   bestValidBoard?: number;
   bestEpoch?: number;
@@ -86,6 +88,7 @@ export function reconcile(
     ) + (active && job?.startedAt ? Math.max(0, now - job.startedAt) / 1000 : 0);
   const base = {
     epoch: run.progress.points.at(-1)?.epoch,
+    epochs: run.progress.points.at(-1)?.epochs,
     bestValidBoard: best?.error,
     bestEpoch: best?.epoch,
     attempts: attemptsDone.length + (active ? 1 : 0),

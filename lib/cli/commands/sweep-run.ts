@@ -308,7 +308,9 @@ const TERMINAL = new Set(['succeeded', 'failed', 'stopped', 'cancelled']);
 export async function runSweepStatus(env: CloudEnv, sweepId: string): Promise<SweepRunRow[]> {
   const { record, rows } = await sweepStatus(env, sweepId);
   const keys = record.grid.map((g) => g.key as GridParameter);
-  const epochs = (r: SweepRunRow) => `${r.status.epoch ?? 0}/${r.parameters.epochs}`;
+  // Empty epochs: the network's own number (bnn_train chooses it; progress.jsonl records it).
+  const epochs = (r: SweepRunRow) =>
+    `${r.status.epoch ?? 0}/${r.parameters.epochs || r.status.epochs || '?'}`;
   env.term.out(
     renderTable(
       ['#', 'run', ...keys, 'state', 'epoch', 'best valid err (board)', 'attempts', 'cost (est.)', 'detail'],

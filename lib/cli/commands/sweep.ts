@@ -68,7 +68,7 @@ export function printDryRun(
     ),
   );
   term.err(
-    `dry run: ${runs.length} run${runs.length === 1 ? '' : 's'} on ${market} GPUs (${SWEEP_JOB_RESOURCES.gpus} GPU, ${SWEEP_JOB_RESOURCES.vcpus} vCPUs each), ${runs[0]?.parameters.epochs} epochs each; nothing was checked, written or submitted\n`,
+    `dry run: ${runs.length} run${runs.length === 1 ? '' : 's'} on ${market} GPUs (${SWEEP_JOB_RESOURCES.gpus} GPU, ${SWEEP_JOB_RESOURCES.vcpus} vCPUs each), ${runs[0]?.parameters.epochs || "the network's"} epochs each; nothing was checked, written or submitted\n`,
   );
 }
 
