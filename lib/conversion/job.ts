@@ -14,7 +14,7 @@ import {
   runParamsPrefix,
 } from '../layout';
 import { sha256Hex } from '../manifest';
-import { type FolderWriteResult, writeParamFolder } from '../param-folder/s3';
+import { s3ParamFolders } from '../param-folder/s3';
 import { type ConversionConfig, DEFAULT_FLOAT_COMPARE_IMAGES } from './config';
 import { type ClassNames, type ConversionOutcome, convertAndVerify } from './engine';
 import type { ConversionRequest } from './request';
@@ -187,9 +187,9 @@ export async function runConversion(
       `(${outcome.microsecondsPerImage.toFixed(1)} us/image)`,
   );
 
-  const meta = { runId, dataset, network, accuracy };
+  const content = { runId, dataset, network, accuracy, files: outcome.files };
   const runParams = runParamsPrefix(runId, dataset, network);
-  await writeParamFolder(s3, artifactBucket, runParams, outcome.files, meta, deps.now);
+  await s3ParamFolders(s3, artifactBucket, (d, n) => runParamsPrefix(runId, d, n), deps.now).write(content);
 
   const belowFloor = accuracy < config.minAccuracyPercent;
   const floorText = `board accuracy ${accuracy.toFixed(2)} % on the ${dataset} test set is below the floor of ${config.minAccuracyPercent} %`;
@@ -240,14 +240,7 @@ export async function runConversion(
       publishedChanges: null,
     };
   }
-  const result: FolderWriteResult = await writeParamFolder(
-    s3,
-    artifactBucket,
-    target,
-    outcome.files,
-    meta,
-    deps.now,
-  );
+  const result = await s3ParamFolders(s3, artifactBucket, publishedParamsPrefix, deps.now).write(content);
   log(
     `run ${runId}: published ${s3Uri({ bucket: artifactBucket, key: target })} ` +
       `(${result.written.length} files written, ${result.deleted.length} deleted, manifest ${result.manifestWritten ? 'written' : 'unchanged'})`,
