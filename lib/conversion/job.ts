@@ -145,11 +145,12 @@ export async function runConversion(
   // CNV: the test split as CIFAR-10 binary records (labels inside), the file the board's classify_cifars reads.
   const imagesKey = `${dsPrefix}${cnv ? CIFAR_TEST_FILE : IDX_FILES.testImages}`;
   const labelsKey = cnv ? imagesKey : `${dsPrefix}${IDX_FILES.testLabels}`;
-  const [images, labels, classesFile] = await Promise.all([
+  // Read in parallel, but report a failure in this order (images, labels, classes), not whichever lost the race.
+  const [images, labels, classesFile] = await inOrder([
     readRequired(s3, datasetBucket, imagesKey, stageHint),
-    cnv ? undefined : readRequired(s3, datasetBucket, labelsKey, stageHint),
+    cnv ? Promise.resolve(undefined) : readRequired(s3, datasetBucket, labelsKey, stageHint),
     readOptional(s3, datasetBucket, `${dsPrefix}classes.txt`),
-  ]);
+  ] as const);
   const classNames: ClassNames = classesFile
     ? { source: s3Uri({ bucket: datasetBucket, key: `${dsPrefix}classes.txt` }), bytes: classesFile }
     : { source: 'preset', dataset };
@@ -263,4 +264,13 @@ async function putIfChanged(s3: S3Client, bucket: string, key: string, bytes: Ui
   const old = await readOptional(s3, bucket, key);
   if (old && Buffer.from(old).equals(Buffer.from(bytes))) return;
   await putObjectBytes(s3, { bucket, key }, bytes, 'application/json');
+}
+
+/** `Promise.all`, except that the error thrown is the first failure in list order, so messages are deterministic. */
+async function inOrder<T extends readonly unknown[]>(
+  promises: { [K in keyof T]: Promise<T[K]> },
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

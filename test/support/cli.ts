@@ -23,6 +23,10 @@ export function runCli(
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const result = collectOutput(child);
+  // A command that exits before reading its stdin closes the pipe: EPIPE on our write is not the command's error.
+  child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   child.stdin.end(options.input ?? '');
   return result;
 }
