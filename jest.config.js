@@ -11,7 +11,9 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testTimeout: 60_000,
+  // Generous: with 3 workers and their child processes (trainer, s3rver, ssh, bash) the load reaches 20-30 on 2
+  // cores, and a test that alone takes 4 s (publishing a param folder to s3rver) can take over a minute of wall time.
+  testTimeout: 300_000,
   // Jest's default on 2 cores is 1 worker. Most heavy files wait on child processes (the trainer, bash with the
   // instance scripts, s3rver, ssh to the stand-in board), so 3 workers keep both cores busy.
   maxWorkers: '150%',

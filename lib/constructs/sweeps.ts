@@ -21,8 +21,6 @@ export const SWEEP_INSTANCE_CLASSES = [ec2.InstanceClass.G4DN, ec2.InstanceClass
 
 export { SWEEP_JOB_RESOURCES };
 
-/** Inside the image (scripts/instance/batch/Dockerfile): where the scripts asset is copied. */
-export const IMAGE_SCRIPTS_DIR = '/opt/bnn-pynq/src';
 /** Dockerfile inside the scripts asset, relative to its root. */
 export const IMAGE_DOCKERFILE = 'batch/Dockerfile';
 

@@ -167,8 +167,3 @@ export function planSweep(
   }
   return runs;
 }
-
-/** The values that differ between runs, for tables: the grid keys in grid order. */
-export function gridKeys(axes: readonly GridAxis[]): GridParameter[] {
-  return axes.map((a) => a.key);
-}
