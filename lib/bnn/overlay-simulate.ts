@@ -2,7 +2,15 @@ import { hostInputByte } from './cifar';
 import { highestSetBit, maxPositiveScore } from './decision';
 import type { OverlayParams } from './overlay-params';
 import { type Arithmetic, arithmetic, type OverlayLayer, paddedFanIn, thresholdsPerNeuron } from './overlays';
-import { align, CHUNK_BYTES, chunksFor, instantiateBnnKernel, MAX_CHUNKS } from './wasm-kernel';
+import { popcount32 } from './simulate';
+import {
+  align,
+  type BnnKernel,
+  CHUNK_BYTES,
+  chunksFor,
+  instantiateBnnKernel,
+  MAX_CHUNKS,
+} from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of any overlay's batch path (docs/overlays.md §3): the host's input
@@ -27,12 +35,6 @@ export interface Planes {
   nz: Uint32Array;
   neg: Uint32Array;
 }
-
-export const pc = (v: number): number => {
-  v -= (v >>> 1) & 0x55555555;
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-};
 
 /** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
 export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
@@ -73,61 +75,14 @@ export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C
   return hwc;
 }
 
-/** The four accumulator loops over one memory (byte addresses), in WebAssembly or in plain JavaScript. */
-interface Kernels {
-  u32: Uint32Array;
-  mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
-  im2col3x3(
-    inNz: number,
-    inNeg: number,
-    inDim: number,
-    block: number,
-    y: number,
-    x: number,
-    colNz: number,
-    colNeg: number,
-  ): void;
-  mismatchCount4(
-    w: number,
-    x: number,
-    out: number,
-    neurons: number,
-    chunks: number,
-    step: number,
-    ostep: number,
-  ): void;
-  planesDot4(
-    wnz: number,
-    wneg: number,
-    xnz: number,
-    xneg: number,
-    out: number,
-    neurons: number,
-    chunks: number,
-    step: number,
-    ostep: number,
-  ): void;
-  planesDot(
-    wnz: number,
-    wneg: number,
-    xnz: number,
-    xneg: number,
-    out: number,
-    neurons: number,
-    chunks: number,
-  ): void;
-  dotI16(w: number, x: number, out: number, neurons: number, chunks: number): void;
-  threshold(
-    acc: number,
-    thr: number,
-    nthr: number,
-    rows: number,
-    mul: number,
-    add: number,
-    outNz: number,
-    outNeg: number,
-  ): void;
-}
+/**
+ * The accumulator loops over one memory (byte addresses), in WebAssembly or in plain JavaScript: the kernel's own
+ * signatures (BnnKernel), with the memory as words.
+ */
+type Kernels = Pick<
+  BnnKernel,
+  'mismatchCount' | 'im2col3x3' | 'mismatchCount4' | 'planesDot4' | 'planesDot' | 'dotI16' | 'threshold'
+> & { u32: Uint32Array };
 
 function wasmKernels(bytes: number): Kernels {
   const k = instantiateBnnKernel(bytes);
@@ -155,7 +110,7 @@ function jsKernels(bytes: number): Kernels {
       for (let n = 0; n < neurons; n++) {
         let m = 0;
         for (let j = 0; j < words; j++)
-          m += pc(((u32[w / 4 + n * words + j] as number) ^ (u32[x / 4 + j] as number)) >>> 0);
+          m += popcount32(((u32[w / 4 + n * words + j] as number) ^ (u32[x / 4 + j] as number)) >>> 0);
         i32[out / 4 + n] = m;
       }
     },
@@ -166,8 +121,8 @@ function jsKernels(bytes: number): Kernels {
         let count = 0;
         for (let j = 0; j < words; j++) {
           const nz = (u32[wnz / 4 + n * words + j] as number) & (u32[xnz / 4 + j] as number);
-          count += pc(nz >>> 0);
-          agree += pc(
+          count += popcount32(nz >>> 0);
+          agree += popcount32(
             (nz & ~((u32[wneg / 4 + n * words + j] as number) ^ (u32[xneg / 4 + j] as number))) >>> 0,
           );
         }

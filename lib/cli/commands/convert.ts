@@ -132,15 +132,7 @@ export async function runConvert(env: CommandEnv, modelFile: string, flags: Conv
   }
   const names = await classNames(env, flags, dataset, network);
   const model = arrays ? parseLfcModel(arrays, modelFile) : loadLfcModel(modelBytes, modelFile);
-  if (!names)
-    throw new UserError(
-      `no class names for dataset '${dataset}': pass --classes <file> with ${model.classes} names, one per line`,
-    );
-  if (names.length !== model.classes)
-    throw new InputFormatError(
-      flags.classes ?? `the ${dataset} preset`,
-      `${names.length} class names, but ${modelFile} has ${model.classes} outputs; give exactly ${model.classes} names`,
-    );
+  requireClassNames(names, model.classes, dataset, modelFile, flags);
   const t0 = performance.now();
   const converted = convertLfc(model, names);
   const convertMs = performance.now() - t0;
@@ -185,6 +177,25 @@ export async function runConvert(env: CommandEnv, modelFile: string, flags: Conv
   }
 }
 
+/** The class names for a model of `classes` outputs: present, and exactly as many as its outputs. */
+function requireClassNames(
+  names: string[] | undefined,
+  classes: number,
+  dataset: string,
+  modelFile: string,
+  flags: ConvertFlags,
+): asserts names is string[] {
+  if (!names)
+    throw new UserError(
+      `no class names for dataset '${dataset}': pass --classes <file> with ${classes} names, one per line`,
+    );
+  if (names.length !== classes)
+    throw new InputFormatError(
+      flags.classes ?? `the ${dataset} preset`,
+      `${names.length} class names, but ${modelFile} has ${classes} outputs; give exactly ${classes} names`,
+    );
+}
+
 async function runOverlayConvert(
   env: CommandEnv,
   model: ReturnType<typeof parseOverlayModel>,
@@ -193,15 +204,7 @@ async function runOverlayConvert(
   modelFile: string,
   flags: ConvertFlags,
 ): Promise<void> {
-  if (!names)
-    throw new UserError(
-      `no class names for dataset '${dataset}': pass --classes <file> with ${model.classes} names, one per line`,
-    );
-  if (names.length !== model.classes)
-    throw new InputFormatError(
-      flags.classes ?? `the ${dataset} preset`,
-      `${names.length} class names, but ${modelFile} has ${model.classes} outputs; give exactly ${model.classes} names`,
-    );
+  requireClassNames(names, model.classes, dataset, modelFile, flags);
   const t0 = performance.now();
   const converted = convertOverlay(model, names);
   const convertMs = performance.now() - t0;

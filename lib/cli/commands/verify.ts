@@ -281,7 +281,18 @@ export function formatOverlayReport(r: OverlayVerifyReport, classes: string[], l
       out.push(`  #${i} label ${labels[i]} -> class ${cls} (${classes[cls]}): [${s.join(', ')}]`);
     });
   }
-  out.push('per class:');
+  out.push(...perClassAndConfusion(r, classes));
+  return `${out.join('\n')}\n`;
+}
+
+const pct = (v: number | null) => (v === null ? '   -  ' : `${v.toFixed(2).padStart(6)} %`);
+
+/** The per-class accuracy table and the confusion matrix, the same for every overlay's report. */
+function perClassAndConfusion(
+  r: Pick<VerifyReport, 'perClass' | 'confusion'>,
+  classes: readonly string[],
+): string[] {
+  const out = ['per class:'];
   for (const c of r.perClass)
     out.push(
       `  ${String(c.index).padStart(2)} ${c.name.padEnd(14)} ${pct(c.accuracy)}  (${c.correct} / ${c.total})`,
@@ -292,10 +303,8 @@ export function formatOverlayReport(r: OverlayVerifyReport, classes: string[], l
   r.confusion.forEach((row, i) => {
     out.push(`  ${String(i).padStart(2)}${row.map((v) => String(v).padStart(w)).join('')}`);
   });
-  return `${out.join('\n')}\n`;
+  return out;
 }
-
-const pct = (v: number | null) => (v === null ? '   -  ' : `${v.toFixed(2).padStart(6)} %`);
 
 export function formatReport(r: VerifyReport, classes: string[]): string {
   const out: string[] = [];
@@ -305,17 +314,7 @@ export function formatReport(r: VerifyReport, classes: string[]): string {
   out.push(
     `  no output bit fired: ${r.noBitFired} images (read as class 0); several bits fired: ${r.severalBitsFired} (the highest wins)`,
   );
-  out.push('per class:');
-  for (const c of r.perClass)
-    out.push(
-      `  ${String(c.index).padStart(2)} ${c.name.padEnd(14)} ${pct(c.accuracy)}  (${c.correct} / ${c.total})`,
-    );
-  out.push('confusion (rows: label, columns: predicted):');
-  const w = Math.max(4, ...r.confusion.flat().map((v) => String(v).length + 1));
-  out.push(`    ${classes.map((_, i) => String(i).padStart(w)).join('')}`);
-  r.confusion.forEach((row, i) => {
-    out.push(`  ${String(i).padStart(2)}${row.map((v) => String(v).padStart(w)).join('')}`);
-  });
+  out.push(...perClassAndConfusion(r, classes));
   return `${out.join('\n')}\n`;
 }
 
