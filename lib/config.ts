@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ACCURACY_FLOOR, accuracyFloorProblem } from './conversion/config';
+import { at, captures, must } from './defined';
 import { UserError } from './errors';
 import { DEFAULT_STACK_NAME } from './layout';
 
@@ -28,7 +29,7 @@ export type Device = 'gpu' | 'cpu';
 export function deviceForInstanceType(instanceType: string): Device | { refused: string } {
   const match = /^([a-z]+)(\d+)([a-z0-9-]*)\.([a-z0-9]+)$/.exec(instanceType);
   if (!match) return { refused: 'not an EC2 instance type of the form <family>.<size>, e.g. g4dn.xlarge' };
-  const [, series, generationText, attributes] = match;
+  const [series, generationText, attributes] = captures(match, 3, 'the instance type pattern');
   const generation = Number(generationText);
   const family = `${series}${generation}${attributes}`;
   // AWS naming: an attribute `g` after the generation means a Graviton (arm64) processor.
@@ -169,20 +170,20 @@ function editDistance(a: string, b: string): number {
     const row = [i];
     for (let j = 1; j <= b.length; j++)
       row[j] = Math.min(
-        (previous[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+        at(previous, j, 'the previous row') + 1,
+        at(row, j - 1, 'the row') + 1,
+        at(previous, j - 1, 'the previous row') + (a[i - 1] === b[j - 1] ? 0 : 1),
       );
     previous = row;
   }
-  return previous[b.length] as number;
+  return at(previous, b.length, 'the last row');
 }
 
 const normalKey = (k: string) => k.toLowerCase().replace(/[-_.\s]/g, '');
 
 /** The known key nearest to `key` (case, dashes and underscores ignored), with its distance. */
 export function nearestConfigKey(key: string): { key: string; distance: number } {
-  let best = { key: CONFIG_KEYS[0] as string, distance: Number.POSITIVE_INFINITY };
+  let best = { key: must(CONFIG_KEYS[0], 'the first config key'), distance: Number.POSITIVE_INFINITY };
   for (const k of CONFIG_KEYS) {
     const distance = editDistance(normalKey(key), normalKey(k));
     if (distance < best.distance) best = { key: k, distance };
@@ -233,7 +234,7 @@ export function parseConfig(raw: Record<string, unknown>): BnnPynqConfig {
   const picked = Object.fromEntries(CONFIG_KEYS.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]]));
   const result = ConfigSchema.safeParse(picked);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    const issue = must(result.error.issues[0], 'the first issue of a failed parse');
     const key = String(issue.path[0] ?? '');
     throw new ConfigError(
       `invalid config '${key}' = ${describe(raw[key])}: ${issue.message}. ` +

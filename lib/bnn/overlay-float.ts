@@ -243,9 +243,10 @@ export function createFloatModel(model: OverlayModel): {
           const sums = dots.dense(l, x as Planes);
           for (let n = 0; n < rows; n++) {
             const d = sums[n] as number;
-            outputs[n] = bn(f, n, d + (t.b[n] as number));
+            const out = bn(f, n, d + (t.b[n] as number));
+            outputs[n] = out;
             lanes[n] =
-              layer.outputBits === 'scores' ? ((t.gamma[n] as number) < 0 ? -d : d) : outputs[n] >= 0 ? 1 : 0;
+              layer.outputBits === 'scores' ? ((t.gamma[n] as number) < 0 ? -d : d) : out >= 0 ? 1 : 0;
           }
           return { outputs, lanes: lanes.subarray(0, classes), pooled, values: trace, normalized };
         }

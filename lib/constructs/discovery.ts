@@ -20,7 +20,7 @@ export interface DiscoveryProps {
 const outputId = (key: string): string =>
   key
     .split('-')
-    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join('');
 
 /** A ready-to-paste command, emitted as an output once all the values it needs are registered. */

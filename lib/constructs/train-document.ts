@@ -36,7 +36,7 @@ export const TRAIN_PARAMETER_SPECS: Record<TrainDocumentParameter, ParameterSpec
  */
 export function trainRunCommand(script: string = fs.readFileSync(TRAIN_SCRIPT, 'utf8')): string[] {
   const lines = script.replace(/\n$/, '').split('\n');
-  const shebang = lines[0].startsWith('#!') ? [lines.shift() as string] : [];
+  const shebang = lines[0]?.startsWith('#!') ? lines.splice(0, 1) : [];
   // Exported: the script reads them by name (${!var}), which shellcheck cannot follow.
   const assignments = TRAIN_DOCUMENT_PARAMETERS.map((name) => `export P_${name}='{{ ${name} }}'`);
   return [

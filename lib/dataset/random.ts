@@ -3,6 +3,9 @@
  * `--seed` alone on any machine, so it cannot use Math.random; 32 bits of state are plenty for
  * shuffling a few hundred thousand images.
  */
+
+import { at } from '../defined';
+
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -18,9 +21,9 @@ export function mulberry32(seed: number): () => number {
 export function shuffleInPlace<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const tmp = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = tmp;
+    const a = at(items, i, 'the items to shuffle');
+    items[i] = at(items, j, 'the items to shuffle');
+    items[j] = a;
   }
   return items;
 }

@@ -2,6 +2,7 @@ import { closeSync, constants, promises as fsp, fstatSync, openSync, readFileSyn
 import path from 'node:path';
 import { readInputFile } from '../bnn/files';
 import { checkClassNames, parseClassFile } from '../class-names';
+import { at, must } from '../defined';
 import { UserError } from '../errors';
 import { fsError } from '../fs-errors';
 import { formatMiB, MAX_IMAGE_FILE_BYTES } from '../input-limits';
@@ -162,7 +163,7 @@ function arrange(
 ): DatasetSource {
   let files = listing.files.filter((f) => !isJunk(f.rel));
   let dirs = listing.directories.filter((d) => !isJunk(d));
-  const first = (rel: string) => rel.split('/')[0] as string;
+  const first = (rel: string) => must(rel.split('/')[0], `the first path segment of ${rel}`);
   const tops = new Set([...files.map((f) => first(f.rel)), ...dirs.map(first)]);
   const imageFiles = files.filter((f) => isImageName(f.rel));
   if (tops.size === 1 && imageFiles.length > 0 && imageFiles.every((f) => f.rel.split('/').length >= 3)) {
@@ -215,14 +216,19 @@ function arrange(
       ignored.push(`${f.rel} (not an image file name)`);
       continue;
     }
-    images.push({ classIndex: index.get(first(f.rel)) as number, path: f.rel, read: f.read });
+    // Every class folder is a class (an unlisted one was refused above).
+    const folder = first(f.rel);
+    images.push({
+      classIndex: must(index.get(folder), `class folder ${folder}'s class`),
+      path: f.rel,
+      read: f.read,
+    });
   }
   images.sort((a, b) => a.classIndex - b.classIndex || byCodePoint(a.path, b.path));
   const counts = new Array<number>(classNames.length).fill(0);
-  for (const im of images) counts[im.classIndex] = (counts[im.classIndex] as number) + 1;
-  const empty = classNames.findIndex((_, i) => counts[i] === 0);
-  if (empty >= 0) {
-    const name = classNames[empty] as string;
+  for (const im of images) counts[im.classIndex] = at(counts, im.classIndex, 'the class counts') + 1;
+  const name = classNames.find((_, i) => counts[i] === 0);
+  if (name !== undefined) {
     const why = classFolders.has(name)
       ? `folder ${name}/ holds no image files`
       : `listed in ${classesFile} but there is no folder ${name}/`;

@@ -1,3 +1,4 @@
+import { at, captures } from '../defined';
 import { UserError } from '../errors';
 import { mulberry32, shuffleInPlace } from './random';
 
@@ -12,20 +13,27 @@ export type SplitPercent = [number, number, number];
 
 export function parseSplit(text: string): SplitPercent {
   const m = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text.trim());
-  const parts = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [];
+  const [train, validation, test] = m ? captures(m, 3, 'the --split pattern') : [];
+  const parts: SplitPercent = [Number(train), Number(validation), Number(test)];
   if (!m || Math.abs(parts.reduce((a, b) => a + b, 0) - 100) > 1e-9)
     throw new UserError(
       `--split ${text}: expected train/validation/test percentages that add up to 100, e.g. 80/10/10 (0/0/100 puts everything in the test split)`,
     );
-  return parts as SplitPercent;
+  return parts;
 }
 
 /** How many of `n` images go to each split: floors, then the remainder to the largest fractions (train first on ties). */
 export function splitCounts(n: number, percent: SplitPercent): [number, number, number] {
-  const quotas = percent.map((p) => (n * p) / 100);
-  const counts = quotas.map(Math.floor) as [number, number, number];
+  const quota = (p: number) => (n * p) / 100;
+  const quotas: [number, number, number] = [quota(percent[0]), quota(percent[1]), quota(percent[2])];
+  const counts: [number, number, number] = [
+    Math.floor(quotas[0]),
+    Math.floor(quotas[1]),
+    Math.floor(quotas[2]),
+  ];
   let rest = n - counts[0] - counts[1] - counts[2];
-  const order = [0, 1, 2].sort((a, b) => quotas[b] - counts[b] - (quotas[a] - counts[a]) || a - b);
+  const order: (0 | 1 | 2)[] = [0, 1, 2];
+  order.sort((a, b) => quotas[b] - counts[b] - (quotas[a] - counts[a]) || a - b);
   for (const i of order) {
     if (rest <= 0) break;
     counts[i] = counts[i] + 1;
@@ -83,23 +91,23 @@ export function stratifiedSplit(
 ): SplitResult {
   const random = mulberry32(seed);
   // Units: groups of identical images, homed in the class of their first member.
-  const units = new Map<string, SplitItem[]>();
+  const units = new Map<string, { home: number; members: SplitItem[] }>();
   for (const item of items) {
     const unit = units.get(item.key);
-    if (unit) unit.push(item);
-    else units.set(item.key, [item]);
+    if (unit) unit.members.push(item);
+    else units.set(item.key, { home: item.classIndex, members: [item] });
   }
   const byClass: SplitItem[][][] = Array.from({ length: classCount }, () => []);
-  for (const unit of units.values()) byClass[unit[0].classIndex].push(unit);
+  for (const { home, members } of units.values()) at(byClass, home, 'the units by class').push(members);
   const out: SplitResult = {
     train: [],
     validation: [],
     test: [],
     perClass: Array.from({ length: classCount }, () => [0, 0, 0] as [number, number, number]),
   };
-  const lists = [out.train, out.validation, out.test];
-  for (let c = 0; c < classCount; c++) {
-    const classUnits = shuffleInPlace(byClass[c], random);
+  const lists: [number[], number[], number[]] = [out.train, out.validation, out.test];
+  for (const unitsOfClass of byClass) {
+    const classUnits = shuffleInPlace(unitsOfClass, random);
     const total = classUnits.reduce((s, u) => s + u.length, 0);
     const [, validationTarget, testTarget] = splitCounts(total, percent);
     // Test first, then validation, then the rest to training: small targets are met exactly.
@@ -116,7 +124,7 @@ export function stratifiedSplit(
       }
       for (const item of unit) {
         lists[split].push(item.index);
-        const counts = out.perClass[item.classIndex];
+        const counts = at(out.perClass, item.classIndex, 'the per-class counts');
         counts[split] = counts[split] + 1;
       }
     }

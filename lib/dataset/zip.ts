@@ -1,5 +1,6 @@
 import path from 'node:path';
 import yauzl from 'yauzl';
+import { captures } from '../defined';
 import { InputFormatError } from '../errors';
 import { formatMiB, MAX_IMAGE_FILE_BYTES } from '../input-limits';
 
@@ -64,7 +65,7 @@ export function openZip(zipPath: string): Promise<OpenZip> {
         );
         fail(
           m
-            ? escapeError(zipPath, m[1] as string)
+            ? escapeError(zipPath, captures(m, 1, 'the yauzl path error')[0])
             : new InputFormatError(zipPath, `corrupt zip archive (${e.message})`),
         );
       });

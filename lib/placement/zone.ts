@@ -67,9 +67,10 @@ export function chooseZone(input: PlacementInput): PlacementResult {
       };
     }
   }
-  if (usable.length > 0) {
+  const [firstUsable] = usable;
+  if (firstUsable !== undefined) {
     if (input.currentZone && usable.includes(input.currentZone)) return { zone: input.currentZone };
-    return { zone: usable[0] };
+    return { zone: firstUsable };
   }
   const alternatives = ALTERNATIVE_INSTANCE_TYPES.filter((t) => t !== instanceType)
     .map((t) => ({ type: t, zones: zonesOffering(input, t) }))

@@ -223,9 +223,10 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
     ...(config.spot ? [SERVICE_LINKED_ROLES.spot.name] : []),
   ];
   const slrP = Promise.all(
-    slrNames.map((name) =>
-      attempt('iam:GetRole', () => clients.iam.send(new GetRoleCommand({ RoleName: name }))),
-    ),
+    slrNames.map(async (name) => ({
+      name,
+      role: await attempt('iam:GetRole', () => clients.iam.send(new GetRoleCommand({ RoleName: name }))),
+    })),
   );
   // The permission simulation needs the caller's ARN first.
   const principalP = identityP.then(async (id) => {
@@ -435,7 +436,7 @@ export async function runPreflight(clients: CloudClients, input: PreflightInput)
   // --- Permissions -----------------------------------------------------------------------------------
   const principal = await principalP;
   const slr = await slrP;
-  const existing = new Set(slrNames.filter((_, i) => 'ok' in slr[i]));
+  const existing = new Set(slr.filter(({ role }) => 'ok' in role).map(({ name }) => name));
   const [deployResult, cliResult] = await checkPermissions(clients, principal, {
     partition: /^arn:([^:]+):/.exec(callerArn)?.[1] ?? 'aws',
     account,
@@ -586,8 +587,9 @@ async function checkPermissions(
     ];
   }
   const answers = await Promise.all(
-    groups.map((g) =>
-      attempt('iam:SimulatePrincipalPolicy', () =>
+    groups.map(async (g) => ({
+      g,
+      a: await attempt('iam:SimulatePrincipalPolicy', () =>
         clients.iam.send(
           new SimulatePrincipalPolicyCommand({
             PolicySourceArn: principal.arn,
@@ -597,10 +599,10 @@ async function checkPermissions(
           }),
         ),
       ),
-    ),
+    })),
   );
   const verdict = (use: PermissionGroup['use']): PermissionVerdict => {
-    const mine = groups.map((g, i) => ({ g, a: answers[i] })).filter((x) => x.g.use === use);
+    const mine = answers.filter((x) => x.g.use === use);
     const failed = mine.find((x) => 'err' in x.a);
     if (failed && 'err' in failed.a) {
       const why = isDenied(failed.a)

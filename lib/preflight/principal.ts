@@ -1,3 +1,5 @@
+import { captures } from '../defined';
+
 /**
  * What `iam:SimulatePrincipalPolicy` can be asked about, from the ARN `sts:GetCallerIdentity` returns.
  * Simulation takes an IAM user, group or role ARN; a session of an assumed role is simulated as its role.
@@ -11,7 +13,7 @@ export type CallerPrincipal =
 export function callerPrincipal(callerArn: string): CallerPrincipal {
   const m = /^arn:([^:]+):(iam|sts)::(\d{12}):(.+)$/.exec(callerArn);
   if (!m) return { kind: 'unsupported', arn: callerArn, why: 'not an IAM or STS ARN' };
-  const [, partition, service, account, resource] = m;
+  const [partition, service, account, resource] = captures(m, 4, 'the IAM/STS ARN pattern');
   if (service === 'iam' && resource === 'root') return { kind: 'root', arn: callerArn };
   if (service === 'iam' && resource.startsWith('user/')) return { kind: 'user', arn: callerArn };
   if (service === 'sts' && resource.startsWith('assumed-role/')) {

@@ -1,3 +1,4 @@
+import { captures } from '../defined';
 import type { EpochPoint, ProgressLog, VerifySummary } from './progress';
 import { confusionMatrix, escapeXml, lineChart, type Series } from './svg';
 
@@ -26,11 +27,12 @@ function networkText(network: string, classes: string): string {
     w === a ? `${w}-bit weights and activations` : `${w}-bit weights, ${a}-bit activations`;
   const m = /^(lfc|cnv)W(\d)A(\d)$/.exec(network);
   if (!m) return network;
+  const [family, weightBits, activationBits] = captures(m, 3, 'the network name pattern');
   const shape =
-    m[1] === 'lfc'
+    family === 'lfc'
       ? `784→1024→1024→1024→${classes}`
       : `32×32 RGB, 6 conv + 2 dense layers of 512 → ${classes}`;
-  return `${network} (${shape}, ${bits(m[2] as string, m[3] as string)})`;
+  return `${network} (${shape}, ${bits(weightBits, activationBits)})`;
 }
 
 const BLUE = '#1f6feb';

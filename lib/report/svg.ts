@@ -1,13 +1,20 @@
+import { must } from '../defined';
+
 /**
  * Inline SVG charts for the run report: a line chart (per-epoch series) and a confusion matrix.
  * Pure string building, no DOM, no external assets, so the HTML stays one self-contained file.
  */
 
+const XML_ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
 export const escapeXml = (s: string): string =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
+  s.replace(/[&<>"']/g, (c) => must(XML_ENTITIES[c], `the XML entity of ${c}`));
 
 const fmt = (v: number): string => String(Math.round(v * 100) / 100);
 
@@ -68,8 +75,8 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
   const yTicks = niceTicks(o.yFromZero ? 0 : Math.min(...ys), Math.max(...ys), 5);
   const x0 = Math.min(xTicks[0] ?? Math.min(...xs), Math.min(...xs));
   const x1 = Math.max(xTicks.at(-1) ?? Math.max(...xs), Math.max(...xs), x0 + 1);
-  const y0 = yTicks[0];
-  const y1 = yTicks.at(-1) as number;
+  const y0 = must(yTicks[0], 'the first y tick');
+  const y1 = must(yTicks.at(-1), 'the last y tick');
   const sx = (x: number) => m.left + ((x - x0) / (x1 - x0)) * plotW;
   const sy = (y: number) => m.top + plotH - ((y - y0) / (y1 - y0 || 1)) * plotH;
 
@@ -142,8 +149,7 @@ export function confusionMatrix(confusion: number[][], classes: string[], title:
     `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(title)}</text>`,
     `<text x="${labelW + (n * cell) / 2}" y="${top + n * cell + 92}" text-anchor="middle" class="label">predicted class</text>`,
   ];
-  for (let r = 0; r < n; r++) {
-    const row = confusion[r];
+  for (const [r, row] of confusion.entries()) {
     const total = row.reduce((a, b) => a + b, 0) || 1;
     const name = classes[r] ?? String(r);
     parts.push(

@@ -4,6 +4,7 @@
  * `train` document checks it with (the one table of training parameters, lib/training/parameters.ts), so a sweep
  * run can never hold a request a single `train` run would refuse. Pure: no AWS, no clock (the sweep id is passed in).
  */
+import { at, must } from '../defined';
 import { UserError } from '../errors';
 import { RUN_ID_PATTERN, SWEEP_ID_PATTERN, sweepRunId } from '../layout';
 import {
@@ -27,9 +28,10 @@ export type GridParameter = string;
 export const GRID_ALIASES: Readonly<Record<string, GridParameter>> = {
   lr: 'learningRateStart',
   ...Object.fromEntries(
-    TRAINING_PARAMETERS.filter((p) => p.cli && GRID_PARAMETERS.includes(p.name))
-      .map((p) => [/^--([a-z-]+)/.exec(p.cli as string)?.[1] as string, p.name])
-      .filter(([alias, name]) => alias !== name),
+    TRAINING_PARAMETERS.flatMap((p) => {
+      const alias = p.cli && GRID_PARAMETERS.includes(p.name) ? /^--([a-z-]+)/.exec(p.cli)?.[1] : undefined;
+      return alias !== undefined && alias !== p.name ? [[alias, p.name]] : [];
+    }),
   ),
 };
 
@@ -45,6 +47,11 @@ export interface GridAxis {
 
 /** Every grid parameter's value as SSM would pass it ('' = the network's own value, chosen by bnn_train). */
 export type RunParameters = Record<string, string>;
+
+/** `parameters[key]`: planSweep gives every run every grid parameter, so one missing is a bug. */
+export function runParameter(parameters: RunParameters, key: GridParameter): string {
+  return must(parameters[key], `the run's ${key} parameter`);
+}
 
 export interface PlannedRun {
   readonly index: number;
@@ -139,16 +146,17 @@ export function planSweep(
   }
   const base = { ...defaults(), ...fixed };
   const runs: PlannedRun[] = [];
+  // The last axis varies fastest.
+  const lastAxisFirst = [...axes].reverse();
   for (let index = 0; index < total; index++) {
     const point: RunParameters = {};
     let rest = index;
-    for (let a = axes.length - 1; a >= 0; a--) {
-      const axis = axes[a];
-      point[axis.key] = axis.values[rest % axis.values.length];
+    for (const axis of lastAxisFirst) {
+      point[axis.key] = at(axis.values, rest % axis.values.length, `--grid ${axis.key}'s values`);
       rest = Math.floor(rest / axis.values.length);
     }
     const merged: RunParameters = { ...base, ...point } as RunParameters;
-    const network = merged.network as string;
+    const network = runParameter(merged, 'network');
     // As train.sh: bits, when given, must be the network's (lfcW1A2 is A2; cnvW2A2 the only W2).
     for (const [key, at] of [
       ['weightBits', 4],

@@ -29,7 +29,13 @@ import {
 } from '../../layout';
 import { parseProgress } from '../../report/progress';
 import { renderSweepReport } from '../../report/sweep-html';
-import { type GridParameter, parseGridArg, planSweep, type RunParameters } from '../../sweep/grid';
+import {
+  type GridParameter,
+  parseGridArg,
+  planSweep,
+  type RunParameters,
+  runParameter,
+} from '../../sweep/grid';
 import { SWEEP_JOB_RESOURCES } from '../../sweep/job-resources';
 import { type Market, parseSweepRecord, type SweepRecord, sweepRunRequest } from '../../sweep/record';
 import { chooseBest, reconcile, type SweepRunStatus } from '../../sweep/status';
@@ -151,7 +157,7 @@ export async function runSweep(env: CloudEnv, options: SweepOptions): Promise<st
 
   const stack = await discoverStack(clients, env.stackName, env.region);
   const sweeps = sweepsOf(stack);
-  const datasets = [...new Set(runs.map((r) => r.parameters.dataset))].filter(
+  const datasets = [...new Set(runs.map((r) => runParameter(r.parameters, 'dataset')))].filter(
     (d) => !(BUILTIN_DATASETS as readonly string[]).includes(d),
   );
   const present = await Promise.all(
@@ -317,7 +323,7 @@ export async function runSweepStatus(env: CloudEnv, sweepId: string): Promise<Sw
       rows.map((r) => [
         String(r.index),
         r.runId,
-        ...keys.map((k) => r.parameters[k]),
+        ...keys.map((k) => runParameter(r.parameters, k)),
         r.status.state,
         epochs(r),
         r.status.bestValidBoard === undefined

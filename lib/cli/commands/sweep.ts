@@ -12,6 +12,7 @@ import {
   parseGridArg,
   planSweep,
   type RunParameters,
+  runParameter,
 } from '../../sweep/grid';
 import { SWEEP_JOB_RESOURCES } from '../../sweep/job-resources';
 import type { Market } from '../../sweep/record';
@@ -64,7 +65,7 @@ export function printDryRun(
   term.out(
     renderTable(
       ['#', 'run', ...keys],
-      runs.map((r) => [String(r.index), r.runId, ...keys.map((k) => r.parameters[k])]),
+      runs.map((r) => [String(r.index), r.runId, ...keys.map((k) => runParameter(r.parameters, k))]),
     ),
   );
   term.err(

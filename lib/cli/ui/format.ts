@@ -37,9 +37,10 @@ export function renderTable(headers: string[], rows: string[][]): string {
   const numeric = headers.map(
     (_, i) => rows.length > 0 && rows.every((r) => /^(-|[-+]?[\d.,]+( %)?)$/.test(r[i] ?? '-')),
   );
+  // A cell beyond the headers has no column to line up with: it is printed as it is.
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return `${[line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`;

@@ -1,3 +1,4 @@
+import { at } from '../../defined';
 import { formatDuration } from './format';
 import { paint, type Terminal } from './terminal';
 
@@ -23,7 +24,7 @@ export function startSpinner(term: Terminal, text: string, now: () => number = D
   const elapsed = () => formatDuration((now() - started) / 1000);
   const draw = () => {
     term.err(
-      `\r\x1b[K${paint(term, 'cyan', FRAMES[frame++ % FRAMES.length])} ${current} ${paint(term, 'dim', elapsed())}`,
+      `\r\x1b[K${paint(term, 'cyan', at(FRAMES, frame++ % FRAMES.length, 'the spinner frames'))} ${current} ${paint(term, 'dim', elapsed())}`,
     );
   };
   let timer: NodeJS.Timeout | undefined;
