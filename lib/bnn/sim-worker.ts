@@ -23,7 +23,7 @@ let lanes: Int32Array<ArrayBuffer>;
 let c0: NodeJS.CpuUsage;
 let t0: number;
 if (job.network === 'lfcW1A1') {
-  // lfcW1A1 has its own, faster engine (four images per pass over the weights).
+  // lfcW1A1 has its own, faster engine (four neurons per pass, scalar 64-bit popcounts).
   const params = paramsFromFiles(files, job.network);
   const sim = createSimulator(params);
   const C = params.classes.length;

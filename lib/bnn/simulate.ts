@@ -3,7 +3,7 @@ import { highestSetBitOfWords } from './decision';
 import type { IdxImages } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { LfcParams } from './types';
-import { ACT_STRIDE, CHUNK_BYTES, chunksFor, instantiateBnnKernel } from './wasm-kernel';
+import { ACT_STRIDE, CHUNK_BYTES, chunksFor, instantiateBnnKernel, quadWordOffset } from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of the lfcW1A1 overlay's batch path (docs/overlays.md §3, §4):
@@ -125,125 +125,89 @@ export function createSimulator(params: LfcParams, options: { engine?: 'wasm' | 
     classes,
     layers,
     run(pixels, first, count, out, bits) {
-      for (let i = 0; i < count; ) {
-        const batch = Math.min(engine.maxBatch, count - i);
-        const ys = engine.forward(pixels, first + i, batch, layers.length);
-        for (let b = 0; b < ys.length; b++, i++) {
-          const y = ys[b] as Uint32Array;
-          const lo = ((y[0] as number) & maskLo) >>> 0;
-          const hi = ((y[1] as number) & maskHi) >>> 0;
-          out[i] = boardClass(lo, hi, classes);
-          if (bits) {
-            bits[2 * i] = lo;
-            bits[2 * i + 1] = hi;
-          }
+      for (let i = 0; i < count; i++) {
+        const y = engine.forward(pixels, first + i, layers.length);
+        const lo = ((y[0] as number) & maskLo) >>> 0;
+        const hi = ((y[1] as number) & maskHi) >>> 0;
+        out[i] = boardClass(lo, hi, classes);
+        if (bits) {
+          bits[2 * i] = lo;
+          bits[2 * i + 1] = hi;
         }
       }
     },
     layerInput(pixels, image, layer) {
-      return (engine.forward(pixels, image, 1, layer)[0] as Uint32Array).slice();
+      return engine.forward(pixels, image, layer).slice();
     },
   };
 }
 
 interface Engine {
-  maxBatch: number;
-  /**
-   * Runs up to `batch` images from `first` through layers 0..upTo-1; returns the output words of each image
-   * it ran (views, valid until the next call; at least one image).
-   */
-  forward(pixels: Uint8Array, first: number, batch: number, upTo: number): Uint32Array[];
+  /** Runs image `image` through layers 0..upTo-1; returns its output words (a view the next call overwrites). */
+  forward(pixels: Uint8Array, image: number, upTo: number): Uint32Array;
 }
 
 function jsEngine(layers: PreparedLayer[]): Engine {
   const buffers = layers.map((l) => new Uint32Array(Math.max(2, Math.ceil(l.neurons / 32))));
   const x0: Uint32Array = new Uint32Array((layers[0] as PreparedLayer).words);
-  const result: Uint32Array[] = [x0];
   return {
-    maxBatch: 1,
-    forward(pixels, image, _batch, upTo) {
+    forward(pixels, image, upTo) {
       binarizeImage(pixels, image, x0);
       let x: Uint32Array = x0;
       for (let l = 0; l < upTo; l++) {
         runLayer(layers[l] as PreparedLayer, x, buffers[l] as Uint32Array);
         x = buffers[l] as Uint32Array;
       }
-      result[0] = x;
-      return result;
+      return x;
     },
   };
 }
 
 function wasmEngine(layers: PreparedLayer[]): Engine {
-  // Rows are padded to whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in both weights and
-  // input, so the padding adds no mismatches. Memory: activation levels 0..L (level l = input of layer l),
-  // ACT_STRIDE bytes each; then per layer its weight rows and limits, 16-byte aligned.
+  // Memory: activation levels 0..L (level l = input of layer l), ACT_STRIDE bytes each; then per layer
+  // its weight rows in quad layout (xnor_threshold) and its limits, 16-byte aligned. Rows are padded to
+  // whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in weights and input alike, so the
+  // padding adds no mismatches.
   const chunks = layers.map((l) => chunksFor(l.words * 32));
-  const strides = chunks.map((c) => (c * CHUNK_BYTES) / 4);
-  // Four image slots of activation levels (SLOT bytes each), so one pass over a layer's weights serves
-  // four images (xnor_threshold4); then per layer its weight rows and limits, 16-byte aligned.
-  const SLOT = ACT_STRIDE * (layers.length + 1);
-  const BATCH = 4;
-  let offset = SLOT * BATCH;
+  let offset = ACT_STRIDE * (layers.length + 1);
   const placed = layers.map((l, i) => {
+    if (l.neurons % 32 !== 0) throw new RangeError(`layer ${i}: ${l.neurons} neurons, not a multiple of 32`);
     const w = offset;
-    offset += l.neurons * (strides[i] as number) * 4;
+    offset += (l.neurons * (chunks[i] as number) * CHUNK_BYTES + 15) & ~15;
     const lim = offset;
-    offset += l.limit.byteLength;
-    offset = (offset + 15) & ~15;
+    offset += (l.limit.byteLength + 15) & ~15;
     return { w, lim };
   });
   const kernel = instantiateBnnKernel(offset);
-  const { memory } = kernel;
-  const u32 = new Uint32Array(memory.buffer);
-  const i32 = new Int32Array(memory.buffer);
+  const u32 = new Uint32Array(kernel.memory.buffer);
+  const i32 = new Int32Array(kernel.memory.buffer);
   layers.forEach((l, i) => {
-    const stride = strides[i] as number;
     const p = placed[i] as { w: number; lim: number };
+    const c = chunks[i] as number;
     for (let n = 0; n < l.neurons; n++)
-      u32.set(l.bits.subarray(n * l.words, (n + 1) * l.words), p.w / 4 + n * stride);
+      for (let k = 0; k < l.words; k++)
+        u32[p.w / 4 + quadWordOffset(n, k, c)] = l.bits[n * l.words + k] as number;
     i32.set(l.limit, p.lim / 4);
-    if (l.neurons % 32 !== 0) throw new RangeError(`layer ${i}: ${l.neurons} neurons, not a multiple of 32`);
   });
-  // In each slot, level l > 0 holds the output of layer l - 1: neurons / 32 words (at least 2).
-  const words0 = (layers[0] as PreparedLayer).words;
-  const views = Array.from({ length: BATCH }, (_, k) =>
-    Array.from({ length: layers.length + 1 }, (_, l) => {
-      const at = (k * SLOT + l * ACT_STRIDE) / 4;
-      return u32.subarray(
-        at,
-        at + (l === 0 ? words0 : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
-      );
-    }),
+  // Level l > 0 holds the output of layer l - 1: neurons / 32 words (at least 2: the 64-bit output).
+  const levels = Array.from({ length: layers.length + 1 }, (_, l) =>
+    u32.subarray(
+      (l * ACT_STRIDE) / 4,
+      (l * ACT_STRIDE) / 4 +
+        (l === 0
+          ? (layers[0] as PreparedLayer).words
+          : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
+    ),
   );
-  const result: Uint32Array[] = [];
   return {
-    maxBatch: BATCH,
-    forward(pixels, image, batch, upTo) {
-      const n = Math.min(BATCH, batch);
-      const words = pixelWords(pixels);
-      for (let k = 0; k < n; k++)
-        binarizeImageWords(words, image + k, (views[k] as Uint32Array[])[0] as Uint32Array);
+    forward(pixels, image, upTo) {
+      binarizeImageWords(pixelWords(pixels), image, levels[0] as Uint32Array);
       for (let l = 0; l < upTo; l++) {
         const p = placed[l] as { w: number; lim: number };
         const neurons = (layers[l] as PreparedLayer).neurons;
-        const c = chunks[l] as number;
-        if (n === BATCH)
-          kernel.xnorThreshold4(p.w, l * ACT_STRIDE, (l + 1) * ACT_STRIDE, p.lim, neurons, c, SLOT);
-        else
-          for (let k = 0; k < n; k++)
-            kernel.xnorThreshold(
-              p.w,
-              k * SLOT + l * ACT_STRIDE,
-              k * SLOT + (l + 1) * ACT_STRIDE,
-              p.lim,
-              neurons,
-              c,
-            );
+        kernel.xnorThreshold(p.w, l * ACT_STRIDE, (l + 1) * ACT_STRIDE, p.lim, neurons, chunks[l] as number);
       }
-      result.length = n;
-      for (let k = 0; k < n; k++) result[k] = (views[k] as Uint32Array[])[upTo] as Uint32Array;
-      return result;
+      return levels[upTo] as Uint32Array;
     },
   };
 }

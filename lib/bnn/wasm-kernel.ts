@@ -15,6 +15,13 @@ export const ACT_STRIDE = 256;
 
 /** Chunks of a row of `bits` bits. */
 export const chunksFor = (bits: number): number => Math.ceil(bits / 128);
+/**
+ * Quad layout (xnor_threshold): where 32-bit word `word` of neuron `n`'s row goes, in words from the
+ * matrix's start, for rows of `chunks` chunks. Neurons 4q..4q+3 are interleaved by chunk, so one pointer
+ * walks a quad: chunk c of neuron 4q + j at byte (q * chunks + c) * 64 + j * 16.
+ */
+export const quadWordOffset = (n: number, word: number, chunks: number): number =>
+  (((n >>> 2) * chunks + (word >>> 2)) * 4 + (n & 3)) * 4 + (word & 3);
 /** `offset` rounded up to the kernels' alignment. */
 export const align = (offset: number): number => (offset + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
 
@@ -32,19 +39,12 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 /** The exports of bnn.wat; every address is a byte offset into `memory`. */
 export interface BnnKernel {
   memory: WasmMemory;
-  /** xnorThreshold for 4 images: inputs and outputs at x + k·step and out + k·step, k = 0..3. */
-  xnorThreshold4(
-    w: number,
-    x: number,
-    out: number,
-    limit: number,
-    neurons: number,
-    chunks: number,
-    step: number,
-  ): void;
   /** out[n] = popcount(w_n xor x). */
   mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
-  /** Packed bits: bit n = popcount(w_n xor x) < limit[n]; neurons a multiple of 32. */
+  /**
+   * Packed bits: bit n = popcount(w_n xor x) < limit[n]; neurons a multiple of 32, the matrix in quad
+   * layout (quadWordOffset).
+   */
   xnorThreshold(w: number, x: number, out: number, limit: number, neurons: number, chunks: number): void;
   /** out[n] = Σ w·a of -1/0/+1 values held as (nonzero, negative) planes. */
   planesDot(
@@ -115,7 +115,6 @@ export function instantiateBnnKernel(bytes: number): BnnKernel {
     memory,
     mismatchCount: e.mismatch_count as BnnKernel['mismatchCount'],
     xnorThreshold: e.xnor_threshold as BnnKernel['xnorThreshold'],
-    xnorThreshold4: e.xnor_threshold4 as BnnKernel['xnorThreshold4'],
     planesDot: e.planes_dot as BnnKernel['planesDot'],
     dotI16: e.dot_i16 as BnnKernel['dotI16'],
     im2col3x3: e.im2col3x3 as BnnKernel['im2col3x3'],

@@ -9,6 +9,8 @@ import {
   readIdxImages,
 } from '../../lib/bnn';
 import { runParallel, workersFor } from '../../lib/bnn/parallel';
+import { popcount32 } from '../../lib/bnn/simulate';
+import { instantiateBnnKernel, quadWordOffset } from '../../lib/bnn/wasm-kernel';
 import { mulberry32 } from '../../lib/dataset/random';
 import { SHARED_DATA } from '../support/cli';
 import { MNIST_IMAGES, PARAMS_DIR, readFolder } from './helpers';
@@ -100,7 +102,7 @@ test('two worker threads give exactly the classes and lanes of one thread (cnvW1
   expect(workersFor('lfcW1A2', 60_000, 2)).toBe(2);
 });
 
-test('lfcW1A1 on two worker threads (its own engine, four images per pass) equals one thread on 1,001 images', async () => {
+test('lfcW1A1 on two worker threads (its own engine) equals one thread on 1,001 images', async () => {
   const files = readFolder(PARAMS_DIR);
   const own = createSimulator(paramsFromFiles(files, 'lfcW1A1'));
   const classes = new Uint8Array(1001);
@@ -110,4 +112,35 @@ test('lfcW1A1 on two worker threads (its own engine, four images per pass) equal
   expect(Buffer.from(js).equals(Buffer.from(classes))).toBe(true);
   const run = await runParallel(files, 'lfcW1A1', { kind: 'mnist', pixels: mnist.pixels }, 1001, 10, 2);
   expect(Buffer.from(run.classes).equals(Buffer.from(classes))).toBe(true);
+});
+
+test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when popcount(w xor x) < its limit', () => {
+  // 96 neurons of 7 chunks (the lfcW1A1 first layer's width), random rows and input; each neuron's limit
+  // is its own mismatch count plus -1, 0 or +1, so the strict comparison and every bit position count.
+  const neurons = 96;
+  const chunks = 7;
+  const words = chunks * 4;
+  const r = mulberry32(11);
+  const rows = Uint32Array.from({ length: neurons * words }, () => Math.floor(r() * 2 ** 32));
+  const x = Uint32Array.from({ length: words }, () => Math.floor(r() * 2 ** 32));
+  const mismatches = (n: number) => {
+    let pc = 0;
+    for (let k = 0; k < words; k++) pc += popcount32(((rows[n * words + k] ?? 0) ^ (x[k] ?? 0)) >>> 0);
+    return pc;
+  };
+  const limits = Int32Array.from({ length: neurons }, (_, n) => mismatches(n) + ((n % 3) - 1));
+  const W = 0;
+  const X = neurons * words * 4;
+  const LIMIT = X + words * 4;
+  const OUT = LIMIT + neurons * 4;
+  const kernel = instantiateBnnKernel(OUT + neurons / 8);
+  const u32 = new Uint32Array(kernel.memory.buffer);
+  for (let n = 0; n < neurons; n++)
+    for (let k = 0; k < words; k++) u32[W / 4 + quadWordOffset(n, k, chunks)] = rows[n * words + k] ?? 0;
+  u32.set(x, X / 4);
+  new Int32Array(kernel.memory.buffer).set(limits, LIMIT / 4);
+  kernel.xnorThreshold(W, X, OUT, LIMIT, neurons, chunks);
+  const fired = Array.from({ length: neurons }, (_, n) => ((u32[OUT / 4 + (n >>> 5)] ?? 0) >>> (n & 31)) & 1);
+  // limit = mismatches - 1 or mismatches: not below; mismatches + 1: below, so it fires.
+  expect(fired).toEqual(Array.from({ length: neurons }, (_, n) => (n % 3 === 2 ? 1 : 0)));
 });
