@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { isOverlayName, type OverlayName } from '../bnn/overlays';
 import { aws } from '../cloud/aws-errors';
 import type { CloudClients } from '../cloud/clients';
-import { fetchParams } from '../cloud/fetch';
 import { readRun } from '../cloud/runs';
 import { UserError } from '../errors';
 import {
@@ -17,12 +13,12 @@ import {
   IDX_FILES,
   runParamsPrefix,
 } from '../layout';
-import type { ParamSet } from '../param-folder/layout';
-import { loadLocalParamSet } from '../param-folder/local';
+import { type ParamSet, toParamSet } from '../param-folder/layout';
+import { s3ParamFolders } from '../param-folder/s3';
 
 /**
- * The param set of a run, fetched from S3 through its manifest (lib/cloud fetchParams: every file is
- * checked against manifest.json) into a temp folder that is removed afterwards.
+ * The param set of a run, read from S3 through its manifest (lib/param-folder/s3.ts: every file is checked
+ * against manifest.json) and checked as a set (lib/param-folder/layout.ts toParamSet), in memory.
  */
 export async function paramSetFromRun(
   clients: CloudClients,
@@ -32,7 +28,7 @@ export async function paramSetFromRun(
   network?: OverlayName,
 ): Promise<ParamSet> {
   // run.json names the dataset and the network; with --dataset given, a missing run.json is not fatal
-  // (the param folder's manifest is what counts, and fetchParams says when there is none).
+  // (the param folder's manifest is what counts, and the read says when there is none).
   const read = () => readRun(clients, artifactBucket, runId, { verify: false }).then((r) => r.request);
   const request =
     dataset && network ? undefined : dataset ? await read().catch(() => undefined) : await read();
@@ -40,19 +36,10 @@ export async function paramSetFromRun(
   if (!name) throw new UserError(`run ${runId}: its run.json names no dataset; pass --dataset <name>`);
   const ran = request?.network;
   const net: OverlayName = network ?? (ran && isOverlayName(ran) ? ran : DEFAULT_NETWORK);
-  const prefix = runParamsPrefix(runId, name, net);
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'bnn-pynq-push-'));
-  try {
-    const fetched = await fetchParams(
-      clients,
-      { bucket: artifactBucket, prefix, dataset: name, network: net, label: `run ${runId}` },
-      tmp,
-    );
-    const set = loadLocalParamSet(fetched.folder, net);
-    return { ...set, dataset: name, source: `s3://${artifactBucket}/${prefix}` };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  const folder = await s3ParamFolders(clients.s3, artifactBucket, (d, n) =>
+    runParamsPrefix(runId, d, n),
+  ).read(name, net, { label: `run ${runId}` });
+  return toParamSet(folder.files, folder.source, name, net);
 }
 
 /** A dataset's test split as the board's classifiers read it: idx3 images + labels (LFC) or CIFAR-10 records (CNV). */

@@ -1,28 +1,22 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { isOverlayName } from '../bnn/overlays';
+import { isOverlayName, type OverlayName } from '../bnn/overlays';
 import { DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
-import { checkAgainstManifest, type ParamManifest, parseManifest, sha256Hex } from '../manifest';
+import type { ParamManifest } from '../manifest';
 import { PARAM_FOLDER_KIND } from '../param-folder/layout';
-import {
-  checkNoOverlap,
-  checkReplaceable,
-  checkWritable,
-  resolveReal,
-  writeFolderAtomic,
-} from '../safe-output';
-import { aws, CloudError } from './aws-errors';
+import { localParamFolders } from '../param-folder/local';
+import { readS3ParamFolder } from '../param-folder/s3';
+import { checkNoOverlap, checkReplaceable, checkWritable, resolveReal } from '../safe-output';
 import type { CloudClients } from './clients';
-import { readText } from './runs';
 
 export interface FetchSource {
   bucket: string;
   /** S3 prefix of the param folder, ending in `/` (holds manifest.json and the files). */
   prefix: string;
   dataset: string;
-  network?: string;
+  /** @default lfcW1A1 */
+  network?: OverlayName;
   /** For messages: `published params` or `run <id>`. */
   label: string;
 }
@@ -48,14 +42,6 @@ async function listLocal(root: string, sub = ''): Promise<string[]> {
     else if (entry.isFile()) out.push(rel);
   }
   return out;
-}
-
-async function download(clients: CloudClients, bucket: string, key: string): Promise<Uint8Array> {
-  const out = await aws(`s3:GetObject (s3://${bucket}/${key})`, () =>
-    clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
-  );
-  if (!out.Body) throw new CloudError('failed', `s3://${bucket}/${key} came back empty`);
-  return out.Body.transformToByteArray();
 }
 
 /**
@@ -85,10 +71,11 @@ export async function checkFetchDestination(
 }
 
 /**
- * Brings `<out>/<dataset>/<network>/` up to date with the param folder in S3, trusting only its manifest:
- * files whose local SHA-256 already matches are kept, the others are downloaded, every file of the
- * new folder is checked against the manifest, and the folder is assembled in a temporary sibling and
- * renamed into place. On any failure the previous local folder is left exactly as it was.
+ * Brings `<out>/<dataset>/<network>/` up to date with the param folder in S3: the S3 back end reads it
+ * through its manifest (lib/param-folder/s3.ts readS3ParamFolder), reusing the local files whose SHA-256
+ * already matches and checking every file; the local back end writes it (lib/param-folder/local.ts), with
+ * that manifest, in a temporary sibling renamed into place. On any failure the previous local folder is
+ * left exactly as it was.
  */
 export async function fetchParams(
   clients: CloudClients,
@@ -105,96 +92,31 @@ export async function fetchParams(
   // current folder, and an existing folder is replaced only when it holds nothing but param files.
   await checkNoOverlap([], [{ path: folder, what: '--out' }], { cwd: options.cwd });
   await checkReplaceable(folder, { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' });
-  const manifestKey = `${source.prefix}${MANIFEST_FILE}`;
-  const manifestText = await readText(clients, source.bucket, manifestKey);
-  if (manifestText === undefined) {
-    throw new CloudError(
-      'not-found',
-      `no param folder for ${source.label} (s3://${source.bucket}/${manifestKey} does not exist): convert a finished run first with \`bnn-pynq convert-run <runId>\``,
-    );
-  }
-  let manifest: ParamManifest;
-  try {
-    manifest = parseManifest(manifestText, `s3://${source.bucket}/${manifestKey}`);
-  } catch (err) {
-    throw new CloudError('failed', `${(err as Error).message}: refusing to fetch; re-run the conversion`);
-  }
-  if (manifest.dataset !== source.dataset || manifest.network !== network) {
-    throw new CloudError(
-      'failed',
-      `s3://${source.bucket}/${manifestKey} is for ${manifest.dataset}/${manifest.network}, not ${source.dataset}/${network}: refusing to fetch; re-run the conversion`,
-    );
-  }
-  if (manifest.files.some((f) => f.path === MANIFEST_FILE)) {
-    throw new CloudError('failed', `s3://${source.bucket}/${manifestKey} lists itself: refusing to fetch`);
-  }
-
-  const parent = path.dirname(folder);
-  await removeStaleTemps(parent, network);
-  const localFiles = new Set(await listLocal(folder));
+  // What is there locally, looked at once the manifest is known to be this folder's.
+  let local: Promise<Set<string>> | undefined;
+  const localFiles = () =>
+    (local ??= removeStaleTemps(path.dirname(folder), network)
+      .then(() => listLocal(folder))
+      .then((l) => new Set(l)));
+  const read = await readS3ParamFolder(clients.s3, source.bucket, source.prefix, source.dataset, network, {
+    label: source.label,
+    concurrency: options.concurrency,
+    reuse: async (p) =>
+      (await localFiles()).has(p) ? readFile(path.join(folder, ...p.split('/'))) : undefined,
+  });
+  const had = await localFiles();
+  const manifest = read.manifest.parsed;
+  const listed = new Set([...manifest.files.map((f) => f.path), MANIFEST_FILE]);
   const result: FetchResult = {
     folder,
     manifest,
-    added: [],
-    changed: [],
-    unchanged: [],
-    removed: [],
-    bytesDownloaded: 0,
+    added: read.downloaded.filter((p) => !had.has(p)).sort(),
+    changed: read.downloaded.filter((p) => had.has(p)).sort(),
+    unchanged: [...read.reused].sort(),
+    removed: [...had].filter((p) => !listed.has(p)).sort(),
+    bytesDownloaded: read.bytesDownloaded,
   };
-  const fresh = new Map<string, Uint8Array>();
-  const queue = [...manifest.files];
-  let failed = false;
-  const worker = async () => {
-    for (let f = queue.shift(); f && !failed; f = queue.shift()) {
-      const local = path.join(folder, ...f.path.split('/'));
-      if (localFiles.has(f.path)) {
-        const bytes = await readFile(local);
-        if (bytes.length === f.size && sha256Hex(bytes) === f.sha256) {
-          fresh.set(f.path, bytes);
-          result.unchanged.push(f.path);
-          continue;
-        }
-      }
-      const bytes = await download(clients, source.bucket, `${source.prefix}${f.path}`);
-      if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
-        throw new CloudError(
-          'failed',
-          `s3://${source.bucket}/${source.prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
-        );
-      }
-      fresh.set(f.path, bytes);
-      result.bytesDownloaded += bytes.length;
-      (localFiles.has(f.path) ? result.changed : result.added).push(f.path);
-    }
-  };
-  // On the first failure the other workers stop taking files; nothing is written before all have finished.
-  const settled = await Promise.allSettled(
-    Array.from({ length: options.concurrency ?? 8 }, () =>
-      worker().catch((err) => {
-        failed = true;
-        throw err;
-      }),
-    ),
-  );
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  // The whole new folder, checked once more as it will be on disk.
-  const problems = checkAgainstManifest(manifest, fresh);
-  if (problems.length > 0) {
-    throw new CloudError(
-      'failed',
-      `param folder does not match its manifest: ${problems.slice(0, 3).join('; ')}`,
-    );
-  }
-  const listed = new Set([...manifest.files.map((f) => f.path), MANIFEST_FILE]);
-  result.removed = [...localFiles].filter((p) => !listed.has(p)).sort();
-  for (const list of [result.added, result.changed, result.unchanged]) list.sort();
-  // Temporary sibling, then one rename; the previous folder stays as it was on any failure.
-  await writeFolderAtomic(
-    folder,
-    [...[...fresh].map(([name, bytes]) => ({ name, bytes })), { name: MANIFEST_FILE, bytes: manifestText }],
-    { replace: true, kind: PARAM_FOLDER_KIND, what: '--out' },
-  );
+  await localParamFolders(path.resolve(out), { overwrite: true }).write(read);
   return result;
 }
 

@@ -21,7 +21,7 @@ import type { CloudClients } from './clients';
 
 /** Reads an S3 object as text, or undefined when it does not exist. Other failures are mapped. */
 export async function readText(
-  clients: CloudClients,
+  clients: Pick<CloudClients, 's3'>,
   bucket: string,
   key: string,
 ): Promise<string | undefined> {

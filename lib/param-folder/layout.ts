@@ -4,6 +4,7 @@
  * write folders (./local.ts, ./s3.ts, ./board.ts) and every command that checks one use these.
  */
 import path from 'node:path';
+import { detectNetwork } from '../bnn/overlay-params';
 import { CLASSES_TXT, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
 import { parseClassNames } from '../bnn/params';
 import { InputFormatError, UserError } from '../errors';
@@ -29,6 +30,26 @@ export function expectedFiles(network: OverlayName = DEFAULT_NETWORK): Map<strin
   const files = new Map<string, number | null>(overlayFiles(OVERLAYS[network]));
   files.set(CLASSES_TXT, null);
   return files;
+}
+
+/**
+ * The overlay of a folder's files: `given` (--network, or the folder's manifest), else the folder's name,
+ * else the one whose sizes its .bin files fit exactly. A folder with .bin files that fits none is read as
+ * lfcW1A1, whose checks name the first file that is wrong; one without any .bin file is refused, naming
+ * --network. verify, `board push --params` and the local back end decide it here.
+ */
+export function folderNetwork(
+  files: ReadonlyMap<string, Uint8Array>,
+  folderName: string,
+  given?: OverlayName,
+): OverlayName {
+  if (given) return given;
+  try {
+    return detectNetwork(files, folderName);
+  } catch (err) {
+    if ([...files.keys()].some((n) => n.endsWith('.bin'))) return DEFAULT_NETWORK;
+    throw err;
+  }
 }
 
 /** "an lfcW1A1", "a cnvW1A1" (as the names are read aloud). */

@@ -1,28 +1,57 @@
 /**
- * The local back end of the param folder (./layout.ts): reading a folder's files, writing one atomically
- * (lib/safe-output.ts), and loading a set to push to a board.
+ * The local back end of the param folder (./layout.ts): reading a folder (its files, checked against its
+ * manifest.json when it has one), writing one atomically (lib/safe-output.ts), and loading a set to push
+ * to a board. Reading is synchronous: a folder is at most a few hundred small files, read one at a time
+ * (as fast here, and "too many open files" stays away).
  */
-import { existsSync, promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readInputFile } from '../bnn/files';
-import { detectNetwork } from '../bnn/overlay-params';
+import { readInputFileSync } from '../bnn/files';
 import { CLASSES_TXT, isOverlayName, OVERLAY_NAMES, type OverlayName } from '../bnn/overlays';
 import { InputFormatError, UserError } from '../errors';
 import { fsError } from '../fs-errors';
-import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
+import { DATASET_NAME_PATTERN, MANIFEST_FILE } from '../layout';
 import { checkAgainstManifest, parseManifest } from '../manifest';
-import { writeFolderAtomic } from '../safe-output';
-import { PARAM_FOLDER_KIND, type ParamSet, paramFolderPath, toParamSet } from './layout';
-import type { ParamFolderStore } from './store';
+import { type FolderFile, writeFolderAtomic } from '../safe-output';
+import { folderNetwork, PARAM_FOLDER_KIND, type ParamSet, paramFolderPath, toParamSet } from './layout';
+import type { ParamFolderRead, ParamFolderSource, ParamFolderStore, StoredManifest } from './store';
+
+/** The param files of a folder, and its manifest.json's text when there is one. */
+interface FolderFiles {
+  files: Map<string, Uint8Array>;
+  manifestText?: string;
+}
+
+/** A param file, or manifest.json, that `dir` holds: read through the same checks (a regular file, not too large). */
+function readFolderFile(dir: string, name: string): Uint8Array {
+  const file = path.join(dir, name);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new InputFormatError(
+          file,
+          'a dangling symbolic link where a param file should be; convert or fetch the folder again',
+        )
+      : fsError(err, { path: file, what: 'the param folder' });
+  }
+  if (!st.isFile())
+    throw new InputFormatError(
+      file,
+      `${st.isDirectory() ? 'a folder' : 'not a regular file'} where a param file should be; convert or fetch the folder again`,
+    );
+  return readInputFileSync(file, 'a param file');
+}
 
 /**
- * Reads the .bin files and classes.txt of a param folder (`.../<dataset>/<network>/`) into memory;
- * a missing folder or a file in its place is one clear error.
+ * The .bin files and classes.txt of the param folder `dir` (`.../<dataset>/<network>/`), and its
+ * manifest.json; a missing folder, a file in its place, or a file that is not one is one clear error.
  */
-export async function readParamFiles(dir: string): Promise<Map<string, Uint8Array>> {
+function readFolderFiles(dir: string): FolderFiles {
   let names: string[];
   try {
-    names = await fs.readdir(dir);
+    names = readdirSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOTDIR')
@@ -35,71 +64,98 @@ export async function readParamFiles(dir: string): Promise<Map<string, Uint8Arra
     throw fsError(err, { path: dir, what: 'the param folder' });
   }
   const files = new Map<string, Uint8Array>();
-  const wanted = names.filter((n) => n.endsWith('.bin') || n === 'classes.txt');
-  // One at a time is as fast here (small files) and keeps "too many open files" away.
-  for (const n of wanted) {
-    const file = path.join(dir, n);
-    const st = await fs.stat(file).catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT'
-        ? new InputFormatError(
-            file,
-            'a dangling symbolic link where a param file should be; convert or fetch the folder again',
-          )
-        : fsError(err, { path: file, what: 'the param folder' });
-    });
-    if (!st.isFile())
+  for (const n of names.filter((n) => n.endsWith('.bin') || n === CLASSES_TXT))
+    files.set(n, readFolderFile(dir, n));
+  const manifestText = names.includes(MANIFEST_FILE)
+    ? new TextDecoder().decode(readFolderFile(dir, MANIFEST_FILE))
+    : undefined;
+  return { files, manifestText };
+}
+
+/**
+ * Reads the .bin files and classes.txt of a param folder (`.../<dataset>/<network>/`) into memory, as they
+ * are (no manifest or size check: the decoder of its overlay checks the sizes, naming the first wrong file).
+ */
+export async function readParamFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  return readFolderFiles(dir).files;
+}
+
+export interface LocalReadOptions {
+  /** The overlay (--network). @default the manifest's, else the folder's name, else the one its sizes fit */
+  network?: OverlayName;
+  /**
+   * Check the files against the folder's manifest.json, when it has one (a fetched or synced set), and take
+   * the dataset and network it names. verify measures a folder as it is and passes false. @default true
+   */
+  manifest?: boolean;
+}
+
+/**
+ * The param folder `dir` (`.../<dataset>/<network>/`) as a ParamFolderRead: its files; the network (see
+ * LocalReadOptions.network); the dataset from the manifest, else the parent folder's name when the folder
+ * is laid out as `<dataset>/<network>`. With a manifest.json, every file it lists must match it: a
+ * half-synced folder is refused here, before anything uses it.
+ */
+export function readLocalParamFolder(dir: string, options: LocalReadOptions = {}): ParamFolderRead {
+  const folder = path.resolve(dir);
+  const { files, manifestText } = readFolderFiles(dir);
+  let dataset: string | undefined;
+  const parent = path.basename(path.dirname(folder));
+  if (isOverlayName(path.basename(folder)) && DATASET_NAME_PATTERN.test(parent)) dataset = parent;
+  let manifest: StoredManifest | undefined;
+  if (manifestText !== undefined && (options.manifest ?? true)) {
+    const parsed = parseManifest(manifestText, path.join(folder, MANIFEST_FILE));
+    const problems = checkAgainstManifest(
+      parsed,
+      new Map([...files].filter(([n]) => parsed.files.some((f) => f.path === n))),
+    );
+    if (problems.length > 0)
       throw new InputFormatError(
-        file,
-        `${st.isDirectory() ? 'a folder' : 'not a regular file'} where a param file should be; convert or fetch the folder again`,
+        folder,
+        `does not match its manifest.json (${problems.length} problem(s), first: ${problems[0]}); fetch or sync the set again`,
       );
-    files.set(n, await readInputFile(file, 'a param file'));
+    manifest = { text: manifestText, parsed };
+    dataset = parsed.dataset || dataset;
   }
-  return files;
+  const named = manifest && isOverlayName(manifest.parsed.network) ? manifest.parsed.network : undefined;
+  return {
+    dataset,
+    network: folderNetwork(files, path.basename(folder), options.network ?? named),
+    files,
+    source: folder,
+    ...(manifest ? { manifest, runId: manifest.parsed.runId, accuracy: manifest.parsed.accuracy } : {}),
+  };
 }
 
 /**
  * Writes `<outRoot>/<dataset>/<network>/` from `files` atomically (lib/safe-output.ts): a temporary sibling
  * folder, then one rename. Refuses to replace an existing folder unless `overwrite`, and even then only a
  * param folder (PARAM_FOLDER_KIND: nothing but .bin files, classes.txt and manifest.json), so `--force`
- * never deletes a model.npz or anything else the user keeps there.
+ * never deletes a model.npz or anything else the user keeps there. `manifestText`, when given, is written
+ * as the folder's manifest.json (fetch: the manifest its files were checked against).
  */
 export async function writeParamFolderAtomic(
   outRoot: string,
   dataset: string,
   network: string,
   files: ReadonlyMap<string, Uint8Array>,
-  options: { overwrite?: boolean } = {},
+  options: { overwrite?: boolean; manifestText?: string } = {},
 ): Promise<string> {
   const target = paramFolderPath(outRoot, dataset, network);
-  await writeFolderAtomic(
-    target,
-    [...files].map(([name, bytes]) => ({ name, bytes })),
-    { replace: options.overwrite ?? false, kind: PARAM_FOLDER_KIND, what: '--out' },
-  );
+  const entries: FolderFile[] = [...files].map(([name, bytes]) => ({ name, bytes }));
+  if (options.manifestText !== undefined) entries.push({ name: MANIFEST_FILE, bytes: options.manifestText });
+  await writeFolderAtomic(target, entries, {
+    replace: options.overwrite ?? false,
+    kind: PARAM_FOLDER_KIND,
+    what: '--out',
+  });
   return target;
 }
 
-/** The overlay of a folder's files: `network` if given, else the folder's name, else the one the sizes fit. */
-function networkOf(
-  files: ReadonlyMap<string, Uint8Array>,
-  folder: string,
-  network?: OverlayName,
-): OverlayName {
-  if (network) return network;
-  try {
-    return detectNetwork(files, path.basename(folder));
-  } catch {
-    // Not recognisable (a damaged set): read it as lfcW1A1, whose check names the first file that is wrong.
-    return DEFAULT_NETWORK;
-  }
-}
-
 /**
- * A local param folder: the set itself (`.../<dataset>/<network>`), or a folder holding one
- * `<network>/` set (with several, name the one to push). The network is the folder's name, else the
- * overlay whose file sizes the folder matches; the dataset is the parent folder's name when it is laid
- * out as `<dataset>/<network>`. When a manifest.json is there (a fetched or synced set), every file must
- * match it first: a half-synced folder is refused here, before anything is sent.
+ * A local param folder to push: the set itself (`.../<dataset>/<network>`), or a folder holding one
+ * `<network>/` set (with several, name the one to push), read by readLocalParamFolder (checked against
+ * its manifest.json when it has one) and checked as a set (./layout.ts toParamSet).
  */
 export function loadLocalParamSet(dir: string, network?: OverlayName): ParamSet {
   let folder = path.resolve(dir);
@@ -111,48 +167,39 @@ export function loadLocalParamSet(dir: string, network?: OverlayName): ParamSet 
     const inside = OVERLAY_NAMES.filter(
       (n) => (!network || n === network) && existsSync(path.join(folder, n, CLASSES_TXT)),
     );
-    if (inside.length > 1)
+    const [first] = inside;
+    if (inside.length > 1 && first)
       throw new UserError(
-        `${dir}: holds param folders for ${inside.join(', ')}; pass --params ${path.join(dir, inside[0] as string)} (or --network)`,
+        `${dir}: holds param folders for ${inside.join(', ')}; pass --params ${path.join(dir, first)} (or --network)`,
       );
-    if (inside.length === 1) folder = path.join(folder, inside[0] as string);
+    if (first) folder = path.join(folder, first);
   }
-  const all = new Map<string, Uint8Array>();
-  for (const name of readdirSync(folder)) {
-    const p = path.join(folder, name);
-    if (statSync(p).isFile()) all.set(name, readFileSync(p));
-  }
-  let dataset: string | undefined;
-  const parent = path.basename(path.dirname(folder));
-  if (isOverlayName(path.basename(folder)) && DATASET_NAME_PATTERN.test(parent)) dataset = parent;
-  const manifestBytes = all.get(MANIFEST_FILE);
-  let manifestNetwork: OverlayName | undefined;
-  if (manifestBytes) {
-    all.delete(MANIFEST_FILE);
-    const manifest = parseManifest(new TextDecoder().decode(manifestBytes), path.join(folder, MANIFEST_FILE));
-    const problems = checkAgainstManifest(
-      manifest,
-      new Map([...all].filter(([n]) => manifest.files.some((f) => f.path === n))),
-    );
-    if (problems.length > 0)
-      throw new InputFormatError(
-        folder,
-        `does not match its manifest.json (${problems.length} problem(s), first: ${problems[0]}); fetch or sync the set again`,
-      );
-    dataset = manifest.dataset || dataset;
-    if (isOverlayName(manifest.network)) manifestNetwork = manifest.network;
-  }
-  const net = networkOf(all, folder, network ?? manifestNetwork);
-  return toParamSet(all, folder, dataset, net);
+  const read = readLocalParamFolder(folder, { network });
+  return toParamSet(read.files, read.source, read.dataset, read.network);
 }
 
 /** `<root>/<dataset>/<network>/` on this machine; `overwrite` replaces a folder holding only param files. */
 export function localParamFolders(
   root: string,
   options: { overwrite?: boolean } = {},
-): ParamFolderStore<string> {
+): ParamFolderStore<string> & ParamFolderSource {
   return {
     where: (dataset, network) => paramFolderPath(root, dataset, network),
-    write: async (c) => writeParamFolderAtomic(root, c.dataset, c.network, c.files, options),
+    read: async (dataset, network) => {
+      const dir = paramFolderPath(root, dataset, network);
+      const read = readLocalParamFolder(dir, { network });
+      const named = read.manifest?.parsed;
+      if (named && (named.dataset !== dataset || named.network !== network))
+        throw new InputFormatError(
+          path.join(dir, MANIFEST_FILE),
+          `is for ${named.dataset}/${named.network}, not ${dataset}/${network}: fetch or sync the set again`,
+        );
+      return { ...read, dataset };
+    },
+    write: async (c) =>
+      writeParamFolderAtomic(root, c.dataset, c.network, c.files, {
+        ...options,
+        manifestText: c.manifest?.text,
+      }),
   };
 }

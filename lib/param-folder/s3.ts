@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { OverlayName } from '../bnn/overlays';
+import { aws, CloudError } from '../cloud/aws-errors';
+import { readText } from '../cloud/runs';
 import {
   deleteObjects,
   forEachLimited,
@@ -10,8 +12,14 @@ import {
 } from '../conversion/s3-objects';
 import { UserError } from '../errors';
 import { MANIFEST_FILE } from '../layout';
-import { buildManifest, type ParamManifest, parseManifest } from '../manifest';
-import type { ParamFolderStore } from './store';
+import {
+  buildManifest,
+  checkAgainstManifest,
+  type ParamManifest,
+  parseManifest,
+  sha256Hex,
+} from '../manifest';
+import type { ParamFolderRead, ParamFolderSource, ParamFolderStore, StoredManifest } from './store';
 
 /**
  * Writes a param folder to S3 so that readers never trust a half-written one:
@@ -133,15 +141,154 @@ async function checkFolderAfterWrite(
   }
 }
 
-/** `s3://<bucket>/<prefix(dataset, network)>`, manifest.json last; a second write of the same files adds nothing. */
+export interface S3ReadOptions {
+  /** The folder in messages: `published params`, `run <id>`. @default its s3:// URI */
+  label?: string;
+  /**
+   * Bytes already at hand for a file (fetch: the local copy), used instead of a download when their size
+   * and SHA-256 match the manifest. Asked only once the manifest is known to be this folder's.
+   * @default none: every file is downloaded
+   */
+  reuse?: (path: string) => Promise<Uint8Array | undefined>;
+  /** Downloads in flight. @default 8 */
+  concurrency?: number;
+}
+
+/** A folder read from S3: always with its manifest, and which files were downloaded or reused. */
+export interface S3FolderRead extends ParamFolderRead {
+  dataset: string;
+  manifest: StoredManifest;
+  /** Files downloaded, and files whose bytes at hand (S3ReadOptions.reuse) matched the manifest. */
+  downloaded: string[];
+  reused: string[];
+  bytesDownloaded: number;
+}
+
+async function download(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const out = await aws(`s3:GetObject (s3://${bucket}/${key})`, () =>
+    s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+  );
+  if (!out.Body) throw new CloudError('failed', `s3://${bucket}/${key} came back empty`);
+  return out.Body.transformToByteArray();
+}
+
+/**
+ * Reads the param folder at `prefix`, trusting only its manifest.json: the manifest must exist, parse, name
+ * this dataset and network and not list itself; every file is downloaded (or taken from `reuse` when it
+ * matches) and checked against it, then the whole folder once more. On the first failure the other
+ * downloads stop; nothing partial is returned.
+ */
+export async function readS3ParamFolder(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  dataset: string,
+  network: OverlayName,
+  options: S3ReadOptions = {},
+): Promise<S3FolderRead> {
+  const manifestKey = `${prefix}${MANIFEST_FILE}`;
+  const label = options.label ?? `s3://${bucket}/${prefix}`;
+  const manifestText = await readText({ s3 }, bucket, manifestKey);
+  if (manifestText === undefined) {
+    throw new CloudError(
+      'not-found',
+      `no param folder for ${label} (s3://${bucket}/${manifestKey} does not exist): convert a finished run first with \`bnn-pynq convert-run <runId>\``,
+    );
+  }
+  let manifest: ParamManifest;
+  try {
+    manifest = parseManifest(manifestText, `s3://${bucket}/${manifestKey}`);
+  } catch (err) {
+    throw new CloudError('failed', `${(err as Error).message}: refusing to fetch; re-run the conversion`);
+  }
+  if (manifest.dataset !== dataset || manifest.network !== network) {
+    throw new CloudError(
+      'failed',
+      `s3://${bucket}/${manifestKey} is for ${manifest.dataset}/${manifest.network}, not ${dataset}/${network}: refusing to fetch; re-run the conversion`,
+    );
+  }
+  if (manifest.files.some((f) => f.path === MANIFEST_FILE)) {
+    throw new CloudError('failed', `s3://${bucket}/${manifestKey} lists itself: refusing to fetch`);
+  }
+
+  const files = new Map<string, Uint8Array>();
+  const downloaded: string[] = [];
+  const reused: string[] = [];
+  let bytesDownloaded = 0;
+  const queue = [...manifest.files];
+  let failed = false;
+  const worker = async () => {
+    for (let f = queue.shift(); f && !failed; f = queue.shift()) {
+      const have = await options.reuse?.(f.path);
+      if (have && have.length === f.size && sha256Hex(have) === f.sha256) {
+        files.set(f.path, have);
+        reused.push(f.path);
+        continue;
+      }
+      const bytes = await download(s3, bucket, `${prefix}${f.path}`);
+      if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
+        throw new CloudError(
+          'failed',
+          `s3://${bucket}/${prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
+        );
+      }
+      files.set(f.path, bytes);
+      bytesDownloaded += bytes.length;
+      downloaded.push(f.path);
+    }
+  };
+  // On the first failure the other workers stop taking files; nothing is returned before all have finished.
+  const settled = await Promise.allSettled(
+    Array.from({ length: options.concurrency ?? 8 }, () =>
+      worker().catch((err) => {
+        failed = true;
+        throw err;
+      }),
+    ),
+  );
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  // The whole folder, checked once more as it will be used.
+  const problems = checkAgainstManifest(manifest, files);
+  if (problems.length > 0) {
+    throw new CloudError(
+      'failed',
+      `param folder does not match its manifest: ${problems.slice(0, 3).join('; ')}`,
+    );
+  }
+  return {
+    dataset,
+    network,
+    files,
+    runId: manifest.runId,
+    accuracy: manifest.accuracy,
+    source: `s3://${bucket}/${prefix}`,
+    manifest: { text: manifestText, parsed: manifest },
+    downloaded,
+    reused,
+    bytesDownloaded,
+  };
+}
+
+/** The S3 back end: both sides, its read with the options fetch needs. */
+export interface S3ParamFolders extends ParamFolderStore<FolderWriteResult>, ParamFolderSource {
+  read(dataset: string, network: OverlayName, options?: S3ReadOptions): Promise<S3FolderRead>;
+}
+
+/**
+ * `s3://<bucket>/<prefix(dataset, network)>`: written with manifest.json last (a second write of the same
+ * files adds nothing), read through its manifest (readS3ParamFolder).
+ */
 export function s3ParamFolders(
   s3: S3Client,
   bucket: string,
   prefix: (dataset: string, network: OverlayName) => string,
   now: () => Date = () => new Date(),
-): ParamFolderStore<FolderWriteResult> {
+): S3ParamFolders {
   return {
     where: (dataset, network) => `s3://${bucket}/${prefix(dataset, network)}`,
+    read: (dataset, network, options?: S3ReadOptions) =>
+      readS3ParamFolder(s3, bucket, prefix(dataset, network), dataset, network, options),
     write: async (c) =>
       writeParamFolder(
         s3,

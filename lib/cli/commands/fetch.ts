@@ -7,6 +7,7 @@ import { UserError } from '../../errors';
 import {
   DATASET_NAME_PATTERN,
   DEFAULT_NETWORK,
+  type Network,
   PARAMS_ROOT_PREFIX,
   publishedParamsPrefix,
   runParamsPrefix,
@@ -59,7 +60,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
   // Local output rules first: a bad --out is one line before any credentials or network are needed.
   await checkFetchDestination(out, { dataset: options.dataset, cwd: env.cwd });
   const bucket = options.bucket ?? (await discoverStack(clients, env.stackName, env.region)).artifactBucket;
-  const sources: Array<{ prefix: string; dataset: string; network: string; label: string }> = [];
+  const sources: Array<{ prefix: string; dataset: string; network: Network; label: string }> = [];
   const only = (folders: ParamFolderRef[]) =>
     folders.filter((f) => options.dataset === undefined || f.dataset === options.dataset);
   if (options.run) {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { readCifarRecords } from '../../bnn/cifar';
 import { highestSetBit, maxPositiveScore } from '../../bnn/decision';
@@ -8,7 +7,7 @@ import { readIdxImages, readIdxLabels, refuseEmpty } from '../../bnn/idx';
 import { loadLfcModel } from '../../bnn/model';
 import { compareOverlayWithFloat, type OverlayFloatComparison } from '../../bnn/overlay-float';
 import { loadOverlayModel } from '../../bnn/overlay-model';
-import { decodeOverlayFiles, detectNetwork } from '../../bnn/overlay-params';
+import { decodeOverlayFiles } from '../../bnn/overlay-params';
 import type { SimulatorInput } from '../../bnn/overlay-simulate';
 import { type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
 import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
@@ -17,7 +16,7 @@ import { paramsFromFiles } from '../../bnn/params';
 import type { FloatComparison, VerifyReport } from '../../bnn/types';
 import { verify } from '../../bnn/verify';
 import { InputFormatError, UserError } from '../../errors';
-import { readParamFiles } from '../../param-folder/local';
+import { readLocalParamFolder } from '../../param-folder/local';
 import { checkNoOverlap, PREDICTIONS_KIND, writeFileAtomic } from '../../safe-output';
 import { type CliContext, type CommandEnv, resolveIn } from '../env';
 
@@ -83,8 +82,9 @@ export async function runVerify(env: CommandEnv, paramDir: string, flags: Verify
     { cwd: env.cwd },
   );
   const dir = resolveIn(env, paramDir);
-  const files = await readParamFiles(dir);
-  const network = resolveNetwork(files, dir, flags.network);
+  const given = networkFlag(flags.network);
+  // The files as they are: verify measures a folder, it does not trust or install it (no manifest check).
+  const { files, network } = readLocalParamFolder(dir, { network: given, manifest: false });
   if (network !== 'lfcW1A1' || flags.scores) {
     await runOverlayVerify(env, files, network, paramDir, flags);
     return;
@@ -120,25 +120,11 @@ export async function runVerify(env: CommandEnv, paramDir: string, flags: Verify
   if (against) env.term.out(formatComparison(against));
 }
 
-/** The overlay of a folder: --network, else the folder's name, else the one its file sizes fit. */
-function resolveNetwork(
-  files: ReadonlyMap<string, Uint8Array>,
-  paramDir: string,
-  flag?: string,
-): OverlayName {
-  if (flag !== undefined) {
-    if (!isOverlayName(flag))
-      throw new UserError(`--network ${flag}: choose one of ${OVERLAY_NAMES.join(', ')}`);
-    return flag;
-  }
-  const name = path.basename(paramDir.replace(/\/+$/, ''));
-  try {
-    return detectNetwork(files, name);
-  } catch (err) {
-    // Not recognisable: read it as lfcW1A1 (as before), whose reader names the first file that is wrong.
-    if ([...files.keys()].some((n) => n.endsWith('.bin'))) return 'lfcW1A1';
-    throw err;
-  }
+/** --network, checked: one of the overlays, or undefined (the folder decides: lib/param-folder folderNetwork). */
+function networkFlag(flag?: string): OverlayName | undefined {
+  if (flag !== undefined && !isOverlayName(flag))
+    throw new UserError(`--network ${flag}: choose one of ${OVERLAY_NAMES.join(', ')}`);
+  return flag;
 }
 
 async function runOverlayVerify(
