@@ -2,8 +2,8 @@ import { readParamFiles } from '../param-folder/local';
 import { paramsFromFiles } from './params';
 import type { LfcParams } from './types';
 
-// The param folder's layout, reading and atomic writing live in lib/param-folder; these names stay here
-// because lib/bnn/index.ts and the commands import them from lib/bnn.
+// The param folder's layout, reading and atomic writing live in lib/param-folder (the local back end); these
+// names stay here because lib/bnn/index.ts, the library's entry, exports them.
 export { PARAM_FOLDER_KIND } from '../param-folder/layout';
 export { readParamFiles, writeParamFolderAtomic } from '../param-folder/local';
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -74,5 +74,73 @@ test('the board store refuses an incomplete set before it connects to anything',
     board.write({ dataset: 'mnist', network: 'lfcW1A1', files, source: 'params/mnist/lfcW1A1' }),
   ).rejects.toThrow(
     'params/mnist/lfcW1A1: incomplete lfcW1A1 param folder: 1 of 289 files missing (0-0-weights.bin); convert or fetch the set again',
+  );
+});
+
+test('what one back end writes, every back end reads back as the same content: local → S3 → local, byte for byte', async () => {
+  const files = await readParamFiles(MNIST_PARAMS);
+  const root = mkdtempSync(path.join(tmp, 'roundtrip-'));
+  const local = localParamFolders(path.join(root, 'a'));
+  await local.write({ dataset: 'mnist', network: 'lfcW1A1', files });
+  const fromLocal = await local.read('mnist', 'lfcW1A1');
+  expect(fromLocal).toMatchObject({ dataset: 'mnist', network: 'lfcW1A1' });
+  expect(fromLocal.source).toBe(path.join(root, 'a', 'mnist', 'lfcW1A1'));
+  expect(fromLocal.manifest).toBeUndefined();
+  expect([...fromLocal.files.keys()].sort()).toEqual([...files.keys()].sort());
+  for (const [name, bytes] of files)
+    expect(Buffer.from(fromLocal.files.get(name) ?? []).equals(bytes)).toBe(true);
+
+  const prefixOf = (dataset: string, network: string) => `roundtrip/${dataset}/${network}/`;
+  const remote = s3ParamFolders(s3.client, 'artifacts', prefixOf, () => new Date('2030-01-01T00:00:00Z'));
+  await remote.write({ ...fromLocal, dataset: 'mnist', runId: 'run-2', accuracy: 97.5 });
+  const fromS3 = await remote.read('mnist', 'lfcW1A1');
+  expect(fromS3).toMatchObject({ dataset: 'mnist', network: 'lfcW1A1', runId: 'run-2', accuracy: 97.5 });
+  expect(fromS3.source).toBe('s3://artifacts/roundtrip/mnist/lfcW1A1/');
+  expect(fromS3.downloaded).toHaveLength(files.size);
+  expect(fromS3.reused).toEqual([]);
+  for (const [name, bytes] of files)
+    expect(Buffer.from(fromS3.files.get(name) ?? []).equals(bytes)).toBe(true);
+  // Bytes at hand that match the manifest are used instead of a download; one that does not is downloaded.
+  const damaged = new Map(files);
+  damaged.set('0-0-weights.bin', new Uint8Array(files.get('0-0-weights.bin')?.length ?? 0));
+  const again = await remote.read('mnist', 'lfcW1A1', { reuse: async (p) => damaged.get(p) });
+  expect(again.downloaded).toEqual(['0-0-weights.bin']);
+  expect(again.reused).toHaveLength(files.size - 1);
+  expect(
+    Buffer.from(again.files.get('0-0-weights.bin') ?? []).equals(
+      files.get('0-0-weights.bin') ?? Buffer.alloc(0),
+    ),
+  ).toBe(true);
+
+  // Written locally with the manifest it was read with, the folder reads back with that manifest, checked.
+  const copy = localParamFolders(path.join(root, 'b'));
+  const folder = await copy.write(fromS3);
+  expect(readFileSync(path.join(folder, 'manifest.json'), 'utf8')).toBe(fromS3.manifest.text);
+  const fromCopy = await copy.read('mnist', 'lfcW1A1');
+  expect(fromCopy.manifest?.parsed).toEqual(fromS3.manifest.parsed);
+  expect(fromCopy).toMatchObject({ runId: 'run-2', accuracy: 97.5 });
+});
+
+test('reading refuses a folder whose manifest names another folder, or whose files do not match it', async () => {
+  const files = await readParamFiles(MNIST_PARAMS);
+  const root = mkdtempSync(path.join(tmp, 'refusals-'));
+  const prefixOf = (dataset: string, network: string) => `refusals/${dataset}/${network}/`;
+  const remote = s3ParamFolders(s3.client, 'artifacts', prefixOf);
+  await remote.write({ dataset: 'mnist', network: 'lfcW1A1', files });
+  const read = await remote.read('mnist', 'lfcW1A1');
+  // The same folder under another dataset's name (a copy made by hand) is refused, naming both.
+  const local = localParamFolders(root);
+  await local.write({ ...read, dataset: 'kmnist' });
+  await expect(local.read('kmnist', 'lfcW1A1')).rejects.toThrow(
+    `${path.join(root, 'kmnist', 'lfcW1A1', 'manifest.json')}: is for mnist/lfcW1A1, not kmnist/lfcW1A1: fetch or sync the set again`,
+  );
+  await expect(remote.read('kmnist', 'lfcW1A1')).rejects.toThrow(
+    'no param folder for s3://artifacts/refusals/kmnist/lfcW1A1/ (s3://artifacts/refusals/kmnist/lfcW1A1/manifest.json does not exist)',
+  );
+  // A file changed after the manifest was written.
+  const folder = await local.write({ ...read, dataset: 'mnist' });
+  writeFileSync(path.join(folder, '3-0-thres.bin'), Buffer.alloc(32));
+  await expect(local.read('mnist', 'lfcW1A1')).rejects.toThrow(
+    /lfcW1A1: does not match its manifest\.json \(1 problem\(s\), first: 3-0-thres\.bin/,
   );
 });
