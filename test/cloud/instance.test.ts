@@ -52,7 +52,7 @@ describe('discovery', () => {
       convertDocument: DISCOVERED['convert-document'],
       bootstrapState: 'ready: gpu',
     });
-    expect(mocks.ssm.commandCalls(GetParametersByPathCommand)[0].args[0].input).toMatchObject({
+    expect(mocks.ssm.commandCalls(GetParametersByPathCommand)[0]?.args[0].input).toMatchObject({
       Path: '/bnn-pynq/BnnPynq/',
       Recursive: true,
     });
@@ -136,7 +136,7 @@ describe('start', () => {
       .resolves(bootstrap('ready: gpu'));
     await runStart(env);
     expect(mocks.ec2.commandCalls(StartInstancesCommand)).toHaveLength(1);
-    expect(mocks.ec2.commandCalls(StartInstancesCommand)[0].args[0].input).toEqual({
+    expect(mocks.ec2.commandCalls(StartInstancesCommand)[0]?.args[0].input).toEqual({
       InstanceIds: [INSTANCE],
     });
     expect(term.stderr).toBe(
@@ -220,7 +220,7 @@ describe('stop', () => {
     mocks.ec2.on(DescribeInstancesCommand).resolves(instance('running'));
     mocks.ec2.on(StopInstancesCommand).resolves({});
     await runStop(env);
-    expect(mocks.ec2.commandCalls(StopInstancesCommand)[0].args[0].input).toEqual({
+    expect(mocks.ec2.commandCalls(StopInstancesCommand)[0]?.args[0].input).toEqual({
       InstanceIds: [INSTANCE],
     });
     expect(term.stderr).toBe(

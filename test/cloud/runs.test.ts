@@ -15,6 +15,7 @@ import { runRuns } from '../../lib/cli/commands/runs';
 import { runStatus } from '../../lib/cli/commands/status';
 import { followRun, runTrain } from '../../lib/cli/commands/train';
 import { discoverStack } from '../../lib/cloud/discovery';
+import { at } from '../../lib/defined';
 import { discoveryParameter, RUN_ID_PATTERN } from '../../lib/layout';
 import { buildManifest } from '../../lib/manifest';
 import {
@@ -70,7 +71,7 @@ describe('train', () => {
     const id = await runTrain(env, { dataset: 'fashion-mnist', epochs: 3, wb: 1, ab: 1, limitTrain: 2000 });
     expect(id).toMatch(RUN_ID_PATTERN);
     expect(id).toMatch(/^20261126-070000-fashion-mnist-[0-9a-f]{4}$/);
-    const input = mocks.ssm.commandCalls(SendCommandCommand)[0].args[0].input;
+    const input = at(mocks.ssm.commandCalls(SendCommandCommand), 0, 'the SendCommand calls').args[0].input;
     expect(input).toMatchObject({
       DocumentName: DISCOVERED['train-document'],
       InstanceIds: [INSTANCE],
@@ -115,7 +116,7 @@ describe('train', () => {
     await expect(runTrain(env, { dataset: 'fashion-mnist', keepRunning: true })).rejects.toThrow(
       /^the train command Failed on i-0123456789abcdef0: error: run 20261126-1 is still in progress on this instance; wait for it to end; read `bnn-pynq logs /,
     );
-    expect(mocks.ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.keepRunning).toEqual([
+    expect(mocks.ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.keepRunning).toEqual([
       'true',
     ]);
   });
@@ -143,7 +144,7 @@ describe('train', () => {
     let epoch = 0;
     clock.sleep = async (ms: number) => {
       await sleep(ms);
-      id = (mocks.ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.runId ?? [''])[0];
+      id = mocks.ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.runId?.[0] ?? '';
       if (!id) return;
       epoch++;
       await put(`runs/${id}/run.json`, JSON.stringify({ runId: id, dataset: 'fashion-mnist', epochs: 3 }));
@@ -154,7 +155,7 @@ describe('train', () => {
     await runTrain(env, { dataset: 'fashion-mnist', epochs: 3, follow: true });
     const epochLines = term.stderr.split('\n').filter((l) => l.startsWith('epoch '));
     expect(epochLines.map((l) => l.split(',')[0])).toEqual(['epoch 1/3', 'epoch 2/3', 'epoch 3/3']);
-    const last = JSON.parse(lines[2]);
+    const last = JSON.parse(at(lines, 2, 'the progress lines'));
     expect(epochLines[2]).toContain(
       `valid err ${last.val_error_board.toFixed(2)} % board / ${last.val_error_argmax.toFixed(2)} % argmax`,
     );
@@ -196,7 +197,7 @@ describe('logs', () => {
       .resolves({ events: [], nextForwardToken: 'f/2' });
     await runLogs(env, id, {});
     expect(term.stdout).toBe('line 1\nline 2\n');
-    const first = mocks.logs.commandCalls(GetLogEventsCommand)[0].args[0].input;
+    const first = at(mocks.logs.commandCalls(GetLogEventsCommand), 0, 'the GetLogEvents calls').args[0].input;
     expect(first).toMatchObject({
       logGroupName: DISCOVERED['log-group'],
       logStreamName: `runs/${id}`,
@@ -298,7 +299,7 @@ describe('convert-run', () => {
         return { AutomationExecution: SUCCESS };
       });
     await runConvertRun(env, id, {});
-    expect(mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input).toEqual({
+    expect(mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0]?.args[0].input).toEqual({
       DocumentName: DISCOVERED['convert-document'],
       Parameters: {
         runId: [id],
@@ -341,12 +342,12 @@ describe('convert-run', () => {
     await expect(runConvertRun(env, id, { publish: false })).rejects.toThrow(
       `conversion of ${id} Failed at step convert: board accuracy 31.2 % is below the floor 50 %; nothing was published`,
     );
-    expect(mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input.Parameters).toMatchObject(
-      {
-        dataset: [''],
-        publish: ['false'],
-      },
-    );
+    expect(
+      mocks.ssm.commandCalls(StartAutomationExecutionCommand)[0]?.args[0].input.Parameters,
+    ).toMatchObject({
+      dataset: [''],
+      publish: ['false'],
+    });
   });
 
   test('a refusal prints the refusal and fails, even when the execution status says Success', async () => {
@@ -440,7 +441,7 @@ describe('runs and status', () => {
     await runRuns(env, { limit: 2 });
     const best = (lines: string[]) => Math.min(...lines.map((l) => JSON.parse(l).val_error_board)).toFixed(2);
     const rows = term.stdout.trimEnd().split('\n');
-    expect(rows[0].split(/\s{2,}/)).toEqual([
+    expect(rows[0]?.split(/\s{2,}/)).toEqual([
       'run',
       'dataset',
       'network',
@@ -451,18 +452,18 @@ describe('runs and status', () => {
       'params published',
       'sweep',
     ]);
-    expect(rows[2].split(/\s{2,}/)).toEqual([
+    expect(rows[2]?.split(/\s{2,}/)).toEqual([
       live,
       'fashion-mnist',
       'lfcW1A1',
       '2/40',
       `${best(progressLines(2, 40))} %`,
-      `${JSON.parse(progressLines(2, 40)[1]).test_error_board.toFixed(2)} %`,
+      `${JSON.parse(at(progressLines(2, 40), 1, 'the progress lines')).test_error_board.toFixed(2)} %`,
       'running',
       '-',
       '-',
     ]);
-    expect(rows[3].split(/\s{2,}/)).toEqual([
+    expect(rows[3]?.split(/\s{2,}/)).toEqual([
       done,
       'fashion-mnist',
       'lfcW1A1',

@@ -10,6 +10,7 @@ import { ConversionJob } from '../../lib/constructs/conversion-job';
 import { Storage } from '../../lib/constructs/storage';
 import { CONVERSION_ENV } from '../../lib/conversion/config';
 import { CHECK_OUTCOME_SCRIPT } from '../../lib/conversion/outcome';
+import { must } from '../../lib/defined';
 import { CONVERT_AUTOMATION_PARAMETERS } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 
@@ -51,7 +52,7 @@ function documentContent(): Record<string, Json> {
   const docs = template.findResources('AWS::SSM::Document');
   const [doc] = Object.values(docs);
   expect(Object.keys(docs)).toHaveLength(1);
-  return doc.Properties.Content;
+  return must(doc, 'the SSM document').Properties.Content;
 }
 
 /** The statements of the inline policies attached to a role. */
@@ -343,7 +344,7 @@ test('the stack output is a ready-to-paste start-automation-execution line', () 
     JSON.stringify(o.Value).includes('start-automation-execution'),
   );
   expect(output).toBeDefined();
-  expect(output.Value).toEqual({
+  expect(output?.Value).toEqual({
     'Fn::Join': [
       '',
       [

@@ -7,6 +7,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { CostGuard } from '../../lib/constructs/cost-guard';
 import { Discovery } from '../../lib/constructs/discovery';
 import { TrainingInstance } from '../../lib/constructs/training-instance';
+import { captures } from '../../lib/defined';
 
 // The constructs follow aws-cdk's own conventions: every optional prop says its default (`@default`), and a
 // construct that refuses its props says which construct (its path) refused them.
@@ -18,10 +19,10 @@ test('every optional prop of every construct in lib/constructs documents its @de
   for (const file of fs.readdirSync(CONSTRUCTS).filter((f) => f.endsWith('.ts'))) {
     const source = fs.readFileSync(path.join(CONSTRUCTS, file), 'utf8');
     for (const iface of source.matchAll(/export interface (\w+Props)[^{]*\{([\s\S]*?)\n\}/g)) {
-      const [, name, body] = iface;
+      const [name, body] = captures(iface, 2, 'the Props interface pattern');
       // Each member with the doc comment just before it.
       for (const m of body.matchAll(/((?:\s*\/\*\*[\s\S]*?\*\/)?)\s*readonly (\w+)(\??):/g)) {
-        const [, doc, prop, optional] = m;
+        const [doc, prop, optional] = captures(m, 3, 'the member pattern');
         if (optional && !doc.includes('@default')) missing.push(`${file} ${name}.${prop}`);
       }
     }

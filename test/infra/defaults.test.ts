@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { parseConfig } from '../../lib/config';
 import { ConversionJob } from '../../lib/constructs/conversion-job';
 import { ACCURACY_FLOOR, CONVERSION_ENV, conversionConfigFromEnv } from '../../lib/conversion/config';
+import { captures } from '../../lib/defined';
 import { REPO_ROOT } from '../support/cli';
 
 // Defaults have one home, the schema of lib/config.ts (and ACCURACY_FLOOR for the conversion job's floor, which
@@ -16,7 +17,10 @@ const DEFAULTS = parseConfig({});
 function documentedDefaults(file: string): Record<string, string> {
   const text = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
   const rows: Record<string, string> = {};
-  for (const m of text.matchAll(/^\|\s*`([A-Za-z]+)`\s*\|\s*`([^`]+)`\s*\|/gm)) rows[m[1]] = m[2];
+  for (const m of text.matchAll(/^\|\s*`([A-Za-z]+)`\s*\|\s*`([^`]+)`\s*\|/gm)) {
+    const [key, value] = captures(m, 2, 'the table row pattern');
+    rows[key] = value;
+  }
   return rows;
 }
 

@@ -179,19 +179,19 @@ describe('the placement custom resource', () => {
     ]);
     // One offerings call covers the configured type and the alternatives.
     const [call] = ec2Mock.commandCalls(DescribeInstanceTypeOfferingsCommand);
-    expect(call.args[0].input.Filters?.[0].Values).toEqual(
+    expect(call?.args[0].input.Filters?.[0]?.Values).toEqual(
       expect.arrayContaining(['g4dn.xlarge', 'g5.xlarge']),
     );
   });
 
   test('Update keeps the zone of the earlier deploy (no move), even if another would sort first', async () => {
     await handler(event('Update', { RootVolumeGiB: '200' }, 'eu-west-1c'));
-    expect(responses[0].body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'eu-west-1c' });
+    expect(responses[0]?.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'eu-west-1c' });
   });
 
   test('a root volume smaller than the AMI snapshot: FAILED with the one line', async () => {
     await handler(event('Create', { RootVolumeGiB: '60' }));
-    expect(responses[0].body).toMatchObject({
+    expect(responses[0]?.body).toMatchObject({
       Status: 'FAILED',
       PhysicalResourceId: 'placement-failed',
       Reason:
@@ -206,8 +206,8 @@ describe('the placement custom resource', () => {
       ],
     });
     await handler(event('Create'));
-    expect(responses[0].body.Status).toBe('FAILED');
-    expect(responses[0].body.Reason).toBe(
+    expect(responses[0]?.body.Status).toBe('FAILED');
+    expect(responses[0]?.body.Reason).toBe(
       'g4dn.xlarge is not offered in any Availability Zone of eu-west-1; offered there: c7i.4xlarge (eu-west-1a). ' +
         'Deploy with -c instanceType=<one of these>, or to another region.',
     );
@@ -218,7 +218,7 @@ describe('the placement custom resource', () => {
       }),
     );
     await handler(event('Update', {}, 'eu-west-1b'));
-    expect(responses[1].body).toMatchObject({
+    expect(responses[1]?.body).toMatchObject({
       Status: 'FAILED',
       PhysicalResourceId: 'eu-west-1b', // an update that fails keeps its old id
       Reason: 'User is not authorized to perform: ssm:GetParameter',
@@ -227,7 +227,7 @@ describe('the placement custom resource', () => {
 
   test('Delete: SUCCESS, no AWS call', async () => {
     await handler(event('Delete', {}, 'eu-west-1b'));
-    expect(responses[0].body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'eu-west-1b' });
+    expect(responses[0]?.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'eu-west-1b' });
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(ssmMock.calls()).toHaveLength(0);
   });

@@ -12,6 +12,7 @@ import {
   INSTANCE_SCRIPTS_DIR,
   USER_DATA_ENTRY,
 } from '../../lib/constructs/training-instance';
+import { at } from '../../lib/defined';
 import {
   BOOTSTRAP_STATE_TAG,
   CHECKPOINT_TAG,
@@ -46,6 +47,12 @@ function build(context: Record<string, unknown> = {}): Built {
 const idOf = (_stack: Stack, construct: IConstruct) => logicalId(construct);
 const resourcesOf = (json: Record<string, Cfn>, type: string) =>
   Object.entries(json.Resources as Record<string, Cfn>).filter(([, r]) => r.Type === type);
+/** The first resource of `type` that `where` accepts, as [logical id, resource] (none: the test fails). */
+const firstOf = (
+  json: Record<string, Cfn>,
+  type: string,
+  where: (r: [string, Cfn]) => boolean = () => true,
+) => at(resourcesOf(json, type).filter(where), 0, `the ${type} resources`);
 const getAtt = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 
 let defaults: Built;
@@ -195,7 +202,9 @@ describe('network', () => {
     // policy over ours and the TLS-only statement is gone.
     const { stack, json } = defaults;
     const logBucketId = idOf(stack, stack.storage.logBucket);
-    const [[policyId, policy]] = resourcesOf(json, 'AWS::S3::BucketPolicy').filter(
+    const [policyId, policy] = firstOf(
+      json,
+      'AWS::S3::BucketPolicy',
       ([, p]) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: logBucketId }),
     );
     const statements = policy.Properties.PolicyDocument.Statement as Cfn[];
@@ -210,7 +219,7 @@ describe('network', () => {
     const delivery = statements.filter((st) => st.Principal?.Service === 'delivery.logs.amazonaws.com');
     expect(delivery.map((st) => st.Action)).toEqual(['s3:PutObject', ['s3:GetBucketAcl', 's3:ListBucket']]);
     expect(JSON.stringify(delivery[0].Resource)).toContain('/vpc-flow-logs/AWSLogs/');
-    const [[, flowLog]] = resourcesOf(json, 'AWS::EC2::FlowLog');
+    const [, flowLog] = firstOf(json, 'AWS::EC2::FlowLog');
     expect(flowLog.DependsOn).toContain(policyId);
   });
 
@@ -218,7 +227,7 @@ describe('network', () => {
     const { template, json } = defaults;
     const groups = resourcesOf(json, 'AWS::EC2::SecurityGroup');
     expect(groups).toHaveLength(1);
-    expect(groups[0][1].Properties.SecurityGroupIngress).toBeUndefined();
+    expect(groups[0]?.[1].Properties.SecurityGroupIngress).toBeUndefined();
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
     template.resourceCountIs('AWS::EC2::KeyPair', 0);
     for (const [, instance] of resourcesOf(json, 'AWS::EC2::Instance')) {
@@ -230,7 +239,7 @@ describe('network', () => {
     const subnets = resourcesOf(variant.json, 'AWS::EC2::Subnet');
     expect(subnets.map(([, s]) => s.Properties.AvailabilityZone)).toEqual(['us-east-1b']);
     // The lookup still checks that the pinned zone offers the type, before the instance launches.
-    const [[placementId, placement]] = resourcesOf(variant.json, 'Custom::BnnPynqPlacement');
+    const [placementId, placement] = firstOf(variant.json, 'Custom::BnnPynqPlacement');
     expect(placement.Properties).toMatchObject({ InstanceType: 'c7i.4xlarge', PinnedZone: 'us-east-1b' });
     expect(variant.json.Resources[logicalId(variant.stack.training.instance)].DependsOn).toContain(
       placementId,
@@ -238,7 +247,7 @@ describe('network', () => {
   });
 
   test('by default the one subnet (and so the instance) is in the zone the placement lookup chose', () => {
-    const [[placementId, placement]] = resourcesOf(defaults.json, 'Custom::BnnPynqPlacement');
+    const [placementId, placement] = firstOf(defaults.json, 'Custom::BnnPynqPlacement');
     expect(placement.Properties).toEqual({
       ServiceToken: getAtt(logicalId(defaults.stack.placement.function)),
       InstanceType: 'g4dn.xlarge',
@@ -247,7 +256,7 @@ describe('network', () => {
       PinnedZone: '',
     });
     const zone = { 'Fn::GetAtt': [placementId, 'Zone'] };
-    const [[, subnet]] = resourcesOf(defaults.json, 'AWS::EC2::Subnet');
+    const [, subnet] = firstOf(defaults.json, 'AWS::EC2::Subnet');
     expect(subnet.Properties.AvailabilityZone).toEqual(zone);
     const instance = defaults.json.Resources[logicalId(defaults.stack.training.instance)];
     expect(instance.Properties.AvailabilityZone).toEqual(zone);
@@ -272,10 +281,8 @@ describe('training instance', () => {
   /** The launch template the instance launches from, and the instance. */
   const launch = (b: Built) => {
     // The training instance's own (the sweeps construct has another, for its Batch instances).
-    const [[ltId, lt]] = resourcesOf(b.json, 'AWS::EC2::LaunchTemplate').filter(([id]) =>
-      id.startsWith('Training'),
-    );
-    const [[, instance]] = resourcesOf(b.json, 'AWS::EC2::Instance');
+    const [ltId, lt] = firstOf(b.json, 'AWS::EC2::LaunchTemplate', ([id]) => id.startsWith('Training'));
+    const [, instance] = firstOf(b.json, 'AWS::EC2::Instance');
     return { ltId, data: lt.Properties.LaunchTemplateData as Cfn, instance: instance as Cfn };
   };
 
@@ -391,9 +398,7 @@ describe('training instance', () => {
 
   test('spot=true: persistent request that stops on interruption, via a launch template', () => {
     const { template, json } = variant;
-    const [[ltId, lt]] = resourcesOf(json, 'AWS::EC2::LaunchTemplate').filter(([id]) =>
-      id.startsWith('Training'),
-    );
+    const [ltId, lt] = firstOf(json, 'AWS::EC2::LaunchTemplate', ([id]) => id.startsWith('Training'));
     expect(lt.Properties.LaunchTemplateData.InstanceMarketOptions).toEqual({
       MarketType: 'spot',
       SpotOptions: { SpotInstanceType: 'persistent', InstanceInterruptionBehavior: 'stop' },
@@ -411,7 +416,7 @@ describe('training instance', () => {
   });
 
   test('spot=true: the persistent request is cancelled before the instance is deleted (no relaunch)', () => {
-    const [[, canceller]] = resourcesOf(variant.json, 'Custom::BnnPynqSpotRequest');
+    const [, canceller] = firstOf(variant.json, 'Custom::BnnPynqSpotRequest');
     expect(canceller.DependsOn).toContain(logicalId(variant.stack.training.instance));
     const create = JSON.stringify(canceller.Properties.Create);
     expect(create).toContain('\\"action\\":\\"describeInstances\\"');
@@ -426,7 +431,7 @@ describe('training instance', () => {
 
   test('user data = header writing /etc/bnn-pynq/env, then scripts/instance/user-data.sh verbatim', () => {
     const { stack, template } = defaults;
-    const [, instance] = Object.entries(template.findResources('AWS::EC2::Instance'))[0];
+    const [, instance] = firstOf(template.toJSON(), 'AWS::EC2::Instance');
     const parts = instance.Properties.UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
     // Tokens rendered as ${Ref}/${GetAtt} so the text can be read as the instance will get it.
     const text = parts
@@ -467,7 +472,7 @@ describe('training instance', () => {
   });
 
   test('the CPU variant tells the scripts so (BNN_DEVICE_HINT=cpu) and names its own stack', () => {
-    const [, instance] = resourcesOf(variant.json, 'AWS::EC2::Instance')[0];
+    const [, instance] = firstOf(variant.json, 'AWS::EC2::Instance');
     const first = instance.Properties.UserData['Fn::Base64']['Fn::Join'][1][0] as string;
     expect(first).toContain('\nBNN_STACK=BnnPynqDev\n');
     const joined = (instance.Properties.UserData['Fn::Base64']['Fn::Join'][1] as unknown[])

@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { SWEEP_INSTANCE_CLASSES, SWEEP_JOB_RESOURCES } from '../../lib/constructs/sweeps';
+import { at } from '../../lib/defined';
 import { discoveryParameter, SWEEP_DISCOVERY_KEYS } from '../../lib/layout';
 import { buildApp } from '../../lib/stacks/bnn-pynq-stack';
 import { SWEEP_JOB_ATTEMPTS, SWEEP_RETRY_RULES } from '../../lib/sweep/retry';
@@ -20,7 +21,7 @@ const resourcesOf = (json: Cfn, type: string): [string, Cfn][] =>
 const only = (json: Cfn, type: string): [string, Cfn] => {
   const all = resourcesOf(json, type);
   expect(all).toHaveLength(1);
-  return all[0];
+  return at(all, 0, `the ${type} resources`);
 };
 /** Every statement of every IAM policy attached to the role with this logical id. */
 const statementsOf = (json: Cfn, roleId: string): Cfn[] =>

@@ -47,7 +47,8 @@ function aws(
   });
 }
 const both = (args: string[], options: { input?: string; cwd?: string } = {}) => {
-  const [real, forked] = (['real', 'forked'] as const).map((w) => aws(w, args, options));
+  const real = aws('real', args, options);
+  const forked = aws('forked', args, options);
   return { real, forked };
 };
 const shape = (r: SpawnSyncReturns<string>) => ({

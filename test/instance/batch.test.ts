@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { at } from '../../lib/defined';
 import { runKeys, runStateKey, SWEEP_ID_PATTERN, sweepKey } from '../../lib/layout';
 import { parseGridArg, planSweep } from '../../lib/sweep/grid';
 import { sweepRunRequest } from '../../lib/sweep/record';
@@ -25,7 +26,7 @@ let imageCalls: string[];
 let containerCalls: string[];
 let afterImage: { runtimeEnv: boolean; state: string; units: string[] };
 const runs = planSweep(SWEEP, [parseGridArg('seed=1..8')], { epochs: '2' });
-const runId = (index: number) => runs[index].runId;
+const runId = (index: number) => at(runs, index, 'the planned runs').runId;
 
 const text = async (key: string) => {
   const r = await s3.client.send(new GetObjectCommand({ Bucket: BUCKETS.artifacts, Key: key }));

@@ -4,15 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BOOTSTRAP_STATE_TAG, instanceRecordKeys } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import {
-  BUCKETS,
-  FakeInstance,
-  INSTANCE_ID,
-  INSTANCE_SCRIPTS,
-  readPins,
-  SHIMS,
-  VENDOR,
-} from './support/instance';
+import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS, pin, SHIMS, VENDOR } from './support/instance';
 
 // Runs user-data.sh / bootstrap.sh for real under bash: shims stand in for apt-get, micromamba, dpkg,
 // systemctl, nvidia-smi, the metadata service and the env's python; S3 goes to the real aws CLI on loopback.
@@ -82,10 +74,9 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
       [INSTANCE_ID, BOOTSTRAP_STATE_TAG, 'installing'],
       [INSTANCE_ID, BOOTSTRAP_STATE_TAG, 'ready: cpu'],
     ]);
-    const pins = readPins();
     const create = i.calls('micromamba').find((l) => l.startsWith('micromamba create'));
     expect(create).toBe(
-      `micromamba create -y -r ${i.root}/mamba -p ${i.root}/env --override-channels -c conda-forge --strict-channel-priority ${pins.CONDA_PACKAGES}`,
+      `micromamba create -y -r ${i.root}/mamba -p ${i.root}/env --override-channels -c conda-forge --strict-channel-priority ${pin('CONDA_PACKAGES')}`,
     );
     expect(create).not.toContain('cudatoolkit');
     expect(i.calls('apt-get')).toEqual([
@@ -94,7 +85,7 @@ describe('user-data.sh (as inlined by the CDK app) on a CPU instance', () => {
     ]);
     expect(runtimeEnv(i)).toContain('BNN_DEVICE=cpu\n');
     expect(runtimeEnv(i)).toContain(
-      `THEANO_FLAGS=${pins.THEANO_FLAGS_COMMON},base_compiledir=${i.root}/theano-cache,${pins.THEANO_FLAGS_CPU}\n`,
+      `THEANO_FLAGS=${pin('THEANO_FLAGS_COMMON')},base_compiledir=${i.root}/theano-cache,${pin('THEANO_FLAGS_CPU')}\n`,
     );
     // The env's lib folder (OpenBLAS that theano's compiled ops link against) on CPU too.
     expect(runtimeEnv(i)).toContain(`LD_LIBRARY_PATH=${i.root}/env/lib\n`);
@@ -216,7 +207,7 @@ describe('device choice', () => {
     const r = i.run(BOOTSTRAP, [], { SHIM_GPU_SMOKE: 'ok' });
     expect(r.status).toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'ready: gpu']);
-    expect(i.calls().find((l) => l.startsWith('micromamba create'))).toContain(readPins().CONDA_PACKAGES_GPU);
+    expect(i.calls().find((l) => l.startsWith('micromamba create'))).toContain(pin('CONDA_PACKAGES_GPU'));
     const env = runtimeEnv(i);
     expect(env).toContain('BNN_DEVICE=cuda\n');
     expect(env).toMatch(/^THEANO_FLAGS=.*device=cuda0,dnn\.enabled=False/m);
@@ -311,7 +302,7 @@ describe('failures are reported as failed: <step>', () => {
     const r = i.run(BOOTSTRAP);
     expect(r.status).not.toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'failed: micromamba']);
-    expect(r.stdout).toContain(`expected ${readPins().MICROMAMBA_SHA256}`);
+    expect(r.stdout).toContain(`expected ${pin('MICROMAMBA_SHA256')}`);
     expect(fs.existsSync(path.join(i.root, 'bin', 'micromamba'))).toBe(false);
   });
 
@@ -326,10 +317,10 @@ describe('failures are reported as failed: <step>', () => {
     fs.appendFileSync(path.join(tampered, 'pylearn2-af81e5c', 'pylearn2', '__init__.py'), '\n# changed\n');
     const archive = path.join(i.dir, 'pylearn2.tar.gz');
     expect(spawnSync('tar', ['-czf', archive, '-C', tampered, 'pylearn2-af81e5c']).status).toBe(0);
-    i.writeUrls([[readPins().PYLEARN2_URL, archive]], false);
+    i.writeUrls([[pin('PYLEARN2_URL'), archive]], false);
     i.writeUrls(
       [
-        [readPins().LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+        [pin('LASAGNE_URL'), path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
         [
           'https://s3.us-east-1.amazonaws.com/amazoncloudwatch-agent-us-east-1/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb',
           path.join(SHIMS, 'dpkg'),
@@ -341,7 +332,7 @@ describe('failures are reported as failed: <step>', () => {
     expect(r.status).not.toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'failed: sources']);
     expect(r.stdout).toMatch(
-      new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${readPins().PYLEARN2_DIGEST}`),
+      new RegExp(`pylearn2 from .*: content digest [0-9a-f]{64}, expected ${pin('PYLEARN2_DIGEST')}`),
     );
     expect(fs.existsSync(path.join(i.root, 'sources', 'pylearn2'))).toBe(false);
   });
@@ -350,7 +341,7 @@ describe('failures are reported as failed: <step>', () => {
 describe('the first boot survives transient failures', () => {
   it('a source download that fails once is retried (with backoff) and the bootstrap completes', () => {
     const i = instance({ nvidia: 'absent', deviceHint: 'cpu' });
-    const lasagne = readPins().LASAGNE_URL;
+    const lasagne = pin('LASAGNE_URL');
     const r = i.run(BOOTSTRAP, [], { SHIM_CURL_FAIL_URL: 'Lasagne', SHIM_CURL_FAIL_TIMES: '1' });
     expect(r.status).toBe(0);
     expect(i.ssmStates()).toEqual(['installing', 'ready: cpu']);
@@ -369,11 +360,10 @@ describe('the first boot survives transient failures', () => {
     const global =
       'https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb';
     // The regional agent URL answers 404 (not in the shim's table); the global one has it.
-    const pins = readPins();
     i.writeUrls([
-      [pins.LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
-      [pins.PYLEARN2_URL, path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
-      [pins.BNN_PYNQ_URL, path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
+      [pin('LASAGNE_URL'), path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+      [pin('PYLEARN2_URL'), path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
+      [pin('BNN_PYNQ_URL'), path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
       [global, path.join(SHIMS, 'dpkg')],
     ]);
     const r = i.run(BOOTSTRAP);

@@ -90,7 +90,7 @@ it('one real LFC epoch on CPU: record written, published by the bootstrap, shown
     stderr: '',
   });
   const record = JSON.parse(fs.readFileSync(out, 'utf8'));
-  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim();
+  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim();
   expect(record).toMatchObject({
     network: 'lfcW1A1',
     device: 'cpu',

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { at } from '../../lib/defined';
 import { runKeys, runStateKey, sweepKey } from '../../lib/layout';
 import { parseGridArg, planSweep } from '../../lib/sweep/grid';
 import { sweepRunRequest } from '../../lib/sweep/record';
@@ -24,7 +25,11 @@ const SWEEP_A = '20261201-150000-sweep-aaaa';
 const SWEEP_B = '20261201-150000-sweep-bbbb';
 const EPOCHS = '5';
 const plan = (sweepId: string) =>
-  planSweep(sweepId, [parseGridArg('seed=3')], { epochs: EPOCHS, batchSize: '10' })[0];
+  at(
+    planSweep(sweepId, [parseGridArg('seed=3')], { epochs: EPOCHS, batchSize: '10' }),
+    0,
+    'the planned runs',
+  );
 const A = plan(SWEEP_A);
 const B = plan(SWEEP_B);
 

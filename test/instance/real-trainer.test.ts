@@ -5,6 +5,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TrainDocument } from '../../lib/constructs/train-document';
+import { must } from '../../lib/defined';
 import { runKeys, runStateKey } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS, REPO } from './support/instance';
@@ -68,7 +69,7 @@ function startRun(i: FakeInstance, values: Record<string, string>) {
   const stack = new Stack(new App(), 'T');
   new TrainDocument(stack, 'Train');
   const [doc] = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Document'));
-  const content = doc.Properties.Content;
+  const content = must(doc, 'the SSM document').Properties.Content;
   const script = (content.mainSteps[0].inputs.runCommand as string[])
     .join('\n')
     .replace(
@@ -133,7 +134,7 @@ it('SIGTERM mid-run with the real trainer → 143 and stopped; on a fresh disk i
   const state = JSON.parse((await body(BUCKETS.artifacts, runStateKey('real-run-2'))).toString());
   expect(state.state).toBe('stopped');
   const done1 = (await body(BUCKETS.artifacts, runKeys('real-run-2').progress)).toString().trim().split('\n');
-  const lastEpoch = JSON.parse(done1[done1.length - 1]).epoch as number;
+  const lastEpoch = JSON.parse(must(done1.at(-1), 'the last progress line')).epoch as number;
   expect(lastEpoch).toBeGreaterThanOrEqual(2);
   expect(lastEpoch).toBeLessThan(12);
 

@@ -60,7 +60,7 @@ describe('built-in datasets', () => {
     const r = i.run(STAGE, ['fashion-mnist', dest('fashion-mnist')]);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(
-      `rejected ${OFFICIAL}train-images-idx3-ubyte.gz: MD5 ${md5(fs.readFileSync(path.join(debian, FILES[0])))}, published 8d4fb7e6c68d591d4c3dfef9ec88bf0d (corrupt or partial download)`,
+      `rejected ${OFFICIAL}train-images-idx3-ubyte.gz: MD5 ${md5(fs.readFileSync(path.join(debian, IDX_FILES.trainImages)))}, published 8d4fb7e6c68d591d4c3dfef9ec88bf0d (corrupt or partial download)`,
     );
     expect(r.stderr).toContain('could not get a good copy of train-images-idx3-ubyte.gz for fashion-mnist');
     expect(await exists(`datasets/fashion-mnist/${DATASET_MANIFEST_FILE}`)).toBe(false);
@@ -114,23 +114,23 @@ describe('built-in datasets', () => {
     const r = i.run(STAGE, ['fashion-mnist', dest('fashion-mnist')]);
     expect(r.status).toBe(0);
     expect(i.calls('curl')).toEqual([]);
-    expect(fs.readFileSync(path.join(dest('fashion-mnist'), FILES[2]))).toEqual(
-      fs.readFileSync(path.join(SAMPLE, FILES[2])),
+    expect(fs.readFileSync(path.join(dest('fashion-mnist'), IDX_FILES.testImages))).toEqual(
+      fs.readFileSync(path.join(SAMPLE, IDX_FILES.testImages)),
     );
   });
 
   it('a corrupted cached file is refused and replaced from the official source', async () => {
-    const good = fs.readFileSync(path.join(SAMPLE, FILES[2]));
-    await put(`datasets/fashion-mnist/${FILES[2]}`, good.subarray(0, good.length - 100)); // partial upload
+    const good = fs.readFileSync(path.join(SAMPLE, IDX_FILES.testImages));
+    await put(`datasets/fashion-mnist/${IDX_FILES.testImages}`, good.subarray(0, good.length - 100)); // partial upload
     const sums = path.join(i.dir, 'md5s');
     i.clearCalls();
     const r = i.run(STAGE, ['fashion-mnist', dest('fashion-mnist')], { BNN_DATASET_MD5S: sums });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(
-      `refusing the cached copy: s3://ds/datasets/fashion-mnist/${FILES[2]} is corrupt: not a complete gzip file`,
+      `refusing the cached copy: s3://ds/datasets/fashion-mnist/${IDX_FILES.testImages} is corrupt: not a complete gzip file`,
     );
     expect(i.calls('curl').length).toBeGreaterThanOrEqual(4);
-    expect(await getObject(`datasets/fashion-mnist/${FILES[2]}`)).toEqual(good);
+    expect(await getObject(`datasets/fashion-mnist/${IDX_FILES.testImages}`)).toEqual(good);
   });
 });
 
@@ -156,26 +156,26 @@ describe('a user dataset uploaded under datasets/<name>/', () => {
   });
 
   it('a file whose content differs from dataset.json is refused; the staged copy stays as it was', async () => {
-    const before = fs.readFileSync(path.join(dest(name), FILES[0]));
+    const before = fs.readFileSync(path.join(dest(name), IDX_FILES.trainImages));
     // A valid gzip of a valid idx file, but not the one the manifest describes (the test set's images).
-    const other = zlib.gunzipSync(fs.readFileSync(path.join(SAMPLE, FILES[2])));
-    await put(`datasets/${name}/${FILES[0]}`, zlib.gzipSync(other));
+    const other = zlib.gunzipSync(fs.readFileSync(path.join(SAMPLE, IDX_FILES.testImages)));
+    await put(`datasets/${name}/${IDX_FILES.trainImages}`, zlib.gzipSync(other));
     const r = i.run(STAGE, [name, dest(name)]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(
-      `dataset '${name}' refused: s3://ds/datasets/${name}/${FILES[0]} is corrupt or partial: SHA-256 of its decompressed bytes is ${sha256(other)}, dataset.json says ${decompressedSha(path.join(SAMPLE, FILES[0]))}`,
+      `dataset '${name}' refused: s3://ds/datasets/${name}/${IDX_FILES.trainImages} is corrupt or partial: SHA-256 of its decompressed bytes is ${sha256(other)}, dataset.json says ${decompressedSha(path.join(SAMPLE, IDX_FILES.trainImages))}`,
     );
-    expect(fs.readFileSync(path.join(dest(name), FILES[0]))).toEqual(before);
+    expect(fs.readFileSync(path.join(dest(name), IDX_FILES.trainImages))).toEqual(before);
     expect(fs.readdirSync(path.dirname(dest(name))).filter((f) => f.startsWith('.'))).toEqual([]); // no leftovers
   });
 
   it('a truncated idx file (header count larger than the data) is refused', async () => {
-    const raw = zlib.gunzipSync(fs.readFileSync(path.join(SAMPLE, FILES[0])));
-    await put(`datasets/${name}/${FILES[0]}`, zlib.gzipSync(raw.subarray(0, raw.length - 784)));
+    const raw = zlib.gunzipSync(fs.readFileSync(path.join(SAMPLE, IDX_FILES.trainImages)));
+    await put(`datasets/${name}/${IDX_FILES.trainImages}`, zlib.gzipSync(raw.subarray(0, raw.length - 784)));
     const r = i.run(STAGE, [name, path.join(i.root, 'datasets', 'fresh')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(
-      `s3://ds/datasets/${name}/${FILES[0]} is corrupt: header says 50 images but the file holds ${raw.length - 784} bytes (truncated?)`,
+      `s3://ds/datasets/${name}/${IDX_FILES.trainImages} is corrupt: header says 50 images but the file holds ${raw.length - 784} bytes (truncated?)`,
     );
     expect(fs.existsSync(path.join(i.root, 'datasets', 'fresh'))).toBe(false);
   });
@@ -239,7 +239,7 @@ describe('CIFAR-10 (the official binary archive)', () => {
   it('a corrupted or partial archive is refused: nothing cached, nothing staged', async () => {
     const good = fs.readFileSync(archive);
     const flipped = Buffer.from(good);
-    flipped[flipped.length >> 1] ^= 0xff;
+    flipped.writeUInt8(flipped.readUInt8(flipped.length >> 1) ^ 0xff, flipped.length >> 1);
     const bad = path.join(i.dir, 'bad.tar.gz');
     const partial = path.join(i.dir, 'partial.tar.gz');
     fs.writeFileSync(bad, flipped);
@@ -247,7 +247,7 @@ describe('CIFAR-10 (the official binary archive)', () => {
     for (const [file, what] of [
       [bad, 'corrupted'],
       [partial, 'partial'],
-    ]) {
+    ] as const) {
       i.writeUrls([[URL, file]]);
       // the MD5 expected is the good archive's: the check is of the content, not of the name
       const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(archive)));
@@ -341,7 +341,7 @@ describe('CIFAR-10 (the official binary archive)', () => {
     const inner = path.join(tree, 'cifar-10-batches-bin');
     const good = fs.readFileSync(path.join(inner, 'data_batch_3.bin'));
     const changed = Buffer.from(good);
-    changed[100] ^= 1; // same size, whole records: only the SHA-256 can tell
+    changed.writeUInt8(changed.readUInt8(100) ^ 1, 100); // same size, whole records: only the SHA-256 can tell
     await put('datasets/cifar10/data_batch_3.bin', changed);
     i.clearCalls();
     const r = i.run(STAGE, ['cifar10', dest('cifar10')], env(md5File(archive)));

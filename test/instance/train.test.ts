@@ -4,6 +4,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TRAIN_PARAMETER_SPECS, TrainDocument } from '../../lib/constructs/train-document';
+import { at, must } from '../../lib/defined';
 import {
   CHECKPOINT_TAG,
   logStreams,
@@ -34,19 +35,18 @@ function synthesizedDocument() {
   new TrainDocument(stack, 'Train');
   const docs = Template.fromStack(stack).findResources('AWS::SSM::Document');
   const [doc] = Object.values(docs);
-  return doc.Properties as { DocumentType: string; Content: DocumentContent };
+  return must(doc, 'the SSM document').Properties as { DocumentType: string; Content: DocumentContent };
 }
 const content = synthesizedDocument().Content;
+const step = at(content.mainSteps, 0, 'the document steps');
+const parameter = (name: string) => must(content.parameters[name], `document parameter ${name}`);
 
 /** The runCommand with `{{ name }}` replaced the way SSM does (document defaults for what is not given). */
 function renderScript(values: Record<string, string>): string {
-  const lines: string[] = content.mainSteps[0].inputs.runCommand;
+  const lines: string[] = step.inputs.runCommand;
   return lines
     .join('\n')
-    .replace(
-      /\{\{ *([A-Za-z]+) *\}\}/g,
-      (_, name: string) => values[name] ?? content.parameters[name].default,
-    );
+    .replace(/\{\{ *([A-Za-z]+) *\}\}/g, (_, name: string) => values[name] ?? parameter(name).default);
 }
 
 describe('the synthesized train document', () => {
@@ -55,13 +55,13 @@ describe('the synthesized train document', () => {
     expect(content.schemaVersion).toBe('2.2');
     expect(Object.keys(content.parameters)).toEqual([...TRAIN_DOCUMENT_PARAMETERS]);
     for (const name of TRAIN_DOCUMENT_PARAMETERS) {
-      const p = content.parameters[name];
+      const p = parameter(name);
       expect(p.type).toBe('String');
       expect(p.allowedPattern).toMatch(/^\^.*\$$/);
       expect(new RegExp(p.allowedPattern).test(p.default)).toBe(true);
     }
-    expect(content.mainSteps[0].action).toBe('aws:runShellScript');
-    expect(content.mainSteps[0].inputs.runCommand.join('\n')).toContain(
+    expect(step.action).toBe('aws:runShellScript');
+    expect(step.inputs.runCommand.join('\n')).toContain(
       fs
         .readFileSync(path.join(INSTANCE_SCRIPTS, 'ssm', 'train.sh'), 'utf8')
         .split('\n')
@@ -92,9 +92,7 @@ describe('the synthesized train document', () => {
   ];
   it.each(refused)('%s=%s is refused by allowedPattern and by the script', (name, value) => {
     expect(
-      new RegExp(TRAIN_PARAMETER_SPECS[name as keyof typeof TRAIN_PARAMETER_SPECS].allowedPattern).test(
-        value,
-      ),
+      new RegExp(must(TRAIN_PARAMETER_SPECS[name], `the spec of ${name}`).allowedPattern).test(value),
     ).toBe(false);
     const script = fs.readFileSync(path.join(INSTANCE_SCRIPTS, 'ssm', 'train.sh'), 'utf8');
     // Bypass SSM: the script gets the raw value through its P_<name> variable.

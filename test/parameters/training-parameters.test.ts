@@ -8,6 +8,7 @@ import { Command, type Option } from 'commander';
 import { register } from '../../lib/cli/commands/train';
 import { processContext } from '../../lib/cli/env';
 import { TrainDocument, trainRunCommand } from '../../lib/constructs/train-document';
+import { must } from '../../lib/defined';
 import {
   DATASET_NAME_PATTERN,
   DEFAULT_DATASET,
@@ -108,8 +109,8 @@ describe('the table', () => {
 
   test('each pattern is anchored and reads the same in JavaScript, Python and bash', () => {
     const keys = Object.keys(PARAMETER_PATTERNS);
-    const js = keys.map((k) =>
-      PROBES.map((v) => (new RegExp(PARAMETER_PATTERNS[k]).test(v) ? '1' : '0')).join(''),
+    const js = Object.values(PARAMETER_PATTERNS).map((pattern) =>
+      PROBES.map((v) => (new RegExp(pattern).test(v) ? '1' : '0')).join(''),
     );
     for (const k of keys) expect(PARAMETER_PATTERNS[k]).toMatch(/^\^.*\$$/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patterns-'));
@@ -160,7 +161,7 @@ describe('the train document', () => {
   const stack = new Stack(new App(), 'T');
   new TrainDocument(stack, 'Train');
   const [doc] = Object.values(Template.fromStack(stack).findResources('AWS::SSM::Document'));
-  const content = doc.Properties.Content;
+  const content = must(doc, 'the SSM document').Properties.Content;
 
   test('has exactly the table parameters, each with its description, default and pattern', () => {
     expect(Object.keys(content.parameters)).toEqual(TRAINING_PARAMETERS.map((p) => p.name));

@@ -5,8 +5,9 @@
  * (board rule 83.81 %, argmax 84.65 %: ../shared/data/README.md).
  */
 import { CLASS_PRESETS } from '../../lib/bnn/presets';
+import { at, must } from '../../lib/defined';
 
-export const FASHION_CLASSES = [...CLASS_PRESETS['fashion-mnist']];
+export const FASHION_CLASSES = [...must(CLASS_PRESETS['fashion-mnist'], 'the fashion-mnist preset')];
 
 /** One progress.jsonl record per epoch; errors fall like a real BNN run's (noisy, board rule ~0.8 points worse). */
 export function progressLines(
@@ -78,15 +79,19 @@ export function fashionConfusion(): number[][] {
     9: { 7: 60, 5: 34, 8: 5 },
   };
   return Array.from({ length: 10 }, (_, t) => {
-    const row = Array.from({ length: 10 }, (_, p) => wrong[t][p] ?? 0);
+    const row = Array.from({ length: 10 }, (_, p) => wrong[t]?.[p] ?? 0);
     row[t] = 1000 - row.reduce((a, b) => a + b, 0);
     return row;
   });
 }
 
+/** The count of true class `t` predicted as `p`. */
+export const confusionCell = (confusion: number[][], t: number, p: number): number =>
+  at(at(confusion, t, 'the confusion matrix'), p, `row ${t} of the confusion matrix`);
+
 export function verifyJson(runId: string, dataset = 'fashion-mnist'): string {
   const confusion = fashionConfusion();
-  const correct = confusion.reduce((s, row, i) => s + row[i], 0);
+  const correct = confusion.reduce((s, _, i) => s + confusionCell(confusion, i, i), 0);
   return `${JSON.stringify(
     {
       schema: 'bnn-pynq-verify/1',
@@ -106,8 +111,8 @@ export function verifyJson(runId: string, dataset = 'fashion-mnist'): string {
           index,
           name,
           total: 1000,
-          correct: confusion[index][index],
-          accuracy: confusion[index][index] / 10,
+          correct: confusionCell(confusion, index, index),
+          accuracy: confusionCell(confusion, index, index) / 10,
         })),
         confusion,
         noBitFired: 530,

@@ -5,11 +5,12 @@ import { runReport } from '../../lib/cli/commands/report';
 import type { CloudEnv } from '../../lib/cli/env';
 import { captureTerminal } from '../../lib/cli/ui/terminal';
 import { realClock } from '../../lib/cloud/instance';
+import { captures } from '../../lib/defined';
 import { renderReport } from '../../lib/report/html';
 import { parseProgress, parseVerify } from '../../lib/report/progress';
 import { niceTicks } from '../../lib/report/svg';
 import { runCli } from '../support/cli';
-import { FASHION_CLASSES, fashionConfusion, progressLines, verifyJson } from './fixtures';
+import { confusionCell, FASHION_CLASSES, fashionConfusion, progressLines, verifyJson } from './fixtures';
 
 const RUN = '20261126-061500-fashion-mnist-a1b2';
 
@@ -26,10 +27,10 @@ function report(epochs = 40, withVerify = true): string {
 
 /** The `d` of each <path> (one per plotted series), split into its points. */
 const paths = (html: string) =>
-  [...html.matchAll(/<path d="([^"]+)"[^>]*><title>([^<]+)<\/title>/g)].map((m) => ({
-    name: m[2],
-    points: m[1].split(/[ML]/).filter((s) => s.trim()).length,
-  }));
+  [...html.matchAll(/<path d="([^"]+)"[^>]*><title>([^<]+)<\/title>/g)].map((m) => {
+    const [d, name] = captures(m, 2, 'the path pattern');
+    return { name, points: d.split(/[ML]/).filter((s) => s.trim()).length };
+  });
 
 test('training curves: one line per series with a point per epoch, both decision rules, and the loss', () => {
   const html = report(40);
@@ -50,8 +51,11 @@ test('confusion matrix: a cell per (true, predicted) pair with its count, and th
   const cells = [...html.matchAll(/<rect [^>]*class="cell"><title>true ([^,]+), predicted ([^:]+): (\d+) /g)];
   expect(cells).toHaveLength(100);
   const confusion = fashionConfusion();
-  for (const [, t, p, count] of cells) {
-    expect(Number(count)).toBe(confusion[FASHION_CLASSES.indexOf(t)][FASHION_CLASSES.indexOf(p)]);
+  for (const cell of cells) {
+    const [t, p, count] = captures(cell, 3, 'the cell pattern');
+    expect(Number(count)).toBe(
+      confusionCell(confusion, FASHION_CLASSES.indexOf(t), FASHION_CLASSES.indexOf(p)),
+    );
   }
   expect(html).toContain('>T-shirt/top<');
   expect(html).toContain('83.81 %');
@@ -128,7 +132,7 @@ test('`bnn-pynq report <runId> --local <dir>` writes the HTML from a local copy 
   expect([again.status, again.stdout.trim()]).toEqual([0, out]);
   const html = readFileSync(out, 'utf8');
   expect(html).toContain('12 of 40');
-  expect(paths(html)[0].points).toBe(12);
+  expect(paths(html)[0]?.points).toBe(12);
   expect(readdirSync(top).sort()).toEqual(['r.html', 'run']);
   // An output inside the run folder would overwrite its inputs (its own progress.jsonl): refused.
   const inside = await runCli(['report', RUN, '--local', dir, '--out', path.join(dir, 'progress.jsonl')]);
@@ -168,13 +172,14 @@ test('`report --local` on a folder without progress.jsonl: one clear error, noth
 });
 
 test('axis ticks cover the data: the highest value is never above the top tick', () => {
-  for (const [min, max] of [
+  const ranges: [number, number][] = [
     [0.018, 0.107],
     [13.9, 21.6],
     [0, 1],
     [5, 5],
     [-3, 250],
-  ]) {
+  ];
+  for (const [min, max] of ranges) {
     const ticks = niceTicks(min, max);
     expect(ticks[0]).toBeLessThanOrEqual(min);
     expect(ticks.at(-1)).toBeGreaterThanOrEqual(max);

@@ -1,3 +1,4 @@
+import { at } from '../../lib/defined';
 import { parseProgress, parseVerify } from '../../lib/report/progress';
 import { FASHION_CLASSES, progressLines, verifyJson } from './fixtures';
 
@@ -7,7 +8,7 @@ describe('parseProgress', () => {
     const log = parseProgress(`${lines.join('\n')}\n`);
     expect(log.skipped).toBe(0);
     expect(log.points.map((p) => p.epoch)).toEqual([1, 2, 3]);
-    const raw = JSON.parse(lines[2]);
+    const raw = JSON.parse(at(lines, 2, 'the progress lines'));
     const p = log.points[2];
     expect(p).toEqual({
       epoch: 3,
@@ -40,15 +41,15 @@ describe('parseProgress', () => {
     expect(log.skipped).toBe(3);
     expect(log.points).toHaveLength(3);
     expect(log.points[0]).toMatchObject({ epoch: 1, trainLoss: 0.11, validError: { board: 19.5 } });
-    expect(log.points[1].validError).toEqual({ board: 18.0, argmax: 17.1 });
-    expect(log.points[1].testError.argmax).toBeCloseTo(17.5, 10);
+    expect(log.points[1]?.validError).toEqual({ board: 18.0, argmax: 17.1 });
+    expect(log.points[1]?.testError.argmax).toBeCloseTo(17.5, 10);
     // best so far is derived when the writer does not give it (board rule first)
     expect(log.points.map((p) => [p.bestValidError, p.bestEpoch])).toEqual([
       [19.5, 1],
       [18.0, 2],
       [18.0, 2],
     ]);
-    expect(log.points[2].validError).toEqual({});
+    expect(log.points[2]?.validError).toEqual({});
   });
 
   test('guesses nothing: other spellings, nesting, accuracies, strings and nulls are not read', () => {
@@ -69,10 +70,10 @@ describe('parseProgress', () => {
 
   test('a resumed run that rewrote an epoch keeps the last line for it, in epoch order', () => {
     const lines = progressLines(4, 4);
-    const again = JSON.stringify({ ...JSON.parse(lines[2]), val_error_board: 1.5 });
+    const again = JSON.stringify({ ...JSON.parse(at(lines, 2, 'the progress lines')), val_error_board: 1.5 });
     const log = parseProgress([lines[0], lines[1], lines[2], again, lines[3]].join('\n'));
     expect(log.points.map((p) => p.epoch)).toEqual([1, 2, 3, 4]);
-    expect(log.points[2].validError.board).toBe(1.5);
+    expect(log.points[2]?.validError.board).toBe(1.5);
   });
 
   test('empty text is an empty log, not an error', () => {

@@ -31,8 +31,8 @@ export async function startLocalS3(buckets: string[]): Promise<LocalS3> {
     let out = '';
     child.stdout?.on('data', (d) => {
       out += d;
-      const line = out.split('\n')[0];
-      if (out.includes('\n')) resolve(JSON.parse(line).port);
+      const end = out.indexOf('\n');
+      if (end >= 0) resolve(JSON.parse(out.slice(0, end)).port);
     });
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`s3rver exited early with code ${code}`)));

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { must } from '../../lib/defined';
 import { UserError } from '../../lib/errors';
 import { RUN_ID_PATTERN } from '../../lib/layout';
 import {
@@ -90,7 +91,7 @@ describe('planSweep', () => {
         .map((r) => `${r.parameters.learningRateStart}/${r.parameters.seed}/${r.parameters.dataset}`)
         .slice(0, 3),
     ).toEqual(['0.003/1/fashion-mnist', '0.003/1/my-set', '0.003/2/fashion-mnist']);
-    expect(runs[15].parameters).toEqual(
+    expect(runs[15]?.parameters).toEqual(
       expect.objectContaining({ learningRateStart: '0.001', seed: '4', dataset: 'my-set' }),
     );
   });
@@ -140,7 +141,7 @@ describe('grid expansion properties', () => {
         const combos = new Set(runs.map((r) => axes.map((a) => r.parameters[a.key]).join('|')));
         expect(combos.size).toBe(runs.length);
         // Index order = odometer order: the last axis changes on every step.
-        const last = axes[axes.length - 1];
+        const last = must(axes.at(-1), 'the last axis');
         runs.forEach((r, i) => {
           expect(r.index).toBe(i);
           expect(r.parameters[last.key]).toBe(last.values[i % last.values.length]);

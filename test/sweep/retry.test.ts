@@ -1,3 +1,4 @@
+import { at } from '../../lib/defined';
 import {
   batchGlobMatches,
   evaluateRetry,
@@ -66,7 +67,7 @@ describe('the sweep job rules, as Batch applies them', () => {
 
 describe('order matters (first match wins)', () => {
   test('with the catch-all first, exit 2 would be retried', () => {
-    const wrong: RetryRule[] = [rules[3], rules[0], rules[1], rules[2], rules[4]];
+    const wrong: RetryRule[] = [3, 0, 1, 2, 4].map((k) => at(rules, k, 'the retry rules'));
     expect(evaluateRetry(wrong, exited(2)).action).toBe('RETRY');
   });
   test('with no rule matching, Batch retries', () => {
@@ -75,6 +76,6 @@ describe('order matters (first match wins)', () => {
     });
   });
   test('more than 5 rules is refused, as Batch refuses it', () => {
-    expect(() => evaluateRetry([...rules, rules[0]], exited(1))).toThrow(/at most 5/);
+    expect(() => evaluateRetry([...rules, at(rules, 0, 'the retry rules')], exited(1))).toThrow(/at most 5/);
   });
 });

@@ -10,12 +10,14 @@
  * BNN-PYNQ's (0.25 instead of 1e-3) so that gammas cross zero within 2 short epochs: with BNN-PYNQ's schedule no
  * gamma moves more than 0.01 here and both graphs would agree trivially.
  */
+
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { readNpz } from '../../lib/bnn/npz';
+import { at, must } from '../../lib/defined';
 import { REPO_ROOT, runCli } from '../support/cli';
 import { npzHeaders } from './npz';
 import {
@@ -66,7 +68,7 @@ function cifarRecords(n: number, seed: number): Uint8Array {
     for (let y = y0; y < y0 + 10; y++)
       for (let x = x0; x < x0 + 10; x++) {
         const k = 1 + plane * 1024 + y * 32 + x;
-        rec[k] = Math.min(255, rec[k] + 90);
+        rec[k] = Math.min(255, at(rec, k, 'the record') + 90);
       }
   }
   return out;
@@ -177,7 +179,7 @@ function bench(name: string, run: Run, lines: Record<string, unknown>[], images:
     `BENCH training ${name} cpu: ${(perEpoch.reduce((a, b) => a + b, 0) / perEpoch.length).toFixed(1)} s/epoch ` +
       `(${images}; epochs ${perEpoch.map((s) => s.toFixed(1)).join(', ')} s), compile ${compileSeconds(run.stdout).toFixed(1)} s, ` +
       `whole run ${run.seconds.toFixed(1)} s wall / ${cpuSeconds(run).toFixed(1)} s cpu ` +
-      `(load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores)`,
+      `(load average ${must(loadavg()[0], 'the 1-minute load average').toFixed(1)} on ${cpus().length} cores)`,
   );
 }
 

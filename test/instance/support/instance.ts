@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { captures, must } from '../../../lib/defined';
 import { DATASET_MANIFEST_FILE, IDX_FILES } from '../../../lib/layout';
 import type { LocalS3 } from '../../support/s3-server';
 
@@ -76,15 +77,26 @@ export async function cacheSampleDataset(s3: LocalS3): Promise<void> {
   );
 }
 
-/** KEY=value lines of scripts/instance/environment/pins.env. */
-export function readPins(): Record<string, string> {
+/** The value of `name` in the KEY=value lines of scripts/instance/environment/pins.env. */
+export function pin(name: string): string {
   const text = fs.readFileSync(path.join(INSTANCE_SCRIPTS, 'environment', 'pins.env'), 'utf8');
-  const pins: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m) pins[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+    if (!m) continue;
+    const [key, value] = captures(m, 2, 'the KEY=value pattern');
+    if (key === name) return value.replace(/^"(.*)"$/, '$1');
   }
-  return pins;
+  throw new Error(`scripts/instance/environment/pins.env has no ${name}`);
+}
+
+/** The environment of the instance scripts: the paths the tests read, and whatever else they set. */
+export interface InstanceEnv extends Record<string, string> {
+  BNN_ROOT: string;
+  BNN_ENV_FILE: string;
+  BNN_LOG_DIR: string;
+  BNN_SYSTEMD_DIR: string;
+  BNN_CWAGENT_DIR: string;
+  SHIM_LOG: string;
 }
 
 export interface RunResult {
@@ -112,7 +124,7 @@ export class FakeInstance {
   readonly root: string;
   readonly shimBin: string;
   readonly shimDir: string;
-  readonly env: Record<string, string>;
+  readonly env: InstanceEnv;
 
   constructor(
     readonly s3: LocalS3,
@@ -154,13 +166,12 @@ export class FakeInstance {
         .map(([k, v]) => `${k}=${v}\n`)
         .join(''),
     );
-    const pins = readPins();
     const urls = [
-      [pins.LASAGNE_URL, path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
-      [pins.PYLEARN2_URL, path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
-      [pins.BNN_PYNQ_URL, path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
+      [pin('LASAGNE_URL'), path.join(VENDOR, 'lasagne-5d3c63c.tar.gz')],
+      [pin('PYLEARN2_URL'), path.join(VENDOR, 'pylearn2-af81e5c.tar.gz')],
+      [pin('BNN_PYNQ_URL'), path.join(VENDOR, 'bnn-pynq-training-d39c1c7.tar.gz')],
       // Not the real micromamba: its SHA-256 cannot match the pin.
-      [pins.MICROMAMBA_URL, path.join(SHIMS, 'micromamba')],
+      [pin('MICROMAMBA_URL'), path.join(SHIMS, 'micromamba')],
       [
         'https://s3.us-east-1.amazonaws.com/amazoncloudwatch-agent-us-east-1/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb',
         path.join(SHIMS, 'dpkg'),
@@ -250,19 +261,25 @@ export class FakeInstance {
   /** Tag values the instance put on itself, in order: [resource, key, value]. */
   tags(): string[][] {
     return this.tsv('ec2-create-tags.tsv').map(([resource, json]) => {
-      const [tag] = JSON.parse(json) as { Key: string; Value: string }[];
+      const tags = JSON.parse(json) as { Key: string; Value: string }[];
+      const tag = must(tags[0], `the tag of ec2-create-tags.tsv row ${resource}`);
       return [resource, tag.Key, tag.Value];
     });
   }
 
-  private tsv(name: string): string[][] {
+  /** The rows of a shim's two-column TSV log. */
+  private tsv(name: string): [string, string][] {
     const file = path.join(this.shimDir, name);
     if (!fs.existsSync(file)) return [];
     return fs
       .readFileSync(file, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((l) => l.split('\t'));
+      .map((l) => {
+        const [first, second] = l.split('\t');
+        if (second === undefined) throw new Error(`${name}: no tab in the line "${l}"`);
+        return [must(first, 'the first cell'), second];
+      });
   }
 
   /** path → sha256 of every file under dir (symlinks by target), to prove a re-run changes nothing. */
