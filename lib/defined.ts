@@ -29,7 +29,11 @@ type Strings<N extends number, Acc extends string[] = []> = Acc['length'] extend
  * Capture groups 1..`count` of a match whose pattern captures each of them on every match (no group is
  * optional or in an untaken alternative); `what` names the pattern for the error.
  */
-export function captures<const N extends number>(match: RegExpMatchArray, count: N, what: string): Strings<N> {
+export function captures<const N extends number>(
+  match: RegExpMatchArray,
+  count: N,
+  what: string,
+): Strings<N> {
   const groups = match.slice(1, count + 1);
   if (groups.length !== count || groups.some((g) => g === undefined))
     throw new Error(`${what}: the match '${match[0]}' lacks one of its ${count} capture groups`);
