@@ -1,6 +1,6 @@
 import { UserError } from '../errors';
-import { INT16_MAX, INT16_MIN, LFC_SHAPES, PAD_THRESHOLD } from './lfc';
-import { encodeParams } from './params';
+import { INT16_MAX, INT16_MIN, PAD_THRESHOLD_16 } from './overlays';
+import { encodeParams, LFC_SHAPES } from './params';
 import type { ConvertResult, ConvertSummary, DenseLayer, LayerParams, LfcModel } from './types';
 
 /**
@@ -26,7 +26,7 @@ export function convertLayer(
   // Every bit starts as 1: padding synapses and padding neurons are all-ones (finnthesizer's choice).
   const bits = new Uint32Array(mh * wordsPerRow).fill(0xffffffff);
   // Padding neurons get threshold 2^16 - 1, saturated to int16 like every threshold.
-  const thresholds = new Int16Array(mh).fill(Math.min(PAD_THRESHOLD, INT16_MAX));
+  const thresholds = new Int16Array(mh).fill(Math.min(PAD_THRESHOLD_16, INT16_MAX));
   let flipped = 0;
   let saturated = 0;
   const sign = new Float64Array(fanOut);

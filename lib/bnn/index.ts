@@ -20,13 +20,7 @@ export {
   writeIdxImages,
   writeIdxLabels,
 } from './idx';
-export {
-  CLASSES_FILE,
-  LFC_MAX_CLASSES,
-  LFC_SHAPES,
-  thresholdFileName,
-  weightFileName,
-} from './lfc';
+export { CLASSES_FILE, LFC_MAX_CLASSES } from './lfc';
 export { loadLfcModel, parseLfcModel } from './model';
 export { readNpy } from './npy';
 export { readNpz } from './npz';
@@ -45,10 +39,15 @@ export {
 } from './overlay-model';
 export {
   decodeOverlayFiles,
+  decodeParamFiles,
   detectNetwork,
-  encodeOverlayFiles,
+  encodeParamFiles,
   type OverlayLayerParams,
   type OverlayParams,
+  type PackedLayer,
+  packLanes,
+  parseClassNames,
+  unpackLanes,
 } from './overlay-params';
 export { createOverlaySimulator, type OverlaySimulator, type SimulatorInput } from './overlay-simulate';
 export { type OverlayVerifyOptions, type OverlayVerifyReport, verifyOverlay } from './overlay-verify';
@@ -70,7 +69,7 @@ export {
   thresholdsPerNeuron,
 } from './overlays';
 export { PARALLEL_MIN_IMAGES, type ParallelRun, runParallel, workersFor } from './parallel';
-export { encodeParams, paramsFromFiles, parseClassNames } from './params';
+export { encodeParams, LFC_SHAPES, paramsFromFiles } from './params';
 export { CLASS_PRESETS, KNOWN_IDX_FILES, VALIDATION_SPLIT } from './presets';
 export { boardClass, classify, createSimulator, popcount32, type Simulator } from './simulate';
 export type {

@@ -1,6 +1,6 @@
 import { InputFormatError, UserError } from '../errors';
 import type { OverlayModel } from './overlay-model';
-import { decodeOverlayFiles, encodeOverlayFiles, type OverlayParams } from './overlay-params';
+import { decodeOverlayFiles, encodeParamFiles, type OverlayParams, packLanes } from './overlay-params';
 import {
   accuOffset,
   INT16_MAX,
@@ -186,9 +186,9 @@ export function convertOverlay(model: OverlayModel, classes: readonly string[]):
     }
     return c;
   });
-  const files = encodeOverlayFiles(
+  const files = encodeParamFiles(
     overlay,
-    converted.map((c) => ({ weights: c.weights, stored: c.stored })),
+    converted.map((c, l) => ({ lanes: packLanes(overlay, l, c.weights), thresholds: c.stored })),
     classes,
   );
   summary.fileCount = files.size;

@@ -245,18 +245,27 @@ export const weightFile = (layer: number, pe: number): string => `${layer}-${pe}
 export const thresholdFile = (layer: number, pe: number): string => `${layer}-${pe}-thres.bin`;
 export const CLASSES_TXT = 'classes.txt';
 
+/**
+ * Byte sizes of each of layer l's per-PE files (docs/overlays.md §2.4): TMEM · SF uint64 weight words,
+ * TMEM · nthr int64 thresholds (0: the scores layer has no threshold files).
+ */
+export function layerFileSizes(o: Overlay, l: number): { weights: number; thresholds: number } {
+  const layer = o.layers[l] as OverlayLayer;
+  const tmem = paddedNeurons(o, l) / layer.pe;
+  return {
+    weights: (paddedFanIn(o, l) / layer.simd) * tmem * 8,
+    thresholds: tmem * thresholdsPerNeuron(layer) * 8,
+  };
+}
+
 /** Expected byte size of every .bin file of an overlay's param folder. */
 export function expectedFiles(o: Overlay): Map<string, number> {
   const out = new Map<string, number>();
   o.layers.forEach((layer, l) => {
-    const mw = paddedFanIn(o, l);
-    const mh = paddedNeurons(o, l);
-    const tmem = mh / layer.pe;
-    const wmem = (mw / layer.simd) * tmem;
-    const nthr = thresholdsPerNeuron(layer);
+    const sizes = layerFileSizes(o, l);
     for (let p = 0; p < layer.pe; p++) {
-      out.set(weightFile(l, p), wmem * 8);
-      if (nthr > 0) out.set(thresholdFile(l, p), tmem * nthr * 8);
+      out.set(weightFile(l, p), sizes.weights);
+      if (sizes.thresholds > 0) out.set(thresholdFile(l, p), sizes.thresholds);
     }
   });
   return out;

@@ -4,9 +4,8 @@
  * write folders (./local.ts, ./s3.ts, ./board.ts) and every command that checks one use these.
  */
 import path from 'node:path';
-import { detectNetwork } from '../bnn/overlay-params';
+import { detectNetwork, parseClassNames } from '../bnn/overlay-params';
 import { CLASSES_TXT, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
-import { parseClassNames } from '../bnn/params';
 import { InputFormatError, UserError } from '../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_NETWORK } from '../layout';
 import { type ManifestFile, sha256Hex } from '../manifest';
