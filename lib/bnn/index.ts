@@ -1,7 +1,7 @@
 /**
- * Public API of the BNN toolkit: pure functions on bytes and typed arrays (no AWS, no file system
- * except `readParamFolder` / `writeParamFolderAtomic` in ./folder). The CLI's convert/verify commands
- * and the conversion Lambda are thin shells around these.
+ * Public API of the BNN toolkit: pure functions on bytes and typed arrays (no AWS, no file system: param
+ * folders are read and written by lib/param-folder). The CLI's convert/verify commands and the conversion
+ * Lambda are thin shells around these.
  */
 
 export { type CalibrationResult, calibrateLastLayer, checkNotTestSet } from './calibrate';
@@ -9,7 +9,6 @@ export { CIFAR_RECORD, type CifarRecords, hostInputByte, readCifarRecords, write
 export { convertLayer, convertLfc } from './convert';
 export { firstMaxScore, highestSetBit, maxPositiveScore } from './decision';
 export { compareWithFloatModel, floatForward } from './float-model';
-export { readParamFiles, readParamFolder, writeParamFolderAtomic } from './folder';
 export {
   type IdxImages,
   type IdxLabels,

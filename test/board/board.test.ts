@@ -5,7 +5,7 @@ import { readIdxImages } from '../../lib/bnn/idx';
 import { paramsFromFiles } from '../../lib/bnn/params';
 import { classify } from '../../lib/bnn/simulate';
 import { pushParamSet } from '../../lib/board/board';
-import { loadLocalParamSet } from '../../lib/board/param-set';
+import { loadLocalParamSet } from '../../lib/param-folder/local';
 import {
   boardCli,
   copyOfMnistParams,

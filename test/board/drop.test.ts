@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pushParamSet } from '../../lib/board/board';
-import { loadLocalParamSet } from '../../lib/board/param-set';
+import { loadLocalParamSet } from '../../lib/param-folder/local';
 import { boardCli, copyOfMnistParams, leftovers, MNIST_PARAMS, readFolder, waitFor } from './support/helpers';
 import { type StandInBoard, startStandInBoard } from './support/standin-board';
 

@@ -4,13 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { formatCheck } from '../../lib/board/board';
-import { expectedFiles, LFC_SET_FILE_COUNT, loadLocalParamSet } from '../../lib/board/param-set';
 import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
 import { remoteCommand, resolveLogin, runHelper, shellQuote, sshFailure } from '../../lib/board/ssh';
 import { summarize } from '../../lib/board/validate';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { datasetPrefix, IDX_FILES, MANIFEST_FILE, runParamsPrefix } from '../../lib/layout';
 import { buildManifest } from '../../lib/manifest';
+import { expectedFiles, LFC_SET_FILE_COUNT } from '../../lib/param-folder/layout';
+import { loadLocalParamSet } from '../../lib/param-folder/local';
 import { startLocalS3 } from '../support/s3-server';
 import { MNIST_IMAGES, MNIST_LABELS, MNIST_PARAMS, readFolder } from './support/helpers';
 

@@ -4,12 +4,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import sharp from 'sharp';
 import { readCifarRecords } from '../../lib/bnn/cifar';
-import { readParamFiles } from '../../lib/bnn/folder';
 import { decodeOverlayFiles } from '../../lib/bnn/overlay-params';
 import { createOverlaySimulator } from '../../lib/bnn/overlay-simulate';
 import { encodeCifarFiles } from '../../lib/dataset/output';
 import { previewLayout } from '../../lib/dataset/preview';
 import { mulberry32 } from '../../lib/dataset/random';
+import { readParamFiles } from '../../lib/param-folder/local';
 import { REPO_ROOT, runCli, SHARED_DATA } from '../support/cli';
 import { tempDir, writeZip } from './fixtures';
 

@@ -1,7 +1,7 @@
 // Writes a param folder with lib/safe-output.ts and sends itself `process.argv[3]` (a signal) after the
 // `process.argv[4]`-th file: the write is interrupted at a known point, whatever the machine's speed.
 
-import { PARAM_FOLDER_KIND } from '../../../lib/bnn/folder';
+import { PARAM_FOLDER_KIND } from '../../../lib/param-folder/layout';
 import { type FolderFile, writeFolderAtomic } from '../../../lib/safe-output';
 
 const [target, signal, after] = process.argv.slice(2) as [string, NodeJS.Signals, string];

@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { FolderChangedError, writeParamFolder } from '../../lib/conversion/param-folder';
 import { listObjects } from '../../lib/conversion/s3-objects';
 import { checkAgainstManifest, parseManifest } from '../../lib/manifest';
+import { FolderChangedError, writeParamFolder } from '../../lib/param-folder/s3';
 import { type LocalS3, newLocalS3Client, startLocalS3 } from '../support/s3-server';
 
 // writeParamFolder on small synthetic folders (the full 289-file case is in job.test.ts).
