@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runFetch } from '../../lib/cli/commands/fetch';
+import { at, must } from '../../lib/defined';
 import { buildManifest } from '../../lib/manifest';
 import { runCli, SHARED_DATA } from '../support/cli';
 import { type LocalS3, newLocalS3Client, startLocalS3 } from '../support/s3-server';
@@ -96,7 +97,7 @@ test('first fetch: all 289 files, byte-identical, plus the manifest; then the bo
   const hourAgo = new Date(Date.now() - 3_600_000);
   utimesSync(stale, hourAgo, hourAgo);
   const { env: e, term } = env();
-  const [r] = await runFetch(e, { out, bucket: BUCKET });
+  const r = at(await runFetch(e, { out, bucket: BUCKET }), 0, 'the fetched param folders');
   expect(r.added).toHaveLength(289);
   expect(r.changed).toEqual([]);
   expect(gets).toHaveLength(290); // manifest + 289 files
@@ -120,15 +121,19 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
   const folder = path.join(out, 'mnist', 'lfcW1A1');
 
   const again = env();
-  const [same] = await runFetch(again.env, { out, bucket: BUCKET, dataset: 'mnist' });
+  const same = at(
+    await runFetch(again.env, { out, bucket: BUCKET, dataset: 'mnist' }),
+    0,
+    'the fetched param folders',
+  );
   expect(gets).toEqual(['params/mnist/lfcW1A1/manifest.json']);
   expect(same.unchanged).toHaveLength(289);
   expect(again.term.stdout).toContain('up to date: all 289 files match the manifest, nothing downloaded');
 
   // The cloud republishes with one threshold file changed; locally one weight file got damaged and a stray file appeared.
   const republished = new Map(files);
-  const thres = Buffer.from(files.get('3-0-thres.bin') as Buffer);
-  thres[0] ^= 1;
+  const thres = Buffer.from(must(files.get('3-0-thres.bin'), 'the 3-0-thres.bin file'));
+  thres.writeUInt8(thres.readUInt8(0) ^ 1, 0);
   republished.set('3-0-thres.bin', thres);
   await putFile('params/mnist/lfcW1A1/3-0-thres.bin', thres);
   await putManifest('params/mnist/lfcW1A1/', republished);
@@ -145,7 +150,11 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
   rmSync(path.join(folder, 'notes.txt'));
 
   const third = env();
-  const [r] = await runFetch(third.env, { out, bucket: BUCKET, dataset: 'mnist' });
+  const r = at(
+    await runFetch(third.env, { out, bucket: BUCKET, dataset: 'mnist' }),
+    0,
+    'the fetched param folders',
+  );
   expect(gets.sort()).toEqual(
     [
       'params/mnist/lfcW1A1/manifest.json',
@@ -176,8 +185,8 @@ test('a file that does not match the manifest is refused, and the local folder s
   await runFetch(env().env, { out, bucket: BUCKET });
   const before = treeHash(out);
   // Someone (or a half-finished publish) replaced a file without its manifest.
-  const bad = Buffer.from(files.get('2-5-weights.bin') as Buffer);
-  bad[100] ^= 0xff;
+  const bad = Buffer.from(must(files.get('2-5-weights.bin'), 'the 2-5-weights.bin file'));
+  bad.writeUInt8(bad.readUInt8(100) ^ 0xff, 100);
   await s3.client.send(
     new PutObjectCommand({ Bucket: BUCKET, Key: 'params/mnist/lfcW1A1/2-5-weights.bin', Body: bad }),
   );
@@ -237,7 +246,7 @@ test("refusals: a manifest for another dataset, no manifest, a run without param
   const small = new Map([...files].slice(0, 3));
   await publish(`runs/${RUN}/params/mnist/lfcW1A1/`, small);
   const { env: e, term } = env();
-  const [r] = await runFetch(e, { out, bucket: BUCKET, run: RUN });
+  const r = at(await runFetch(e, { out, bucket: BUCKET, run: RUN }), 0, 'the fetched param folders');
   expect(r.added).toEqual([...small.keys()].sort());
   expect(term.stdout).toContain(`fetched mnist/lfcW1A1 from run ${RUN}`);
 });
