@@ -1,3 +1,4 @@
+import { at } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import {
   arithmetic,
@@ -233,11 +234,15 @@ export function packLanes(o: Overlay, l: number, weights: Int8Array): Uint32Arra
     const from = n * mw;
     const row = n * rowWords;
     if (layer.weightBits === 1) {
-      for (let c = 0; c < mw; c++)
-        if ((weights[from + c] as number) > 0) lanes[row + (c >>> 5)] |= 1 << (c & 31);
+      for (let c = 0; c < mw; c++) {
+        const k = row + (c >>> 5);
+        if ((weights[from + c] as number) > 0) lanes[k] = at(lanes, k, 'the lanes') | (1 << (c & 31));
+      }
     } else
-      for (let c = 0; c < mw; c++)
-        lanes[row + (c >>> 4)] |= ((weights[from + c] as number) & 3) << ((c & 15) * 2);
+      for (let c = 0; c < mw; c++) {
+        const k = row + (c >>> 4);
+        lanes[k] = at(lanes, k, 'the lanes') | (((weights[from + c] as number) & 3) << ((c & 15) * 2));
+      }
   }
   return lanes;
 }
