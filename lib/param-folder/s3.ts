@@ -30,8 +30,9 @@ import type { ParamFolderRead, ParamFolderSource, ParamFolderStore, StoredManife
  *    stale manifest next to new files), changed files are uploaded, files that are no longer part of
  *    the folder are deleted, and the new manifest.json is written LAST.
  *
- * Readers (`bnn-pynq fetch`, the board copy step) check every file against manifest.json, so an
- * `aws s3 sync` that races a publish yields a folder that fails the check instead of a silent mix.
+ * Readers (readS3ParamFolder below: `bnn-pynq fetch`, `board push --run`; and a local folder with its
+ * manifest.json, lib/param-folder/local.ts) check every file against manifest.json, so an `aws s3 sync`
+ * that races a publish yields a folder that fails the check instead of a silent mix.
  */
 
 export interface FolderWriteResult {
