@@ -1,4 +1,3 @@
-import { at } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import {
   arithmetic,
@@ -228,22 +227,21 @@ export function decodeParamFiles(
  */
 export function packLanes(o: Overlay, l: number, weights: Int8Array): Uint32Array {
   const { layer, mw, mh, rowWords } = folding(o, l);
-  const lanes = new Uint32Array(mh * rowWords);
+  const wb = layer.weightBits;
   // 1-bit lanes: 32 per word; 2-bit lanes: 16 per word (a lane never straddles two words).
-  for (let n = 0; n < mh; n++) {
-    const from = n * mw;
-    const row = n * rowWords;
-    if (layer.weightBits === 1) {
-      for (let c = 0; c < mw; c++) {
-        const k = row + (c >>> 5);
-        if ((weights[from + c] as number) > 0) lanes[k] = at(lanes, k, 'the lanes') | (1 << (c & 31));
+  const perWord = 32 / wb;
+  const lanes = new Uint32Array(mh * rowWords);
+  for (let n = 0; n < mh; n++)
+    for (let w = 0; w < rowWords; w++) {
+      const from = n * mw + w * perWord;
+      const count = Math.min(perWord, mw - w * perWord);
+      let word = 0;
+      for (let j = 0; j < count; j++) {
+        const v = weights[from + j] as number;
+        word |= (wb === 1 ? (v > 0 ? 1 : 0) : v & 3) << (j * wb);
       }
-    } else
-      for (let c = 0; c < mw; c++) {
-        const k = row + (c >>> 4);
-        lanes[k] = at(lanes, k, 'the lanes') | (((weights[from + c] as number) & 3) << ((c & 15) * 2));
-      }
-  }
+      lanes[n * rowWords + w] = word;
+    }
   return lanes;
 }
 
