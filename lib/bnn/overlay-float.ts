@@ -1,3 +1,4 @@
+import { at, must } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBit, maxPositiveScore } from './decision';
 import { argmax } from './float-model';
@@ -44,7 +45,7 @@ function quantizeWeight(layer: OverlayLayer, v: number): number {
 function prepare(model: OverlayModel): FloatLayer[] {
   const { overlay } = model;
   return overlay.layers.map((layer, l) => {
-    const t = model.layers[l] as TrainedLayer;
+    const t = at(model.layers, l, 'the trained layers');
     const cols = paddedFanIn(overlay, l);
     const words = Math.ceil(cols / 32);
     const wnz = new Uint32Array(t.fanOut * words);
@@ -59,24 +60,24 @@ function prepare(model: OverlayModel): FloatLayer[] {
           const pos = (c - ch) / C;
           const kx = pos % 3;
           const ky = (pos - kx) / 3;
-          w = t.W[((n * C + ch) * 3 + ky) * 3 + kx] as number;
-        } else w = t.W[c * t.fanOut + n] as number;
+          w = at(t.W, ((n * C + ch) * 3 + ky) * 3 + kx, 'the conv weights');
+        } else w = at(t.W, c * t.fanOut + n, 'the dense weights');
         const q = quantizeWeight(layer, w);
         if (wint.length > 0) wint[n * cols + c] = q;
-        const at = n * words + (c >>> 5);
+        const word = n * words + (c >>> 5);
         const bit = 1 << (c & 31);
-        if (q !== 0) wnz[at] = ((wnz[at] as number) | bit) >>> 0;
-        if (q < 0) wneg[at] = ((wneg[at] as number) | bit) >>> 0;
+        if (q !== 0) wnz[word] = (at(wnz, word, 'the non-zero plane') | bit) >>> 0;
+        if (q < 0) wneg[word] = (at(wneg, word, 'the negative plane') | bit) >>> 0;
       }
     const scale = new Float64Array(t.fanOut);
-    for (let n = 0; n < t.fanOut; n++) scale[n] = (t.gamma[n] as number) * (t.invStd[n] as number);
+    for (let n = 0; n < t.fanOut; n++) scale[n] = at(t.gamma, n, 'gamma') * at(t.invStd, n, 'inv_std');
     return { layer, t, cols, words, wnz, wneg, wint, scale };
   });
 }
 
 /** Batch norm of a pre-activation (Lasagne's order of operations). */
 const bn = (f: FloatLayer, n: number, pre: number): number =>
-  (pre - (f.t.mean[n] as number)) * (f.scale[n] as number) + (f.t.beta[n] as number);
+  (pre - at(f.t.mean, n, 'mean')) * at(f.scale, n, 'the batch-norm scale') + at(f.t.beta, n, 'beta');
 
 /** Training's activation quantizer on a batch-norm output. */
 function act(layer: OverlayLayer, v: number): number {
@@ -95,7 +96,7 @@ function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Pl
       const base = p * channels + g * 32;
       const end = Math.min(32, channels - g * 32);
       for (let j = 0; j < end; j++) {
-        const v = values[base + j] as number;
+        const v = at(values, base + j, 'the activations');
         if (v !== 0) nz |= 1 << j;
         if (v < 0) neg |= 1 << j;
       }
@@ -112,9 +113,9 @@ function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Pl
 function createDots(layers: FloatLayer[]) {
   let offset = 0;
   const take = (bytes: number) => {
-    const at = offset;
+    const start = offset;
     offset = align(offset + bytes);
-    return at;
+    return start;
   };
   const placed = layers.map((f) => {
     const fixed = f.layer.inputBits === 8;
@@ -143,12 +144,13 @@ function createDots(layers: FloatLayer[]) {
   const u32 = new Uint32Array(k.memory.buffer);
   const i32 = new Int32Array(k.memory.buffer);
   const i16 = new Int16Array(k.memory.buffer);
+  const placement = (l: number) => at(placed, l, 'the placed layers');
   layers.forEach((f, l) => {
-    const p = placed[l] as (typeof placed)[number];
+    const p = placement(l);
     for (let n = 0; n < p.rows; n++) {
       if (f.layer.inputBits === 8) {
         for (let c = 0; c < f.cols; c++)
-          i16[p.wnz / 2 + n * p.chunks * 8 + c] = f.wint[n * f.cols + c] as number;
+          i16[p.wnz / 2 + n * p.chunks * 8 + c] = at(f.wint, n * f.cols + c, 'the 8-bit layer weights');
         continue;
       }
       u32.set(f.wnz.subarray(n * f.words, (n + 1) * f.words), p.wnz / 4 + n * p.chunks * 4);
@@ -163,7 +165,7 @@ function createDots(layers: FloatLayer[]) {
   return {
     /** Σ w·a of every neuron of dense layer l with the input planes. */
     dense(l: number, x: Planes): Int32Array {
-      const p = placed[l] as (typeof placed)[number];
+      const p = placement(l);
       clearColumn();
       u32.set(x.nz.subarray(0, Math.min(x.nz.length, p.chunks * 4)), colNz / 4);
       u32.set(x.neg.subarray(0, Math.min(x.neg.length, p.chunks * 4)), colNeg / 4);
@@ -172,7 +174,7 @@ function createDots(layers: FloatLayer[]) {
     },
     /** Σ w·a of every neuron at every output pixel of conv layer l (pixel-major), input planes `x`. */
     conv(l: number, x: Planes, inDim: number, cw: number, od: number): Int32Array {
-      const p = placed[l] as (typeof placed)[number];
+      const p = placement(l);
       const out = new Int32Array(od * od * p.rows);
       u32.set(x.nz, inNz / 4);
       u32.set(x.neg, inNeg / 4);
@@ -187,7 +189,7 @@ function createDots(layers: FloatLayer[]) {
     },
     /** Σ w·b of the 8-bit first layer at every output pixel, from the host's bytes (pixel-major RGB). */
     first(l: number, hwc: Int32Array, inDim: number, C: number, od: number): Int32Array {
-      const p = placed[l] as (typeof placed)[number];
+      const p = placement(l);
       const out = new Int32Array(od * od * p.rows);
       col16.fill(0);
       for (let y = 0; y < od; y++)
@@ -195,7 +197,11 @@ function createDots(layers: FloatLayer[]) {
           for (let ky = 0; ky < 3; ky++)
             for (let kx = 0; kx < 3; kx++)
               for (let c = 0; c < C; c++)
-                col16[(ky * 3 + kx) * C + c] = hwc[((y + ky) * inDim + xx + kx) * C + c] as number;
+                col16[(ky * 3 + kx) * C + c] = at(
+                  hwc,
+                  ((y + ky) * inDim + xx + kx) * C + c,
+                  'the host bytes',
+                );
           k.dotI16(p.wnz, colNz, acc, p.rows, p.chunks);
           out.set(i32.subarray(acc / 4, acc / 4 + p.rows), (y * od + xx) * p.rows);
         }
@@ -230,34 +236,33 @@ export function createFloatModel(model: OverlayModel): {
       const normalized: Array<Float64Array | undefined> = [];
       let x: Planes | undefined;
       let hwc: Int32Array | undefined;
-      if (input.kind === 'mnist') x = mnistPlanes(input.pixels, image, (layers[0] as FloatLayer).cols);
+      if (input.kind === 'mnist') x = mnistPlanes(input.pixels, image, at(layers, 0, 'the layers').cols);
       else hwc = cifarHostBytes(input.pixels, image, 32, 3);
-      for (let l = 0; l < layers.length; l++) {
-        const f = layers[l] as FloatLayer;
+      for (const [l, f] of layers.entries()) {
         const { layer, t } = f;
         const conv = layer.conv;
         const rows = t.fanOut;
         if (l === layers.length - 1) {
           const outputs = new Float64Array(rows);
           const lanes = new Int32Array(rows);
-          const sums = dots.dense(l, x as Planes);
+          const sums = dots.dense(l, must(x, 'the input planes'));
           for (let n = 0; n < rows; n++) {
-            const d = sums[n] as number;
-            const out = bn(f, n, d + (t.b[n] as number));
+            const d = at(sums, n, 'the sums');
+            const out = bn(f, n, d + at(t.b, n, 'the bias'));
             outputs[n] = out;
             lanes[n] =
-              layer.outputBits === 'scores' ? ((t.gamma[n] as number) < 0 ? -d : d) : out >= 0 ? 1 : 0;
+              layer.outputBits === 'scores' ? (at(t.gamma, n, 'gamma') < 0 ? -d : d) : out >= 0 ? 1 : 0;
           }
           return { outputs, lanes: lanes.subarray(0, classes), pooled, values: trace, normalized };
         }
         if (!conv) {
           const values = new Int8Array(rows);
           const norm = new Float64Array(rows);
-          const sums = dots.dense(l, x as Planes);
+          const sums = dots.dense(l, must(x, 'the input planes'));
           for (let n = 0; n < rows; n++) {
-            const d = sums[n] as number;
-            norm[n] = bn(f, n, d + (t.b[n] as number));
-            values[n] = act(layer, norm[n] as number);
+            const v = bn(f, n, at(sums, n, 'the sums') + at(t.b, n, 'the bias'));
+            norm[n] = v;
+            values[n] = act(layer, v);
           }
           trace.push(values);
           normalized.push(norm);
@@ -269,10 +274,13 @@ export function createFloatModel(model: OverlayModel): {
         const C = conv.inChannels;
         const pre = new Float64Array(od * od * rows);
         const sums =
-          hwc && l === 0 ? dots.first(l, hwc, inDim, C, od) : dots.conv(l, x as Planes, inDim, C / 32, od);
+          hwc && l === 0
+            ? dots.first(l, hwc, inDim, C, od)
+            : dots.conv(l, must(x, 'the input planes'), inDim, C / 32, od);
         // Layer 0 sums are in units of 1/128 (the host's bytes are value·128).
         const unit = hwc && l === 0 ? 1 / 128 : 1;
-        for (let i = 0; i < pre.length; i++) pre[i] = (sums[i] as number) * unit + (t.b[i % rows] as number);
+        for (let i = 0; i < pre.length; i++)
+          pre[i] = at(sums, i, 'the sums') * unit + at(t.b, i % rows, 'the bias');
         let values: Int8Array;
         let dim = od;
         if (conv.pool && order === 'training') {
@@ -284,7 +292,10 @@ export function createFloatModel(model: OverlayModel): {
               for (let n = 0; n < rows; n++) {
                 let m = Number.NEGATIVE_INFINITY;
                 for (const [dy, dx] of WINDOW)
-                  m = Math.max(m, pre[((2 * y + dy) * od + 2 * xx + dx) * rows + n] as number);
+                  m = Math.max(
+                    m,
+                    at(pre, ((2 * y + dy) * od + 2 * xx + dx) * rows + n, 'the pre-activations'),
+                  );
                 values[(y * dim + xx) * rows + n] = act(layer, bn(f, n, m));
               }
           normalized.push(undefined);
@@ -292,8 +303,9 @@ export function createFloatModel(model: OverlayModel): {
           values = new Int8Array(od * od * rows);
           const norm = new Float64Array(od * od * rows);
           for (let i = 0, n = 0; i < od * od * rows; i++, n = n + 1 === rows ? 0 : n + 1) {
-            norm[i] = bn(f, n, pre[i] as number);
-            values[i] = act(layer, norm[i] as number);
+            const v = bn(f, n, at(pre, i, 'the pre-activations'));
+            norm[i] = v;
+            values[i] = act(layer, v);
           }
           normalized.push(conv.pool ? undefined : norm);
           if (conv.pool) {
@@ -305,7 +317,10 @@ export function createFloatModel(model: OverlayModel): {
                 for (let n = 0; n < rows; n++) {
                   let m = -1;
                   for (const [dy, dx] of WINDOW)
-                    m = Math.max(m, values[((2 * y + dy) * od + 2 * xx + dx) * rows + n] as number);
+                    m = Math.max(
+                      m,
+                      at(values, ((2 * y + dy) * od + 2 * xx + dx) * rows + n, 'the activations'),
+                    );
                   p[(y * dim + xx) * rows + n] = m;
                 }
             values = p;
@@ -399,13 +414,13 @@ export function compareOverlayWithFloat(
   const causes = { poolOrder: 0, lastLayerAndRule: 0, thresholdRounding: 0 };
   const disagreements: OverlayFloatComparison['disagreements'] = [];
   for (let i = 0; i < count; i++) {
-    const label = labels[i] as number;
+    const label = at(labels, i, 'the labels');
     const o = float.forward(input, i, 'overlay');
     const t = pooledLayers.length > 0 ? float.forward(input, i, 'training') : o;
     const trainingClass = argmax(t.outputs);
     const overlayClass = argmax(o.outputs);
     const boardFloat = rule(o.lanes, classes);
-    const h = hw[i] as number;
+    const h = at(hw, i, 'the hardware classes');
     if (trainingClass === label) ok.training++;
     if (overlayClass === label) ok.overlayOrder++;
     if (boardFloat === label) ok.floatBoardRule++;
@@ -424,14 +439,14 @@ export function compareOverlayWithFloat(
         });
     }
     poolOutputs.forEach((p, k) => {
-      const a = o.pooled[k] as Int8Array;
-      const b = t.pooled[k] as Int8Array;
-      const gamma = (model.layers[p.layer] as TrainedLayer).gamma;
+      const a = at(o.pooled, k, 'the overlay-order pooled outputs');
+      const b = at(t.pooled, k, 'the training-order pooled outputs');
+      const gamma = at(model.layers, p.layer, 'the trained layers').gamma;
       p.outputs += a.length;
       for (let j = 0; j < a.length; j++)
-        if (a[j] !== b[j]) {
+        if (at(a, j, 'the overlay-order pooled outputs') !== b[j]) {
           p.differing++;
-          if ((gamma[j % gamma.length] as number) < 0) p.differingNegativeGamma++;
+          if (at(gamma, j % gamma.length, 'gamma') < 0) p.differingNegativeGamma++;
         }
     });
   }
@@ -462,17 +477,17 @@ function explain(
   o: FloatForward,
 ): string {
   const hw = sim.layerValues(input, image);
-  for (let l = 0; l < o.values.length; l++) {
-    const f = o.values[l] as Int8Array;
-    const h = hw[l] as Int32Array;
+  for (const [l, f] of o.values.entries()) {
+    const h = at(hw, l, "the hardware's layer values");
     const differing: number[] = [];
-    for (let j = 0; j < f.length; j++) if (f[j] !== h[j]) differing.push(j);
-    if (differing.length === 0) continue;
-    const j = differing[0] as number;
+    for (const [j, v] of f.entries()) if (v !== h[j]) differing.push(j);
+    const [j] = differing;
+    if (j === undefined) continue;
     const norm = o.normalized[l]?.[j];
-    const layer = model.overlay.layers[l] as OverlayLayer;
-    const neuron = j % (model.layers[l] as TrainedLayer).fanOut;
-    const flipped = ((model.layers[l] as TrainedLayer).gamma[neuron] as number) < 0;
+    const layer = at(model.overlay.layers, l, 'the overlay layers');
+    const trained = at(model.layers, l, 'the trained layers');
+    const neuron = j % trained.fanOut;
+    const flipped = at(trained.gamma, neuron, 'gamma') < 0;
     const why =
       norm === 0 || norm === 0.5 || norm === -0.5
         ? 'exactly at the step: a tie (training fires at >=, the board at >)'
