@@ -1,3 +1,4 @@
+import { at } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBit } from './decision';
 import type { IdxImages, IdxLabels } from './idx';
@@ -33,10 +34,10 @@ function packSigns(layer: DenseLayer): PackedSign {
     const w = i >>> 5;
     const m = 1 << (i & 31);
     for (let n = 0; n < fanOut; n++)
-      if ((W[row + n] as number) >= 0) bits[n * words + w] = (bits[n * words + w] as number) | m;
+      if (at(W, row + n, 'W') >= 0) bits[n * words + w] = at(bits, n * words + w, 'the sign bits') | m;
   }
   const scale = new Float64Array(fanOut);
-  for (let n = 0; n < fanOut; n++) scale[n] = (gamma[n] as number) * (invStd[n] as number);
+  for (let n = 0; n < fanOut; n++) scale[n] = at(gamma, n, 'gamma') * at(invStd, n, 'inv_std');
   return { fanIn, fanOut, words, bits, layer, scale };
 }
 
@@ -58,8 +59,8 @@ export function floatForward(model: LfcModel): FloatModelRunner {
       x0.fill(0);
       const base = image * LFC_INPUTS;
       for (let i = 0; i < LFC_INPUTS; i++)
-        if ((pixels[base + i] as number) >= PIXEL_THRESHOLD)
-          x0[i >>> 5] = (x0[i >>> 5] as number) | (1 << (i & 31));
+        if (at(pixels, base + i, 'the pixels') >= PIXEL_THRESHOLD)
+          x0[i >>> 5] = at(x0, i >>> 5, 'the input bits') | (1 << (i & 31));
       let x: Uint32Array = x0;
       const bits: Uint32Array[] = [];
       let outputs = new Float64Array(0);
@@ -69,11 +70,12 @@ export function floatForward(model: LfcModel): FloatModelRunner {
         const bn = new Float64Array(p.fanOut);
         const mismatches = counter.count(l, x);
         for (let n = 0; n < p.fanOut; n++) {
-          const dot = p.fanIn - 2 * (mismatches[n] as number);
+          const dot = p.fanIn - 2 * at(mismatches, n, 'the mismatch counts');
           const v =
-            (dot + (b[n] as number) - (mean[n] as number)) * (p.scale[n] as number) + (beta[n] as number);
+            (dot + at(b, n, 'b') - at(mean, n, 'mean')) * at(p.scale, n, 'the batch-norm scale') +
+            at(beta, n, 'beta');
           bn[n] = v;
-          if (v >= 0) y[n >>> 5] = (y[n >>> 5] as number) | (1 << (n & 31));
+          if (v >= 0) y[n >>> 5] = at(y, n >>> 5, 'the output bits') | (1 << (n & 31));
         }
         bits.push(y);
         outputs = bn;
@@ -87,7 +89,7 @@ export function floatForward(model: LfcModel): FloatModelRunner {
 /** Argmax of the outputs (first maximum, as numpy's argmax). */
 export function argmax(v: Float64Array): number {
   let best = 0;
-  for (let i = 1; i < v.length; i++) if ((v[i] as number) > (v[best] as number)) best = i;
+  for (let i = 1; i < v.length; i++) if (at(v, i, 'the outputs') > at(v, best, 'the outputs')) best = i;
   return best;
 }
 
@@ -133,11 +135,11 @@ export function compareWithFloatModel(
   let ruleChanged = 0;
   const disagreements: Disagreement[] = [];
   for (let i = 0; i < images.count; i++) {
-    const label = labels.labels[i] as number;
+    const label = at(labels.labels, i, 'the labels');
     const { outputs, bits } = runner.forward(images.pixels, i);
     const a = argmax(outputs);
     const f = floatBoardRule(outputs);
-    const h = hw[i] as number;
+    const h = at(hw, i, 'the hardware classes');
     if (a === label) argmaxOk++;
     if (f === label) boardOk++;
     if (h === label) hwOk++;
@@ -174,28 +176,31 @@ function explain(
   image: number,
   floatBits: Uint32Array[],
 ): string {
-  for (let l = 0; l < params.layers.length; l++) {
+  for (const [l, layer] of params.layers.entries()) {
     const x = sim.layerInput(pixels, image, l);
     const hwOut = sim.layerInput(pixels, image, l + 1);
-    const layer = params.layers[l] as LfcParams['layers'][number];
-    const fanOut = (model.layers[l] as DenseLayer).fanOut;
-    const fb = floatBits[l] as Uint32Array;
+    const d = at(model.layers, l, 'the trained layers');
+    const fb = at(floatBits, l, 'the float output bits');
     const differing: number[] = [];
-    for (let n = 0; n < fanOut; n++)
-      if ((((hwOut[n >>> 5] as number) ^ (fb[n >>> 5] as number)) >>> (n & 31)) & 1) differing.push(n);
-    if (differing.length === 0) continue;
-    const n = differing[0] as number;
+    for (let n = 0; n < d.fanOut; n++)
+      if (
+        ((at(hwOut, n >>> 5, 'the hardware output bits') ^ at(fb, n >>> 5, 'the float output bits')) >>>
+          (n & 31)) &
+        1
+      )
+        differing.push(n);
+    const [n] = differing;
+    if (n === undefined) continue;
     const words = layer.mw / 32;
     let mismatch = 0;
     for (let w = 0; w < words; w++)
-      mismatch += popcount32((layer.bits[n * words + w] as number) ^ (x[w] as number));
+      mismatch += popcount32(at(layer.bits, n * words + w, 'the weight bits') ^ at(x, w, 'the layer input'));
     const acc = layer.mw - mismatch;
-    const T = layer.thresholds[n] as number;
-    const d = model.layers[l] as DenseLayer;
-    const g = d.gamma[n] as number;
+    const T = at(layer.thresholds, n, 'the thresholds');
+    const g = at(d.gamma, n, 'gamma');
     const s = g < 0 ? -1 : 1;
     const thr =
-      (d.mean[n] as number) - (d.b[n] as number) - (d.beta[n] as number) / (g * (d.invStd[n] as number));
+      at(d.mean, n, 'mean') - at(d.b, n, 'b') - at(d.beta, n, 'beta') / (g * at(d.invStd, n, 'inv_std'));
     const exact = (d.fanIn + s * thr) / 2;
     const kind = Number.isInteger(exact)
       ? 'exact tie: float fires at popcount == threshold, hardware needs popcount > threshold'
