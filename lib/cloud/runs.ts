@@ -1,20 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import {
-  isNetwork,
-  MANIFEST_FILE,
-  NETWORKS,
-  type Network,
-  PARAMS_ROOT_PREFIX,
-  publishedParamsPrefix,
-  RUN_ID_PATTERN,
-  RUN_STATES,
-  RUNS_ROOT_PREFIX,
-  type RunState,
-  runKeys,
-  runStateKey,
-} from '../layout';
-import { type ParamManifest, parseManifest } from '../manifest';
+import { RUN_ID_PATTERN, RUN_STATES, RUNS_ROOT_PREFIX, type RunState, runKeys, runStateKey } from '../layout';
 import { type ProgressLog, parseProgress, parseVerify, type VerifySummary } from '../report/progress';
 import { aws, awsErrorName, CloudError } from './aws-errors';
 import type { CloudClients } from './clients';
@@ -48,7 +34,7 @@ export async function objectExists(clients: CloudClients, bucket: string, key: s
 
 /** Every key under `prefix` (paged). */
 export async function listKeys(
-  clients: CloudClients,
+  clients: Pick<CloudClients, 's3'>,
   bucket: string,
   prefix: string,
 ): Promise<Array<{ key: string; size: number }>> {
@@ -217,63 +203,4 @@ export async function readRun(
 export async function listRunIds(clients: CloudClients, bucket: string): Promise<string[]> {
   const ids = await listFolders(clients, bucket, RUNS_ROOT_PREFIX);
   return ids.filter((id) => RUN_ID_PATTERN.test(id)).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-}
-
-export interface PublishedParams {
-  dataset: string;
-  network: string;
-  manifest: ParamManifest;
-}
-
-/**
- * Datasets that have a param folder (a manifest.json) under `root` (`params/` or `runs/<id>/params/`).
- * Found from the manifest keys themselves rather than from "folders": a dataset whose publish never
- * finished has files but no manifest, and is not a param folder yet.
- */
-export interface ParamFolderRef {
-  dataset: string;
-  network: Network;
-}
-
-/** Every `<root><dataset>/<network>/manifest.json` (one folder per overlay), sorted by dataset then network. */
-export async function paramFolders(
-  clients: CloudClients,
-  bucket: string,
-  root: string,
-): Promise<ParamFolderRef[]> {
-  const found: ParamFolderRef[] = [];
-  for (const o of await listKeys(clients, bucket, root)) {
-    const parts = o.key.slice(root.length).split('/');
-    const [dataset, network, file] = parts;
-    if (parts.length === 3 && file === MANIFEST_FILE && dataset && network && isNetwork(network))
-      found.push({ dataset, network });
-  }
-  return found.sort((x, y) =>
-    x.dataset === y.dataset
-      ? NETWORKS.indexOf(x.network) - NETWORKS.indexOf(y.network)
-      : x.dataset < y.dataset
-        ? -1
-        : 1,
-  );
-}
-
-/** The manifests of every published param folder (`params/<dataset>/<network>/manifest.json`). */
-export async function listPublished(clients: CloudClients, bucket: string): Promise<PublishedParams[]> {
-  const folders = await paramFolders(clients, bucket, PARAMS_ROOT_PREFIX);
-  const found: PublishedParams[] = [];
-  for (const { dataset, network } of folders) {
-    const key = `${publishedParamsPrefix(dataset, network)}${MANIFEST_FILE}`;
-    const text = await readText(clients, bucket, key);
-    if (text === undefined) continue;
-    try {
-      found.push({
-        dataset,
-        network,
-        manifest: parseManifest(text, `s3://${bucket}/${key}`),
-      });
-    } catch {
-      // A broken manifest is reported by `fetch`; listings just leave it out.
-    }
-  }
-  return found;
 }

@@ -7,7 +7,8 @@
  *   the .bin files and classes.txt, checked against a manifest.json beside them: `verify` (files as they
  *   are), `board push --params` (then checked as a set);
  * - S3 (./s3.ts): `<prefix>`. Written with manifest.json deleted first and written last: the conversion job.
- *   Read through the manifest only, every file's size and SHA-256: `fetch`, `board push --run`;
+ *   Read through the manifest only, every file's size and SHA-256: `fetch`, `board push --run`; listed by
+ *   their manifest keys (a folder exists once its manifest does): `fetch`, `runs`, `status`;
  * - board (./board.ts, through lib/board/board.ts pushParamSet): `<bnn>/params/<dataset>/<network>` through
  *   board_helper.py, every file's SHA-256 checked on the board before the set is swapped in. Write-only:
  *   `board validate` reads the set it ran in the same ssh session, and nothing else needs a board's bytes.

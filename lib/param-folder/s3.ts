@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { OverlayName } from '../bnn/overlays';
+import { isOverlayName, OVERLAY_NAMES, type OverlayName } from '../bnn/overlays';
 import { aws, CloudError } from '../cloud/aws-errors';
-import { readText } from '../cloud/runs';
+import { listKeys, readText } from '../cloud/runs';
 import {
   deleteObjects,
   forEachLimited,
@@ -11,7 +11,7 @@ import {
   putObjectBytes,
 } from '../conversion/s3-objects';
 import { UserError } from '../errors';
-import { MANIFEST_FILE } from '../layout';
+import { MANIFEST_FILE, PARAMS_ROOT_PREFIX, publishedParamsPrefix } from '../layout';
 import {
   buildManifest,
   checkAgainstManifest,
@@ -269,6 +269,58 @@ export async function readS3ParamFolder(
     reused,
     bytesDownloaded,
   };
+}
+
+/**
+ * A param folder found under a root (`params/` or `runs/<id>/params/`): found from the manifest keys
+ * themselves rather than from "folders": a dataset whose publish never finished has files but no manifest,
+ * and is not a param folder yet.
+ */
+export interface ParamFolderRef {
+  dataset: string;
+  network: OverlayName;
+}
+
+/** Every `<root><dataset>/<network>/manifest.json` (one folder per overlay), sorted by dataset then network. */
+export async function listS3ParamFolders(
+  s3: S3Client,
+  bucket: string,
+  root: string,
+): Promise<ParamFolderRef[]> {
+  const found: ParamFolderRef[] = [];
+  for (const o of await listKeys({ s3 }, bucket, root)) {
+    const parts = o.key.slice(root.length).split('/');
+    const [dataset, network, file] = parts;
+    if (parts.length === 3 && file === MANIFEST_FILE && dataset && network && isOverlayName(network))
+      found.push({ dataset, network });
+  }
+  return found.sort((x, y) =>
+    x.dataset === y.dataset
+      ? OVERLAY_NAMES.indexOf(x.network) - OVERLAY_NAMES.indexOf(y.network)
+      : x.dataset < y.dataset
+        ? -1
+        : 1,
+  );
+}
+
+export interface PublishedParams extends ParamFolderRef {
+  manifest: ParamManifest;
+}
+
+/** The manifests of every published param folder (`params/<dataset>/<network>/manifest.json`). */
+export async function listPublished(s3: S3Client, bucket: string): Promise<PublishedParams[]> {
+  const found: PublishedParams[] = [];
+  for (const { dataset, network } of await listS3ParamFolders(s3, bucket, PARAMS_ROOT_PREFIX)) {
+    const key = `${publishedParamsPrefix(dataset, network)}${MANIFEST_FILE}`;
+    const text = await readText({ s3 }, bucket, key);
+    if (text === undefined) continue;
+    try {
+      found.push({ dataset, network, manifest: parseManifest(text, `s3://${bucket}/${key}`) });
+    } catch {
+      // A broken manifest is reported by `fetch`; listings just leave it out.
+    }
+  }
+  return found;
 }
 
 /** The S3 back end: both sides, its read with the options fetch needs. */

@@ -1,12 +1,13 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { listObjects } from '../../lib/conversion/s3-objects';
 import { checkAgainstManifest, parseManifest } from '../../lib/manifest';
 import { boardParamFolders, localParamFolders, s3ParamFolders } from '../../lib/param-folder';
 import { expectedFiles } from '../../lib/param-folder/layout';
 import { readParamFiles } from '../../lib/param-folder/local';
+import { listPublished, listS3ParamFolders } from '../../lib/param-folder/s3';
 import { MNIST_PARAMS } from '../board/support/helpers';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 
@@ -143,4 +144,31 @@ test('reading refuses a folder whose manifest names another folder, or whose fil
   await expect(local.read('mnist', 'lfcW1A1')).rejects.toThrow(
     /lfcW1A1: does not match its manifest\.json \(1 problem\(s\), first: 3-0-thres\.bin/,
   );
+});
+
+test('listing: a folder counts once its manifest is there; published manifests are listed, a broken one left out', async () => {
+  const files = await readParamFiles(MNIST_PARAMS);
+  const bucket = 'artifacts';
+  const published = s3ParamFolders(s3.client, bucket, (d, n) => `params/${d}/${n}/`);
+  await published.write({ dataset: 'mnist', network: 'lfcW1A1', files, runId: 'run-3', accuracy: 98.4 });
+  await published.write({
+    dataset: 'mnist',
+    network: 'lfcW1A2',
+    files: new Map([['classes.txt', files.get('classes.txt') ?? new Uint8Array()]]),
+  });
+  // A publish that never finished (files, no manifest) and a broken manifest.
+  const put = (Key: string, Body: string) =>
+    s3.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+  await put('params/kmnist/lfcW1A1/0-0-weights.bin', 'x');
+  await put('params/cifar10/cnvW1A1/manifest.json', '{not json');
+  expect(await listS3ParamFolders(s3.client, bucket, 'params/')).toEqual([
+    { dataset: 'cifar10', network: 'cnvW1A1' },
+    { dataset: 'mnist', network: 'lfcW1A1' },
+    { dataset: 'mnist', network: 'lfcW1A2' },
+  ]);
+  const listed = await listPublished(s3.client, bucket);
+  expect(listed.map((p) => [p.dataset, p.network, p.manifest.runId, p.manifest.files.length])).toEqual([
+    ['mnist', 'lfcW1A1', 'run-3', 289],
+    ['mnist', 'lfcW1A2', null, 1],
+  ]);
 });

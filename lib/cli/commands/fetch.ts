@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CloudError } from '../../cloud/aws-errors';
 import { discoverStack } from '../../cloud/discovery';
 import { boardCopyCommands, checkFetchDestination, type FetchResult, fetchParams } from '../../cloud/fetch';
-import { assertRunId, type ParamFolderRef, paramFolders, readRun } from '../../cloud/runs';
+import { assertRunId, readRun } from '../../cloud/runs';
 import { UserError } from '../../errors';
 import {
   DATASET_NAME_PATTERN,
@@ -13,6 +13,7 @@ import {
   runParamsPrefix,
   runParamsRoot,
 } from '../../layout';
+import { listS3ParamFolders, type ParamFolderRef } from '../../param-folder/s3';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions, resolveIn } from '../env';
 import { formatBytes, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
@@ -65,7 +66,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
     folders.filter((f) => options.dataset === undefined || f.dataset === options.dataset);
   if (options.run) {
     assertRunId(options.run);
-    const folders = only(await paramFolders(clients, bucket, runParamsRoot(options.run)));
+    const folders = only(await listS3ParamFolders(clients.s3, bucket, runParamsRoot(options.run)));
     if (folders.length === 0) {
       const run = await readRun(clients, bucket, options.run, { verify: false });
       throw new CloudError(
@@ -82,7 +83,7 @@ export async function runFetch(env: CloudEnv, options: FetchOptions): Promise<Fe
       });
     }
   } else {
-    const folders = only(await paramFolders(clients, bucket, PARAMS_ROOT_PREFIX));
+    const folders = only(await listS3ParamFolders(clients.s3, bucket, PARAMS_ROOT_PREFIX));
     // --dataset with nothing published: the default network's folder, so the error names the missing manifest
     if (folders.length === 0 && options.dataset !== undefined)
       folders.push({ dataset: options.dataset, network: DEFAULT_NETWORK });

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { discoverStack } from '../../cloud/discovery';
-import { listPublished, listRunIds, objectExists, readRun } from '../../cloud/runs';
+import { listRunIds, objectExists, readRun } from '../../cloud/runs';
 import { DEFAULT_NETWORK, MANIFEST_FILE, runParamsPrefix } from '../../layout';
+import { listPublished } from '../../param-folder/s3';
 import { totalEpochs } from '../../report/progress';
 import { positiveInt } from '../args';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
@@ -16,7 +17,7 @@ export async function runRuns(env: CloudEnv, options: { limit?: number } = {}): 
     term.err('no runs yet: start one with `bnn-pynq train`\n');
     return;
   }
-  const published = await listPublished(clients, stack.artifactBucket);
+  const published = await listPublished(clients.s3, stack.artifactBucket);
   // Runs are read in parallel (a handful of small GETs each); the table keeps the newest-first order.
   const rows = await Promise.all(
     ids.map(async (id) => {

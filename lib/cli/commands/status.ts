@@ -7,7 +7,8 @@ import {
   parseBootstrapState,
   readFirstEpoch,
 } from '../../cloud/instance';
-import { listPublished, listRunIds, readRun } from '../../cloud/runs';
+import { listRunIds, readRun } from '../../cloud/runs';
+import { listPublished } from '../../param-folder/s3';
 import { addCloudOptions, type CliContext, type CloudEnv, type CloudOptions } from '../env';
 import { formatDuration, formatPercent } from '../ui/format';
 import { paint } from '../ui/terminal';
@@ -88,7 +89,7 @@ export async function runStatus(env: CloudEnv): Promise<void> {
     }
   }
 
-  const published = await listPublished(clients, stack.artifactBucket);
+  const published = await listPublished(clients.s3, stack.artifactBucket);
   if (published.length === 0) line('params', 'none published yet');
   for (const p of published) {
     const age = formatDuration((env.clock.now() - Date.parse(p.manifest.createdAt)) / 1000);
