@@ -200,42 +200,40 @@ from_bucket_cifar() {
 }
 
 # ---- 2. Built-in: download, MD5-check, cache in the bucket (dataset.json last).
-download_builtin() {
-  local dir="$WORK/download" f md5 base ok got out entries=() source=""
-  mkdir -p "$dir"
-  declare -A counts=()
-  for f in "${FILES[@]}"; do
-    md5=$(builtin_md5 "$NAME" "$f")
-    ok=false
-    for base in $(builtin_urls "$NAME"); do
-      log "downloading $base$f"
-      if ! fetch_url "$base$f" "$dir/$f"; then log "  failed to download $base$f"; continue; fi
-      got=$(md5sum "$dir/$f" | cut -d' ' -f1)
-      if [[ "$got" != "$md5" ]]; then
-        log "  rejected $base$f: MD5 $got, published $md5 (corrupt or partial download)"
-        rm -f "$dir/$f"
-        continue
-      fi
-      if ! out=$(check_idx "$dir/$f" "$f" 2>"$WORK/check.err"); then
-        log "  rejected $base$f: $(cat "$WORK/check.err")"
-        rm -f "$dir/$f"
-        continue
-      fi
-      counts[$f]=${out%% *}
-      entries+=("$(jq -n --arg f "$f" --arg sha "${out#* }" --arg md5 "$md5" --arg url "$base$f" --argjson n "${out%% *}" \
-        '{($f): {sha256: $sha, md5Gz: $md5, count: $n, url: $url}}')")
-      source=$base
-      ok=true
-      break
-    done
-    $ok || { echo "could not get a good copy of $f for $NAME from: $(builtin_urls "$NAME" | tr '\n' ' ')" >&2; return 1; }
+
+# fetch_verified FILE DEST CHECK: the first of the set's mirrors whose FILE arrives in DEST with the published
+# MD5 and passes `CHECK DEST FILE` (its stdout lands in $CHECKED; its stderr, the reason, in the log). Sets
+# SOURCE to that mirror; a rejected copy is removed and the next mirror tried. Returns 1 when none is good.
+fetch_verified() {
+  local file=$1 dest=$2 check=$3 md5 base got
+  md5=$(builtin_md5 "$NAME" "$file")
+  for base in $(builtin_urls "$NAME"); do
+    log "downloading $base$file"
+    if ! fetch_url "$base$file" "$dest"; then log "  failed to download $base$file"; continue; fi
+    got=$(md5sum "$dest" | cut -d' ' -f1)
+    if [[ "$got" != "$md5" ]]; then
+      log "  rejected $base$file: MD5 $got, published $md5 (corrupt or partial download)"
+      rm -f "$dest"
+      continue
+    fi
+    if ! CHECKED=$("$check" "$dest" "$file" 2>"$WORK/check.err"); then
+      log "  rejected $base$file: $(cat "$WORK/check.err")"
+      rm -f "$dest"
+      continue
+    fi
+    SOURCE=$base
+    return 0
   done
-  builtin_classes "$NAME" >"$dir/classes.txt"
-  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg source "$source" --arg at "$(ts)" \
-    --arg classes "$(sha256_of "$dir/classes.txt")" \
-    '{name: $name, format: "idx-gz", source: $source, createdAt: $at, createdBy: "scripts/instance/stage-dataset.sh",
-      files: (add + {"classes.txt": {sha256: $classes}})}' >"$dir/dataset.json"
-  for f in "${FILES[@]}" classes.txt; do
+  echo "could not get a good copy of $file for $NAME from: $(builtin_urls "$NAME" | tr '\n' ' ')" >&2
+  return 1
+}
+
+# cache_download DIR FILE...: copies the set's files to the bucket, then DIR/dataset.json (last: a reader
+# trusts only a set whose manifest is there), and makes DIR the verified set.
+cache_download() {
+  local dir=$1 f
+  shift
+  for f in "$@"; do
     s3cli s3 cp --only-show-errors "$dir/$f" "s3://$BNN_DATASET_BUCKET/$PREFIX/$f"
   done
   s3cli s3 cp --only-show-errors "$dir/dataset.json" "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json"
@@ -243,52 +241,51 @@ download_builtin() {
   mv "$dir" "$WORK/verified"
 }
 
+download_builtin() {
+  local dir="$WORK/download" f entries=() CHECKED SOURCE=""
+  mkdir -p "$dir"
+  for f in "${FILES[@]}"; do
+    fetch_verified "$f" "$dir/$f" check_idx || return 1
+    entries+=("$(jq -n --arg f "$f" --arg sha "${CHECKED#* }" --arg md5 "$(builtin_md5 "$NAME" "$f")" \
+      --arg url "$SOURCE$f" --argjson n "${CHECKED%% *}" '{($f): {sha256: $sha, md5Gz: $md5, count: $n, url: $url}}')")
+  done
+  builtin_classes "$NAME" >"$dir/classes.txt"
+  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg source "$SOURCE" --arg at "$(ts)" \
+    --arg classes "$(sha256_of "$dir/classes.txt")" \
+    '{name: $name, format: "idx-gz", source: $source, createdAt: $at, createdBy: "scripts/instance/stage-dataset.sh",
+      files: (add + {"classes.txt": {sha256: $classes}})}' >"$dir/dataset.json"
+  cache_download "$dir" "${FILES[@]}" classes.txt
+}
+
+# The CIFAR-10 archive's check: it unpacks (only the expected members) in the official layout.
+unpack_cifar() {
+  rm -rf "$WORK/unpack" && mkdir -p "$WORK/unpack"
+  tar -xzf "$1" -C "$WORK/unpack" --no-same-owner --no-same-permissions \
+    "${CIFAR_FILES[@]/#/$CIFAR_DIR/}" "$CIFAR_DIR/batches.meta.txt" 2>"$WORK/tar.err" ||
+    { echo "not the official layout ($(head -c 300 "$WORK/tar.err" | tr '\n' ' '))" >&2; return 1; }
+}
+
 # CIFAR-10: the one official archive, MD5-checked, unpacked (only the expected members), each file checked.
 download_cifar() {
-  local dir="$WORK/download" md5 base got out ok=false entries=() source="" f
-  mkdir -p "$dir" "$WORK/unpack"
-  md5=$(builtin_md5 "$NAME" "$CIFAR_ARCHIVE")
-  for base in $(builtin_urls "$NAME"); do
-    log "downloading $base$CIFAR_ARCHIVE"
-    if ! fetch_url "$base$CIFAR_ARCHIVE" "$WORK/archive"; then log "  failed to download $base$CIFAR_ARCHIVE"; continue; fi
-    got=$(md5sum "$WORK/archive" | cut -d' ' -f1)
-    if [[ "$got" != "$md5" ]]; then
-      log "  rejected $base$CIFAR_ARCHIVE: MD5 $got, published $md5 (corrupt or partial download)"
-      rm -f "$WORK/archive"
-      continue
-    fi
-    rm -rf "$WORK/unpack" && mkdir -p "$WORK/unpack"
-    if ! tar -xzf "$WORK/archive" -C "$WORK/unpack" --no-same-owner --no-same-permissions \
-      "${CIFAR_FILES[@]/#/$CIFAR_DIR/}" "$CIFAR_DIR/batches.meta.txt" 2>"$WORK/tar.err"; then
-      log "  rejected $base$CIFAR_ARCHIVE: not the official layout ($(head -c 300 "$WORK/tar.err" | tr '\n' ' '))"
-      rm -f "$WORK/archive"
-      continue
-    fi
-    ok=true
-    source=$base
-    break
-  done
-  $ok || { echo "could not get a good copy of $CIFAR_ARCHIVE for $NAME from: $(builtin_urls "$NAME" | tr '\n' ' ')" >&2; return 1; }
+  local dir="$WORK/download" out entries=() f CHECKED SOURCE=""
+  mkdir -p "$dir"
+  fetch_verified "$CIFAR_ARCHIVE" "$WORK/archive" unpack_cifar || return 1
   for f in "${CIFAR_FILES[@]}" batches.meta.txt; do
     mv "$WORK/unpack/$CIFAR_DIR/$f" "$dir/$f"
     [[ "$f" == *.bin ]] || continue
     # The archive's MD5 already vouches for its content; the record count is checked all the same.
     out=$(check_cifar "$dir/$f" "${BNN_CIFAR10_RECORDS:-$CIFAR_OFFICIAL_RECORDS}" 2>"$WORK/check.err") ||
-      { echo "$source$CIFAR_ARCHIVE: $f: $(cat "$WORK/check.err")" >&2; return 1; }
+      { echo "$SOURCE$CIFAR_ARCHIVE: $f: $(cat "$WORK/check.err")" >&2; return 1; }
     entries+=("$(jq -n --arg f "$f" --arg sha "${out#* }" --argjson n "${out%% *}" '{($f): {sha256: $sha, count: $n}}')")
   done
   builtin_classes "$NAME" >"$dir/classes.txt"
-  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg url "$source$CIFAR_ARCHIVE" --arg md5 "$md5" --arg at "$(ts)" \
+  printf '%s\n' "${entries[@]}" | jq -s --arg name "$NAME" --arg url "$SOURCE$CIFAR_ARCHIVE" \
+    --arg md5 "$(builtin_md5 "$NAME" "$CIFAR_ARCHIVE")" --arg at "$(ts)" \
     --arg classes "$(sha256_of "$dir/classes.txt")" --arg meta "$(sha256_of "$dir/batches.meta.txt")" \
     '{name: $name, format: "cifar-bin", source: $url, archiveMd5: $md5, createdAt: $at,
       createdBy: "scripts/instance/stage-dataset.sh",
       files: (add + {"classes.txt": {sha256: $classes}, "batches.meta.txt": {sha256: $meta}})}' >"$dir/dataset.json"
-  for f in "${CIFAR_FILES[@]}" batches.meta.txt classes.txt; do
-    s3cli s3 cp --only-show-errors "$dir/$f" "s3://$BNN_DATASET_BUCKET/$PREFIX/$f"
-  done
-  s3cli s3 cp --only-show-errors "$dir/dataset.json" "s3://$BNN_DATASET_BUCKET/$PREFIX/dataset.json"
-  log "cached $NAME in s3://$BNN_DATASET_BUCKET/$PREFIX/"
-  mv "$dir" "$WORK/verified"
+  cache_download "$dir" "${CIFAR_FILES[@]}" batches.meta.txt classes.txt
 }
 
 download() {
