@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readIdxImages } from '../../lib/bnn/idx';
@@ -15,6 +15,9 @@ import {
   MNIST_PARAMS,
   onBoard,
   readFolder,
+  standInPython,
+  validate,
+  withPatchedBnnPy,
 } from './support/helpers';
 import { type StandInBoard, startStandInBoard } from './support/standin-board';
 
@@ -140,16 +143,12 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     if (!existsSync(path.join(board.paramsDir, 'mnist', 'lfcW1A1')))
       await pushParamSet(target(), loadLocalParamSet(MNIST_PARAMS), 'mnist');
     const out = path.join(board.dir, 'predictions.txt');
-    const r = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'mnist',
-      '--images',
-      MNIST_IMAGES,
-      '--labels',
-      MNIST_LABELS,
-      '--predictions-out',
-      out,
-    ]);
+    const r = await validate(board, {
+      dataset: 'mnist',
+      images: MNIST_IMAGES,
+      labels: MNIST_LABELS,
+      predictionsOut: out,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('images      10000');
@@ -159,24 +158,17 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     expect(r.stdout).toContain('disagree    0 of 10000 images');
 
     // The predictions are the stand-in classifier's own: run it directly, without the CLI.
-    const direct = spawnSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        `import bnn, gzip, tempfile, sys
+    const direct = standInPython(
+      board,
+      `import bnn, gzip, tempfile, sys
 raw = gzip.open(sys.argv[1]).read()
 with tempfile.NamedTemporaryFile() as f:
     f.write(raw); f.flush()
     c = bnn.LfcClassifier(bnn.NETWORK_LFCW1A1, "mnist", bnn.RUNTIME_HW)
     p = c.classify_mnists(f.name)
 sys.stderr.write("\\n".join(str(int(x)) for x in p) + "\\n")`,
-        MNIST_IMAGES,
-      ],
-      {
-        env: { ...process.env, PYTHONPATH: path.dirname(board.bnnDir), BOARD: 'Pynq-Z1' },
-        maxBuffer: 1 << 24,
-      },
-    ).stderr;
+      MNIST_IMAGES,
+    );
     const fromCli = readFileSync(out, 'utf8');
     expect(fromCli.split('\n').length).toBe(10001);
     expect(fromCli).toBe(String(direct));
@@ -190,44 +182,25 @@ sys.stderr.write("\\n".join(str(int(x)) for x in p) + "\\n")`,
 
   test('validate counts disagreements when the board computes something else, and fails', async () => {
     // Make this board's classifier pick the lowest set output bit instead of the highest.
-    const bnnPy = path.join(board.bnnDir, 'bnn.py');
-    const original = readFileSync(bnnPy, 'utf8');
-    const broken = original.replace(
+    await withPatchedBnnPy(
+      board,
       'highest = out.shape[1] - 1 - np.argmax(out[:, ::-1], axis=1)',
       'highest = np.argmax(out, axis=1)',
+      async () => {
+        const r = await validate(board, { dataset: 'mnist', images: MNIST_IMAGES, labels: MNIST_LABELS });
+        expect(r.status).toBe(3);
+        const m = /disagree {4}(\d+) of 10000 images/.exec(r.stdout);
+        expect(Number(m?.[1])).toBeGreaterThan(0);
+        expect(r.stderr).toMatch(
+          /^error: the board classified \d+ images differently from verify \(#\d+: board \d, verify \d, label \d/,
+        );
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      },
     );
-    expect(broken).not.toBe(original);
-    writeFileSync(bnnPy, broken);
-    try {
-      const r = await boardCli(board, 'validate', board.host, [
-        '--dataset',
-        'mnist',
-        '--images',
-        MNIST_IMAGES,
-        '--labels',
-        MNIST_LABELS,
-      ]);
-      expect(r.status).toBe(3);
-      const m = /disagree {4}(\d+) of 10000 images/.exec(r.stdout);
-      expect(Number(m?.[1])).toBeGreaterThan(0);
-      expect(r.stderr).toMatch(
-        /^error: the board classified \d+ images differently from verify \(#\d+: board \d, verify \d, label \d/,
-      );
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    } finally {
-      writeFileSync(bnnPy, original);
-    }
   });
 
   test('validate of a dataset the board does not have is one line with the fix', async () => {
-    const r = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'kmnist',
-      '--images',
-      MNIST_IMAGES,
-      '--labels',
-      MNIST_LABELS,
-    ]);
+    const r = await validate(board, { dataset: 'kmnist', images: MNIST_IMAGES, labels: MNIST_LABELS });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
       `error: board root@board: the board has no lfcW1A1 set for kmnist (${board.paramsDir}/kmnist/lfcW1A1 missing); push it first: bnn-pynq board push <host> --params <dir> --dataset kmnist\n`,

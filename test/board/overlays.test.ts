@@ -1,11 +1,19 @@
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readCifarRecords, writeCifarRecords } from '../../lib/bnn/cifar';
 import { mulberry32 } from '../../lib/dataset/random';
 import { runCli, SHARED_DATA } from '../support/cli';
-import { boardCli, leftovers, MNIST_IMAGES, MNIST_LABELS, readFolder } from './support/helpers';
+import {
+  boardCli,
+  leftovers,
+  MNIST_IMAGES,
+  MNIST_LABELS,
+  readFolder,
+  standInPython,
+  validate,
+  withPatchedBnnPy,
+} from './support/helpers';
 import { type StandInBoard, startStandInBoard } from './support/standin-board';
 
 // board push / validate / check for the CNV overlays and lfcW1A2, against the stand-in board: real sshd,
@@ -100,16 +108,6 @@ afterAll(async () => {
   await board?.stop();
 });
 
-/** The stand-in package run directly on the board's Python, without the CLI. */
-function standIn(script: string, ...args: string[]): string {
-  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], {
-    env: { ...process.env, PYTHONPATH: path.dirname(board.bnnDir), BOARD: 'Pynq-Z1' },
-    maxBuffer: 1 << 24,
-  });
-  if (r.status !== 0) throw new Error(String(r.stderr));
-  return String(r.stderr);
-}
-
 describe('every overlay on the stand-in board', () => {
   test('push installs CNV and lfcW1A2 sets at <bnn>/params/<dataset>/<network>/, byte-identical, next to each other', async () => {
     for (const network of ['cnvW1A1', 'cnvW1A2', 'cnvW2A2']) {
@@ -167,7 +165,8 @@ describe('every overlay on the stand-in board', () => {
       expected_scores: Record<string, number[]>;
     }>;
     const got = JSON.parse(
-      standIn(
+      standInPython(
+        board,
         `import bnn, json, sys
 out = {}
 for e in json.load(open(sys.argv[1])):
@@ -190,16 +189,12 @@ sys.stderr.write(json.dumps(out))`,
 
   test("validate runs CnvClassifier.classify_cifars on the photos: the board's classes, 0 disagreements with verify", async () => {
     const out = path.join(work, 'notebook-predictions.txt');
-    const r = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'cifar10',
-      '--network',
-      'cnvW1A1',
-      '--images',
-      notebook,
-      '--predictions-out',
-      out,
-    ]);
+    const r = await validate(board, {
+      dataset: 'cifar10',
+      network: 'cnvW1A1',
+      images: notebook,
+      predictionsOut: out,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`board       root@board, ${path.join(board.paramsDir, 'cifar10', 'cnvW1A1')}`);
@@ -214,16 +209,12 @@ sys.stderr.write(json.dumps(out))`,
     "validate %s on an imported colour dataset's exported test_batch.bin: board and verify agree image by image",
     async (network) => {
       const out = path.join(work, `${network}-predictions.txt`);
-      const r = await boardCli(board, 'validate', board.host, [
-        '--dataset',
-        'cifar10',
-        '--network',
+      const r = await validate(board, {
+        dataset: 'cifar10',
         network,
-        '--images',
-        testBatch,
-        '--predictions-out',
-        out,
-      ]);
+        images: testBatch,
+        predictionsOut: out,
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`images      124 (${testBatch})`);
@@ -248,16 +239,12 @@ sys.stderr.write(json.dumps(out))`,
   );
 
   test('validate lfcW1A2: LfcClassifier.classify_mnists, 98.49 % on MNIST, 0 disagreements', async () => {
-    const r = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'mnist',
-      '--network',
-      'lfcW1A2',
-      '--images',
-      MNIST_IMAGES,
-      '--labels',
-      MNIST_LABELS,
-    ]);
+    const r = await validate(board, {
+      dataset: 'mnist',
+      network: 'lfcW1A2',
+      images: MNIST_IMAGES,
+      labels: MNIST_LABELS,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('network     lfcW1A2 (LfcClassifier.classify_mnists, hardware runtime)');
@@ -266,73 +253,39 @@ sys.stderr.write(json.dumps(out))`,
   });
 
   test('a board whose CNV driver reads the channels in another order disagrees with verify, and validate fails', async () => {
-    const bnnPy = path.join(board.bnnDir, 'bnn.py');
-    const original = readFileSync(bnnPy, 'utf8');
-    const broken = original.replace(
+    await withPatchedBnnPy(
+      board,
       'return x.transpose(0, 2, 3, 1)',
       'return x[:, ::-1].transpose(0, 2, 3, 1)',
+      async () => {
+        const r = await validate(board, { dataset: 'cifar10', network: 'cnvW1A1', images: testBatch });
+        expect(r.status).toBe(3);
+        expect(Number(/disagree {4}(\d+) of 124 images/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
+        expect(r.stderr).toMatch(
+          /^error: the board classified \d+ images differently from verify \(#\d+: board \d, verify \d, label \d/,
+        );
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      },
     );
-    expect(broken).not.toBe(original);
-    writeFileSync(bnnPy, broken);
-    try {
-      const r = await boardCli(board, 'validate', board.host, [
-        '--dataset',
-        'cifar10',
-        '--network',
-        'cnvW1A1',
-        '--images',
-        testBatch,
-      ]);
-      expect(r.status).toBe(3);
-      expect(Number(/disagree {4}(\d+) of 124 images/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
-      expect(r.stderr).toMatch(
-        /^error: the board classified \d+ images differently from verify \(#\d+: board \d, verify \d, label \d/,
-      );
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    } finally {
-      writeFileSync(bnnPy, original);
-    }
   });
 
   test('refusals: several CNV sets and no --network; a network that reads the other kind of input; idx images without labels', async () => {
-    const several = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'cifar10',
-      '--images',
-      testBatch,
-    ]);
+    const several = await validate(board, { dataset: 'cifar10', images: testBatch });
     expect(several.status).toBe(2);
     expect(several.stderr).toBe(
       'error: board root@board: the board has CNV sets for cifar10 (cnvW1A1, cnvW1A2, cnvW2A2); pass --network to say which one to validate\n',
     );
-    const wrong = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'cifar10',
-      '--network',
-      'lfcW1A1',
-      '--images',
-      testBatch,
-    ]);
+    const wrong = await validate(board, { dataset: 'cifar10', network: 'lfcW1A1', images: testBatch });
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toBe(
       `error: --labels <idx1> is required for lfcW1A1: the labels of --images (CNV networks take CIFAR-10 records without --labels)\n`,
     );
-    const noLabels = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'mnist',
-      '--images',
-      MNIST_IMAGES,
-    ]);
+    const noLabels = await validate(board, { dataset: 'mnist', images: MNIST_IMAGES });
     expect(noLabels.status).toBe(2);
     expect(noLabels.stderr).toBe(
       `error: ${MNIST_IMAGES}: idx3 images need --labels <idx1> (an LFC network); CNV networks take CIFAR-10 records\n`,
     );
-    const missing = await boardCli(board, 'validate', board.host, [
-      '--dataset',
-      'photos',
-      '--images',
-      testBatch,
-    ]);
+    const missing = await validate(board, { dataset: 'photos', images: testBatch });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe(
       `error: board root@board: the board has no cnvW1A1 set for photos (${board.paramsDir}/photos/cnvW1A1 missing); push it first: bnn-pynq board push <host> --params <dir> --dataset photos\n`,

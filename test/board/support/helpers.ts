@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CliResult, runCli, SHARED_DATA } from '../../support/cli';
@@ -16,6 +16,53 @@ export const boardCli = (
   host: string,
   args: string[] = [],
 ): Promise<CliResult> => runCli(['board', sub, host, ...board.cliArgs, ...args]);
+
+/** `bnn-pynq board validate <host>` against the stand-in, its options in this order when given. */
+export const validate = (
+  board: StandInBoard,
+  o: { dataset: string; network?: string; images: string; labels?: string; predictionsOut?: string },
+): Promise<CliResult> =>
+  boardCli(board, 'validate', board.host, [
+    '--dataset',
+    o.dataset,
+    ...(o.network === undefined ? [] : ['--network', o.network]),
+    '--images',
+    o.images,
+    ...(o.labels === undefined ? [] : ['--labels', o.labels]),
+    ...(o.predictionsOut === undefined ? [] : ['--predictions-out', o.predictionsOut]),
+  ]);
+
+/**
+ * Runs `run` on a board that computes something else: the stand-in's bnn.py with `from` replaced by `to`
+ * (which must change it), restored afterwards whatever happens.
+ */
+export async function withPatchedBnnPy(
+  board: StandInBoard,
+  from: string,
+  to: string,
+  run: () => Promise<void>,
+): Promise<void> {
+  const bnnPy = path.join(board.bnnDir, 'bnn.py');
+  const original = readFileSync(bnnPy, 'utf8');
+  const broken = original.replace(from, to);
+  expect(broken).not.toBe(original);
+  writeFileSync(bnnPy, broken);
+  try {
+    await run();
+  } finally {
+    writeFileSync(bnnPy, original);
+  }
+}
+
+/** A Python script on the board's Python with the stand-in `bnn` package importable, without the CLI: its stderr. */
+export function standInPython(board: StandInBoard, script: string, ...args: string[]): string {
+  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], {
+    env: { ...process.env, PYTHONPATH: path.dirname(board.bnnDir), BOARD: 'Pynq-Z1' },
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(String(r.stderr));
+  return String(r.stderr);
+}
 
 /** Runs a shell command on the board with plain ssh (independent of the code under test). */
 export function onBoard(board: StandInBoard, command: string): Promise<string> {
