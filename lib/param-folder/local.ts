@@ -45,10 +45,11 @@ function readFolderFile(dir: string, name: string): Uint8Array {
 }
 
 /**
- * The .bin files and classes.txt of the param folder `dir` (`.../<dataset>/<network>/`), and its
- * manifest.json; a missing folder, a file in its place, or a file that is not one is one clear error.
+ * The .bin files and classes.txt of the param folder `dir` (`.../<dataset>/<network>/`), and with
+ * `withManifest` its manifest.json; a missing folder, a file in its place, or a file that is not one is one
+ * clear error.
  */
-function readFolderFiles(dir: string): FolderFiles {
+function readFolderFiles(dir: string, withManifest: boolean): FolderFiles {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -66,9 +67,10 @@ function readFolderFiles(dir: string): FolderFiles {
   const files = new Map<string, Uint8Array>();
   for (const n of names.filter((n) => n.endsWith('.bin') || n === CLASSES_TXT))
     files.set(n, readFolderFile(dir, n));
-  const manifestText = names.includes(MANIFEST_FILE)
-    ? new TextDecoder().decode(readFolderFile(dir, MANIFEST_FILE))
-    : undefined;
+  const manifestText =
+    withManifest && names.includes(MANIFEST_FILE)
+      ? new TextDecoder().decode(readFolderFile(dir, MANIFEST_FILE))
+      : undefined;
   return { files, manifestText };
 }
 
@@ -77,7 +79,7 @@ function readFolderFiles(dir: string): FolderFiles {
  * are (no manifest or size check: the decoder of its overlay checks the sizes, naming the first wrong file).
  */
 export async function readParamFiles(dir: string): Promise<Map<string, Uint8Array>> {
-  return readFolderFiles(dir).files;
+  return readFolderFiles(dir, false).files;
 }
 
 export interface LocalReadOptions {
@@ -98,12 +100,12 @@ export interface LocalReadOptions {
  */
 export function readLocalParamFolder(dir: string, options: LocalReadOptions = {}): ParamFolderRead {
   const folder = path.resolve(dir);
-  const { files, manifestText } = readFolderFiles(dir);
+  const { files, manifestText } = readFolderFiles(dir, options.manifest ?? true);
   let dataset: string | undefined;
   const parent = path.basename(path.dirname(folder));
   if (isOverlayName(path.basename(folder)) && DATASET_NAME_PATTERN.test(parent)) dataset = parent;
   let manifest: StoredManifest | undefined;
-  if (manifestText !== undefined && (options.manifest ?? true)) {
+  if (manifestText !== undefined) {
     const parsed = parseManifest(manifestText, path.join(folder, MANIFEST_FILE));
     const problems = checkAgainstManifest(
       parsed,
