@@ -39,7 +39,9 @@ export async function paramSetFromRun(
   const folder = await s3ParamFolders(clients.s3, artifactBucket, (d, n) =>
     runParamsPrefix(runId, d, n),
   ).read(name, net, { label: `run ${runId}` });
-  return toParamSet(folder.files, folder.source, name, net);
+  // Messages name the file inside the folder (`s3://…/lfcW1A1/0-0-thres.bin`); the set's source is the prefix.
+  const set = toParamSet(folder.files, folder.source.replace(/\/$/, ''), name, net);
+  return { ...set, source: folder.source };
 }
 
 /** A dataset's test split as the board's classifiers read it: idx3 images + labels (LFC) or CIFAR-10 records (CNV). */

@@ -2,6 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { paramSetFromRun } from '../../lib/board/sources';
+import type { CloudClients } from '../../lib/cloud/clients';
 import { listObjects } from '../../lib/conversion/s3-objects';
 import { checkAgainstManifest, parseManifest } from '../../lib/manifest';
 import { boardParamFolders, localParamFolders, s3ParamFolders } from '../../lib/param-folder';
@@ -171,4 +173,21 @@ test('listing: a folder counts once its manifest is there; published manifests a
     ['mnist', 'lfcW1A1', 'run-3', 289],
     ['mnist', 'lfcW1A2', null, 1],
   ]);
+});
+
+test("push --run: a run's folder that matches its manifest but is not a whole set is refused, naming the file in S3", async () => {
+  const files = new Map(await readParamFiles(MNIST_PARAMS));
+  const thres = files.get('0-0-thres.bin') ?? new Uint8Array();
+  files.set('0-0-thres.bin', thres.subarray(0, 100));
+  const runId = '20261201-120000-mnist-d00d';
+  const prefix = `runs/${runId}/params/mnist/lfcW1A1/`;
+  await s3ParamFolders(s3.client, 'artifacts', () => prefix).write({
+    dataset: 'mnist',
+    network: 'lfcW1A1',
+    files,
+  });
+  const clients = { s3: s3.client } as unknown as CloudClients;
+  await expect(paramSetFromRun(clients, 'artifacts', runId, 'mnist', 'lfcW1A1')).rejects.toThrow(
+    `s3://artifacts/${prefix}0-0-thres.bin: 100 bytes, an lfcW1A1 threshold file of layer 0 has ${thres.length}: the file is truncated or from another network; convert or fetch the set again`,
+  );
 });
