@@ -1,3 +1,4 @@
+import { at } from '../defined';
 /**
  * The host's decision rules: how the board's output lanes become a class (docs/overlays.md §4).
  * Each rule lives only here; the simulators, verify, calibration and the conversion job call these.
@@ -30,17 +31,20 @@ export function highestSetBitOfWords(lo: number, hi: number, classes: number): n
 export function maxPositiveScore(scores: ArrayLike<number>, classes: number): number {
   let best = 0;
   let max = 0;
-  for (let j = 0; j < classes; j++)
-    if ((scores[j] as number) > max) {
-      max = scores[j] as number;
+  for (let j = 0; j < classes; j++) {
+    const score = at(scores, j, 'the scores');
+    if (score > max) {
+      max = score;
       best = j;
     }
+  }
   return best;
 }
 
 /** CNV single-image rule (`classify_cifar`: `max_element`): the lowest-index maximum, negative or not. */
 export function firstMaxScore(scores: ArrayLike<number>, classes: number): number {
   let best = 0;
-  for (let j = 1; j < classes; j++) if ((scores[j] as number) > (scores[best] as number)) best = j;
+  for (let j = 1; j < classes; j++)
+    if (at(scores, j, 'the scores') > at(scores, best, 'the scores')) best = j;
   return best;
 }

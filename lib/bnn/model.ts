@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { ARRAYS_PER_LAYER, LFC_HIDDEN, LFC_INPUTS, LFC_LAYER_COUNT, LFC_MAX_CLASSES, lfcFanIn } from './lfc';
 import { readNpz } from './npz';
@@ -43,11 +44,12 @@ export function parseLfcModel(arrays: ReadonlyMap<string, NdArray>, fileName: st
       `${count} arrays (${count % ARRAYS_PER_LAYER === 0 ? `${count / ARRAYS_PER_LAYER} layers` : 'not a multiple of 6'}); lfcW1A1 has ${LFC_LAYER_COUNT} dense layers (${EXPECTED_ARRAYS} arrays)`,
     );
 
-  const get = (k: number): NdArray => arrays.get(`arr_${k}`) as NdArray;
+  // Every arr_k is there: checked above.
+  const get = (k: number): NdArray => must(arrays.get(`arr_${k}`), `arr_${k}`);
   const lastW = get(ARRAYS_PER_LAYER * (LFC_LAYER_COUNT - 1));
   if (lastW.shape.length !== 2)
     throw new InputFormatError(at(18, 'W'), `shape (${lastW.shape.join(', ')}): expected (1024, classes)`);
-  const classes = lastW.shape[1] as number;
+  const classes = must(lastW.shape[1], "the last W's second dimension");
   if (classes < 1 || classes > LFC_MAX_CLASSES)
     throw new InputFormatError(
       at(18, 'W'),
@@ -59,10 +61,9 @@ export function parseLfcModel(arrays: ReadonlyMap<string, NdArray>, fileName: st
     const fanIn = lfcFanIn(l);
     const fanOut = l === LFC_LAYER_COUNT - 1 ? classes : LFC_HIDDEN;
     const vectors: Float64Array[] = [];
-    for (let j = 0; j < ARRAYS_PER_LAYER; j++) {
+    for (const [j, what] of PARAM_NAMES.entries()) {
       const k = l * ARRAYS_PER_LAYER + j;
       const a = get(k);
-      const what = PARAM_NAMES[j] as string;
       const want = j === 0 ? [fanIn, fanOut] : [fanOut];
       if (a.shape.length !== want.length || a.shape.some((d, i) => d !== want[i]))
         throw new InputFormatError(
@@ -71,7 +72,7 @@ export function parseLfcModel(arrays: ReadonlyMap<string, NdArray>, fileName: st
         );
       const d = a.data;
       for (let i = 0; i < d.length; i++) {
-        const v = d[i] as number;
+        const v = must(d[i], "the array's values");
         if (!Number.isFinite(v)) {
           const pos = j === 0 ? `[${Math.floor(i / fanOut)}, ${i % fanOut}]` : `[${i}]`;
           throw new InputFormatError(

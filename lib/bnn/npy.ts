@@ -1,3 +1,4 @@
+import { at } from '../defined';
 import { InputFormatError } from '../errors';
 import type { NdArray, NpyDtype } from './types';
 
@@ -62,12 +63,8 @@ export function readNpy(bytes: Uint8Array, where: string, name: string): NdArray
   const data = new Float64Array(count);
   // Aligned fast path: copy into an aligned buffer once, then widen.
   const raw = bytes.slice(dataStart, dataStart + expected);
-  if (dtype === '<f4') {
-    const f = new Float32Array(raw.buffer, 0, count);
-    for (let i = 0; i < count; i++) data[i] = f[i] as number;
-  } else {
-    data.set(new Float64Array(raw.buffer, 0, count));
-  }
+  // Float64Array.set widens float32 values exactly.
+  data.set(dtype === '<f4' ? new Float32Array(raw.buffer, 0, count) : new Float64Array(raw.buffer, 0, count));
   if (fortran === 'True' && shape.length > 1) return { name, dtype, shape, data: fortranToC(data, shape) };
   return { name, dtype, shape, data };
 }
@@ -76,27 +73,31 @@ export function readNpy(bytes: Uint8Array, where: string, name: string): NdArray
 function fortranToC(src: Float64Array, shape: number[]): Float64Array {
   const out = new Float64Array(src.length);
   if (shape.length === 2) {
-    const [rows, cols] = shape as [number, number];
+    const rows = at(shape, 0, 'the shape');
+    const cols = at(shape, 1, 'the shape');
     for (let c = 0; c < cols; c++)
-      for (let r = 0; r < rows; r++) out[r * cols + c] = src[c * rows + r] as number;
+      for (let r = 0; r < rows; r++) out[r * cols + c] = at(src, c * rows + r, 'the Fortran-order data');
     return out;
   }
   // General n-D: walk the C index and compute the Fortran offset.
   const n = shape.length;
   const fStride: number[] = [];
   let s = 1;
-  for (let d = 0; d < n; d++) {
+  for (const size of shape) {
     fStride.push(s);
-    s *= shape[d] as number;
+    s *= size;
   }
   const idx = new Array<number>(n).fill(0);
   for (let i = 0; i < out.length; i++) {
     let off = 0;
-    for (let d = 0; d < n; d++) off += (idx[d] as number) * (fStride[d] as number);
-    out[i] = src[off] as number;
+    for (let d = 0; d < n; d++) off += at(idx, d, 'the index') * at(fStride, d, 'the strides');
+    out[i] = at(src, off, 'the Fortran-order data');
     for (let d = n - 1; d >= 0; d--) {
-      idx[d] = (idx[d] as number) + 1;
-      if ((idx[d] as number) < (shape[d] as number)) break;
+      const next = at(idx, d, 'the index') + 1;
+      if (next < at(shape, d, 'the shape')) {
+        idx[d] = next;
+        break;
+      }
       idx[d] = 0;
     }
   }

@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import { readNpz } from './npz';
 import {
@@ -7,7 +8,6 @@ import {
   OVERLAY_NAMES,
   OVERLAYS,
   type Overlay,
-  type OverlayLayer,
   type OverlayName,
   realNeurons,
 } from './overlays';
@@ -80,17 +80,19 @@ export function parseOverlayModel(
       `${arrays.size} arrays; ${network} has ${overlay.layers.length} layers (${expected} arrays arr_0 .. arr_${expected - 1})`,
     );
 
-  const get = (k: number): NdArray => arrays.get(`arr_${k}`) as NdArray;
+  // Every arr_k is there: checked above.
+  const get = (k: number): NdArray => must(arrays.get(`arr_${k}`), `arr_${k}`);
   // The class count is the last layer's fan-out (its W is (512 or 1024, C)).
-  const lastIndex = expected - arraysPerLayer(overlay.layers[overlay.layers.length - 1] as OverlayLayer);
+  const last = must(overlay.layers.at(-1), `${network}'s last layer`);
+  const lastIndex = expected - arraysPerLayer(last);
   const lastW = get(lastIndex);
   const lastLayer = overlay.layers.length - 1;
   if (lastW.shape.length !== 2)
     throw new InputFormatError(
       `${fileName}: arr_${lastIndex} (layer ${lastLayer} W)`,
-      `shape ${tuple(lastW.shape)}: expected (${(overlay.layers[lastLayer] as OverlayLayer).fanIn}, classes)`,
+      `shape ${tuple(lastW.shape)}: expected (${last.fanIn}, classes)`,
     );
-  const classes = lastW.shape[1] as number;
+  const classes = must(lastW.shape[1], "the last W's second dimension");
   if (classes < 1 || classes > overlay.maxClasses)
     throw new InputFormatError(
       `${fileName}: arr_${lastIndex} (layer ${lastLayer} W)`,
@@ -117,7 +119,7 @@ export function parseOverlayModel(
         throw new InputFormatError(where, `shape ${tuple(a.shape)}, expected ${tuple(want)} for ${network}`);
       const d = a.data;
       for (let i = 0; i < d.length; i++) {
-        const v = d[i] as number;
+        const v = must(d[i], "the array's values");
         if (!Number.isFinite(v))
           throw new InputFormatError(
             where,

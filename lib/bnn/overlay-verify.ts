@@ -1,3 +1,4 @@
+import { at } from '../defined';
 import { InputFormatError } from '../errors';
 import type { OverlayParams } from './overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
@@ -41,11 +42,11 @@ export function verifyOverlay(
   const count = labels.length;
   const classes = params.classes.length;
   const labelsName = options.labelsName ?? 'labels';
-  for (let i = 0; i < count; i++)
-    if ((labels[i] as number) >= classes)
+  for (const [i, label] of labels.entries())
+    if (label >= classes)
       throw new InputFormatError(
         labelsName,
-        `label ${labels[i]} at image ${i}, but the param folder has ${classes} classes`,
+        `label ${label} at image ${i}, but the param folder has ${classes} classes`,
       );
   const predicted = options.predictions ?? new Uint8Array(count);
   let lanes: Int32Array;
@@ -68,10 +69,10 @@ export function verifyOverlay(
   let ambiguous = 0;
   const lfc = params.overlay.decision === 'highest-set-bit';
   for (let i = 0; i < count; i++) {
-    const y = labels[i] as number;
-    const p = predicted[i] as number;
-    const row = confusion[y] as number[];
-    row[p] = (row[p] as number) + 1;
+    const y = at(labels, i, 'the labels');
+    const p = at(predicted, i, 'the predicted classes');
+    const row = at(confusion, y, 'the confusion matrix');
+    row[p] = at(row, p, `row ${y} of the confusion matrix`) + 1;
     if (p === y) correct++;
     const v = lanes.subarray(i * classes, (i + 1) * classes);
     const max = Math.max(...v);
@@ -79,9 +80,9 @@ export function verifyOverlay(
     else if (v.filter((s) => s === max).length > 1) ambiguous++;
   }
   const perClass = params.classes.map((name, index) => {
-    const row = confusion[index] as number[];
+    const row = at(confusion, index, 'the confusion matrix');
     const total = row.reduce((a, b) => a + b, 0);
-    const ok = row[index] as number;
+    const ok = at(row, index, `row ${index} of the confusion matrix`);
     return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
   });
   return {

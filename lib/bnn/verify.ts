@@ -1,3 +1,4 @@
+import { at } from '../defined';
 import { InputFormatError } from '../errors';
 import type { IdxImages, IdxLabels } from './idx';
 import { checkImageShape, createSimulator, popcount32 } from './simulate';
@@ -29,12 +30,14 @@ export function verify(
       `${labels.count} labels for ${images.count} images in ${imagesName}: pass the label file that belongs to these images`,
     );
   const classes = params.classes.length;
-  for (let i = 0; i < labels.count; i++)
-    if ((labels.labels[i] as number) >= classes)
+  for (let i = 0; i < labels.count; i++) {
+    const label = at(labels.labels, i, 'the labels');
+    if (label >= classes)
       throw new InputFormatError(
         labelsName,
-        `label ${labels.labels[i]} at index ${i}, but the param folder has ${classes} classes`,
+        `label ${label} at index ${i}, but the param folder has ${classes} classes`,
       );
+  }
   const sim = createSimulator(params);
   const predicted = options.predictions ?? new Uint8Array(images.count);
   const now = options.now ?? (() => performance.now());
@@ -46,15 +49,16 @@ export function verify(
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
   for (let i = 0; i < images.count; i++) {
-    const y = labels.labels[i] as number;
-    const p = predicted[i] as number;
-    (confusion[y] as number[])[p] = ((confusion[y] as number[])[p] as number) + 1;
+    const y = at(labels.labels, i, 'the labels');
+    const p = at(predicted, i, 'the predicted classes');
+    const row = at(confusion, y, 'the confusion matrix');
+    row[p] = at(row, p, `row ${y} of the confusion matrix`) + 1;
     if (p === y) correct++;
   }
   const perClass = params.classes.map((name, index) => {
-    const row = confusion[index] as number[];
+    const row = at(confusion, index, 'the confusion matrix');
     const total = row.reduce((a, b) => a + b, 0);
-    const ok = row[index] as number;
+    const ok = at(row, index, `row ${index} of the confusion matrix`);
     return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
   });
   const { noBitFired, severalBitsFired } = countFiring(bits);
@@ -75,7 +79,7 @@ export function countFiring(bits: Uint32Array): { noBitFired: number; severalBit
   let noBitFired = 0;
   let severalBitsFired = 0;
   for (let i = 0; i < bits.length; i += 2) {
-    const c = popcount32(bits[i] as number) + popcount32(bits[i + 1] as number);
+    const c = popcount32(at(bits, i, 'the output bits')) + popcount32(at(bits, i + 1, 'the output bits'));
     if (c === 0) noBitFired++;
     else if (c > 1) severalBitsFired++;
   }
