@@ -11,7 +11,7 @@
  * shared and wall time swings with the load.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -30,6 +30,7 @@ import {
   readIdxLabels,
   runParallel,
 } from '../../lib/bnn';
+import { readLocalParamFolder } from '../../lib/param-folder/local';
 import { formatStart, measureStart, START_CASES } from './cli-start';
 import { benchPreflight } from './preflight';
 import { benchSweepDryRun, benchSweepStatus, formatDryRun, formatStatus } from './sweep';
@@ -75,9 +76,7 @@ line(
 );
 
 // 2. Verify: hardware-exact simulator on the 10,000 MNIST test images.
-const files = new Map(
-  readdirSync(paramsDir).map((n) => [n, new Uint8Array(readFileSync(path.join(paramsDir, n)))]),
-);
+const { files } = readLocalParamFolder(paramsDir);
 const params = paramsFromFiles(files, paramsDir);
 const images = readIdxImages(new Uint8Array(readFileSync(imagesFile)), imagesFile);
 const labels = readIdxLabels(new Uint8Array(readFileSync(labelsFile)), labelsFile);
@@ -176,11 +175,7 @@ for (const [network, npz, folder] of OVERLAY_BENCH) {
   convertOverlay(loadOverlayModel(bytes, npz, network), names); // warm-up
   const c = best(repeat(3, () => convertOverlay(loadOverlayModel(bytes, npz, network), names)));
   const dir = path.join(data, 'bnn-pynq', 'params', folder);
-  const params = decodeOverlayFiles(
-    new Map(readdirSync(dir).map((n) => [n, new Uint8Array(readFileSync(path.join(dir, n)))])),
-    network,
-    dir,
-  );
+  const params = decodeOverlayFiles(readLocalParamFolder(dir).files, network, dir);
   const sim = createOverlaySimulator(params);
   const cnv = OVERLAYS[network].family === 'cnv';
   const input = cnv
@@ -232,7 +227,7 @@ async function benchParallel(): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const [network, folder, count] of cases) {
     const dir = path.join(data, 'bnn-pynq', 'params', folder);
-    const files = new Map(readdirSync(dir).map((n) => [n, new Uint8Array(readFileSync(path.join(dir, n)))]));
+    const { files } = readLocalParamFolder(dir);
     const cnv = OVERLAYS[network].family === 'cnv';
     const input = cnv
       ? { kind: 'cifar' as const, pixels: cifarPixels }
