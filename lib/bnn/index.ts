@@ -6,7 +6,7 @@
 
 export { type CalibrationResult, calibrateLastLayer, checkNotTestSet } from './calibrate';
 export { CIFAR_RECORD, type CifarRecords, hostInputByte, readCifarRecords, writeCifarRecords } from './cifar';
-export { convertLayer, convertLfc } from './convert';
+export { convertLfc } from './convert';
 export { firstMaxScore, highestSetBit, maxPositiveScore } from './decision';
 export { compareWithFloatModel, floatForward } from './float-model';
 export {

@@ -1,6 +1,13 @@
 import { InputFormatError, UserError } from '../errors';
 import type { OverlayModel } from './overlay-model';
-import { decodeOverlayFiles, encodeParamFiles, type OverlayParams, packLanes } from './overlay-params';
+import {
+  clearLanes,
+  decodeOverlayFiles,
+  encodeParamFiles,
+  laneRowWords,
+  type OverlayParams,
+  padLanes,
+} from './overlay-params';
 import {
   accuOffset,
   INT16_MAX,
@@ -25,7 +32,9 @@ import type { LayerSummary, TrainedLayer } from './types';
  *   S = [0] for binary outputs, [-0.5, +0.5] for ternary outputs
  *
  * then the layer's threshold rule (overlays.ts `thresholdRule`) turns s·T_i into the stored integer, and
- * weights become s·W binarized (>= 0 -> +1) or rounded to ternary (floor(x + 0.5)).
+ * weights become s·W binarized (>= 0 -> +1) or rounded to ternary (floor(x + 0.5)). The popcount rules'
+ * (fan_in + ·) / 2: with x and W in {-1, +1}, W·x = 2·popcount(xnor(W, x)) - fan_in; the flip by s turns
+ * "fires below" (gamma < 0) into "fires above" like every other neuron.
  */
 
 export interface OverlayConvertSummary {
@@ -58,9 +67,21 @@ const sign = (g: number): 1 | -1 => (g < 0 ? -1 : 1);
 /** finnthesizer's integer-like threshold: ceil for flipped neurons, floor otherwise. */
 const roundToward = (v: number, s: number): number => (s < 0 ? Math.ceil(v) : Math.floor(v));
 
-/** finnthesizer's weight quantizer on s·W: binary `>= 0 -> +1` (-0 too), ternary floor(x + 0.5). */
-const quantize = (layer: OverlayLayer, wf: number): number =>
-  layer.weightBits === 1 ? (wf < 0 ? -1 : 1) : Math.floor(wf + 0.5);
+/**
+ * finnthesizer's weight quantizer on s·W, as its lane code (`laneCode` of lib/bnn/overlay-params.ts):
+ * binary `>= 0 -> +1` (-0 too) = bit 1, else bit 0; ternary floor(x + 0.5) in 2-bit two's complement.
+ */
+const quantize = (wb: 1 | 2, wf: number): number => (wb === 1 ? (wf < 0 ? 0 : 1) : Math.floor(wf + 0.5) & 3);
+
+/**
+ * ORs `code` into lane `col` of the packed row starting at word `row` (the codec's form, PackedLayer of
+ * lib/bnn/overlay-params.ts: lane col at bit col·wb). Local, not imported: the converter's inner loop.
+ */
+function orLane(lanes: Uint32Array, row: number, col: number, wb: 1 | 2, code: number): void {
+  const bit = col * wb;
+  const w = row + (bit >>> 5);
+  lanes[w] = (lanes[w] as number) | (code << (bit & 31));
+}
 
 /** Weight (dense or conv) of neuron n at column `col` of the overlay's matrix (conv: (ky, kx, c) order). */
 function latentWeight(layer: OverlayLayer, t: TrainedLayer, n: number, col: number): number {
@@ -77,17 +98,18 @@ function latentWeight(layer: OverlayLayer, t: TrainedLayer, n: number, col: numb
 function convertLayer(
   model: OverlayModel,
   l: number,
-): { weights: Int8Array; stored: Float64Array; flipped: number; saturated: number } {
+): { lanes: Uint32Array; stored: Float64Array; flipped: number; saturated: number } {
   const { overlay } = model;
   const layer = overlay.layers[l] as OverlayLayer;
   const t = model.layers[l] as TrainedLayer;
-  const mw = paddedFanIn(overlay, l);
   const mh = paddedNeurons(overlay, l);
   const nthr = thresholdsPerNeuron(layer);
   const rule = thresholdRule(layer);
   const offset = accuOffset(overlay, l);
-  // Pad weights: +1 (bit 1) for binary, 0 for ternary (finnthesizer __padMatrix).
-  const weights = new Int8Array(mh * mw).fill(layer.weightBits === 1 ? 1 : 0);
+  const wb = layer.weightBits;
+  // The weights go straight into the files' packed lanes; pad lanes keep their pad value.
+  const rowWords = laneRowWords(overlay, l);
+  const lanes = padLanes(overlay, l);
   const pad = rule === 'fixed-point' ? PAD_THRESHOLD_24 : PAD_THRESHOLD_16;
   const stored = new Float64Array(mh * nthr).fill(pad - offset);
   const steps = nthr === 1 ? [0] : [-0.5, 0.5];
@@ -97,9 +119,10 @@ function convertLayer(
     const g = t.gamma[n] as number;
     const s = sign(g);
     if (s < 0) flipped++;
+    clearLanes(lanes, n * rowWords, t.fanIn, wb);
     if (layer.conv)
       for (let col = 0; col < t.fanIn; col++)
-        weights[n * mw + col] = quantize(layer, latentWeight(layer, t, n, col) * s);
+        orLane(lanes, n * rowWords, col, wb, quantize(wb, latentWeight(layer, t, n, col) * s));
     for (let i = 0; i < nthr; i++) {
       const T =
         (t.mean[n] as number) -
@@ -132,19 +155,18 @@ function convertLayer(
     }
   }
   // Dense weights in the npz's memory order (input-major), for speed: row n of the matrix is column n.
-  if (!layer.conv)
+  if (!layer.conv) {
+    const signs = Float64Array.from(t.gamma, sign);
     for (let col = 0; col < t.fanIn; col++) {
       const from = col * t.fanOut;
       for (let n = 0; n < t.fanOut; n++)
-        weights[n * mw + col] = quantize(
-          layer,
-          (t.W[from + n] as number) * ((t.gamma[n] as number) < 0 ? -1 : 1),
-        );
+        orLane(lanes, n * rowWords, col, wb, quantize(wb, (t.W[from + n] as number) * (signs[n] as number)));
     }
+  }
   if (rule !== 'fixed-point')
     for (let j = t.fanOut * nthr; j < stored.length; j++)
       stored[j] = Math.max(INT16_MIN, Math.min(INT16_MAX, stored[j] as number));
-  return { weights, stored, flipped, saturated };
+  return { lanes, stored, flipped, saturated };
 }
 
 /** Converts a validated model into its param folder's files (names relative to `<dataset>/<network>/`). */
@@ -188,7 +210,7 @@ export function convertOverlay(model: OverlayModel, classes: readonly string[]):
   });
   const files = encodeParamFiles(
     overlay,
-    converted.map((c, l) => ({ lanes: packLanes(overlay, l, c.weights), thresholds: c.stored })),
+    converted.map((c) => ({ lanes: c.lanes, thresholds: c.stored })),
     classes,
   );
   summary.fileCount = files.size;

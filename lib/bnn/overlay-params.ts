@@ -221,10 +221,37 @@ export function decodeParamFiles(
   return { overlay, layers, classes };
 }
 
+/** A weight's lane code: binary +1 → 1, -1 → 0; ternary the 2-bit two's complement (+1 = 01, 0 = 00, -1 = 11). */
+export const laneCode = (weightBits: 1 | 2, value: number): number =>
+  weightBits === 1 ? (value > 0 ? 1 : 0) : value & 3;
+
 /**
- * Packs a layer's -1 / 0 / +1 weights (neuron-major over the padded matrix) into its lanes: binary
- * +1 → 1, -1 → 0; ternary the 2-bit two's complement (+1 = 01, 0 = 00, -1 = 11).
+ * Lanes of a layer whose every weight is its pad value (finnthesizer __padMatrix): +1 for binary weights,
+ * 0 for ternary; the converter then writes the real ones with setLane.
  */
+export function padLanes(o: Overlay, l: number): Uint32Array {
+  const { layer, mw, mh, rowWords } = folding(o, l);
+  const lanes = new Uint32Array(mh * rowWords);
+  if (layer.weightBits === 2) return lanes;
+  const tail = mw & 31;
+  for (let n = 0; n < mh; n++) {
+    lanes.fill(0xffffffff, n * rowWords, (n + 1) * rowWords);
+    if (tail) lanes[(n + 1) * rowWords - 1] = (1 << tail) - 1;
+  }
+  return lanes;
+}
+
+/** Zeroes the first `count` lanes of the row starting at word `row`, so that they can be ORed in. */
+export function clearLanes(lanes: Uint32Array, row: number, count: number, wb: 1 | 2): void {
+  const bits = count * wb;
+  lanes.fill(0, row, row + (bits >>> 5));
+  if (bits & 31) {
+    const w = row + (bits >>> 5);
+    lanes[w] = (lanes[w] as number) & ~((1 << (bits & 31)) - 1);
+  }
+}
+
+/** Packs a layer's -1 / 0 / +1 weights (neuron-major over the padded matrix) into its lanes (laneCode). */
 export function packLanes(o: Overlay, l: number, weights: Int8Array): Uint32Array {
   const { layer, mw, mh, rowWords } = folding(o, l);
   const wb = layer.weightBits;
@@ -236,10 +263,7 @@ export function packLanes(o: Overlay, l: number, weights: Int8Array): Uint32Arra
       const from = n * mw + w * perWord;
       const count = Math.min(perWord, mw - w * perWord);
       let word = 0;
-      for (let j = 0; j < count; j++) {
-        const v = weights[from + j] as number;
-        word |= (wb === 1 ? (v > 0 ? 1 : 0) : v & 3) << (j * wb);
-      }
+      for (let j = 0; j < count; j++) word |= laneCode(wb, weights[from + j] as number) << (j * wb);
       lanes[n * rowWords + w] = word;
     }
   return lanes;

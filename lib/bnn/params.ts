@@ -3,7 +3,7 @@ import { OVERLAYS, paddedFanIn, paddedNeurons } from './overlays';
 import type { LayerParams, LayerShape, LfcParams } from './types';
 
 /**
- * lfcW1A1's param folder as the LFC converter (lib/bnn/convert.ts), simulator (lib/bnn/simulate.ts) and
+ * lfcW1A1's param folder as the LFC convert result (lib/bnn/convert.ts), simulator (lib/bnn/simulate.ts) and
  * calibration use it: `LfcParams`, one bit matrix and int16 thresholds per layer. It is the overlay
  * codec's form (lib/bnn/overlay-params.ts) of the table's lfcW1A1 entry, with binary lanes: the files
  * are written and read by that codec alone.
