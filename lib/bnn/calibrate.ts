@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { at } from '../defined';
+import { must } from '../defined';
 import { UserError } from '../errors';
 import type { IdxImages, IdxLabels } from './idx';
 import { idxPayload } from './idx';
@@ -38,7 +38,7 @@ export function calibrateLastLayer(
     throw new UserError(`calibration: ${labels.count} labels for ${images.count} images`);
   if (images.count === 0) throw new UserError('calibration: no images');
   const last = params.layers.length - 1;
-  const L = at(params.layers, last, 'the layers');
+  const L = must(params.layers[last], 'the layers');
   const classes = params.classes.length;
   const words = L.mw / 32;
   const sim = createSimulator(params);
@@ -50,17 +50,17 @@ export function calibrateLastLayer(
     for (let c = 0; c < classes; c++) {
       let mism = 0;
       for (let w = 0; w < words; w++)
-        mism += popcount32(at(L.bits, c * words + w, 'the weight bits') ^ at(x, w, 'the layer input'));
+        mism += popcount32(must(L.bits[c * words + w], 'the weight bits') ^ must(x[w], 'the layer input'));
       acc[i * classes + c] = L.mw - mism;
     }
   }
-  const T = Array.from({ length: classes }, (_, c) => at(L.thresholds, c, 'the thresholds'));
+  const T = Array.from({ length: classes }, (_, c) => must(L.thresholds[c], 'the thresholds'));
   const score = (t: number[]): number => {
     let ok = 0;
     for (let i = 0; i < n; i++) {
       let p = 0;
       for (let c = classes - 1; c >= 0; c--)
-        if (at(acc, i * classes + c, 'the popcounts') > at(t, c, 'the thresholds')) {
+        if (must(acc[i * classes + c], 'the popcounts') > must(t[c], 'the thresholds')) {
           p = c;
           break;
         }
@@ -83,26 +83,26 @@ export function calibrateLastLayer(
         // Highest other class that fires.
         let other = -1;
         for (let k = classes - 1; k >= 0; k--)
-          if (k !== c && at(acc, i * classes + k, 'the popcounts') > at(T, k, 'the thresholds')) {
+          if (k !== c && must(acc[i * classes + k], 'the popcounts') > must(T[k], 'the thresholds')) {
             other = k;
             break;
           }
-        const y = at(labels.labels, i, 'the labels');
-        const v = at(acc, i * classes + c, 'the popcounts');
-        if (Math.max(other, c) === y) ifFired[v] = at(ifFired, v, 'the fired tally') + 1;
-        if (Math.max(other, 0) === y) ifSilent[v] = at(ifSilent, v, 'the silent tally') + 1;
+        const y = must(labels.labels[i], 'the labels');
+        const v = must(acc[i * classes + c], 'the popcounts');
+        if (Math.max(other, c) === y) ifFired[v] = must(ifFired[v], 'the fired tally') + 1;
+        if (Math.max(other, 0) === y) ifSilent[v] = must(ifSilent[v], 'the silent tally') + 1;
       }
       // score(t) = sum_{v > t} ifFired[v] + sum_{v <= t} ifSilent[v], for t in -1 .. maxAcc.
       let firedAbove = 0;
-      for (let v = 0; v <= maxAcc; v++) firedAbove += at(ifFired, v, 'the fired tally');
+      for (let v = 0; v <= maxAcc; v++) firedAbove += must(ifFired[v], 'the fired tally');
       let silentBelow = 0;
       let best = -1;
-      const cur = at(T, c, 'the thresholds');
+      const cur = must(T[c], 'the thresholds');
       let bestT = cur;
       for (let t = -1; t <= maxAcc; t++) {
         if (t >= 0) {
-          firedAbove -= at(ifFired, t, 'the fired tally');
-          silentBelow += at(ifSilent, t, 'the silent tally');
+          firedAbove -= must(ifFired[t], 'the fired tally');
+          silentBelow += must(ifSilent[t], 'the silent tally');
         }
         const s = firedAbove + silentBelow;
         const curClamped = Math.max(-1, Math.min(maxAcc, cur));

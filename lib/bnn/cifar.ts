@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 
 /**
@@ -28,7 +28,7 @@ export function readCifarRecords(bytes: Uint8Array, fileName: string): CifarReco
   const labels = new Uint8Array(count);
   const pixels = new Uint8Array(count * (CIFAR_RECORD - 1));
   for (let i = 0; i < count; i++) {
-    labels[i] = at(bytes, i * CIFAR_RECORD, 'the records');
+    labels[i] = must(bytes[i * CIFAR_RECORD], 'the records');
     pixels.set(bytes.subarray(i * CIFAR_RECORD + 1, (i + 1) * CIFAR_RECORD), i * (CIFAR_RECORD - 1));
   }
   return { count, labels, pixels };
@@ -43,7 +43,7 @@ export function writeCifarRecords(records: CifarRecords): Uint8Array {
     );
   const out = new Uint8Array(count * CIFAR_RECORD);
   for (let i = 0; i < count; i++) {
-    out[i * CIFAR_RECORD] = at(labels, i, 'the labels');
+    out[i * CIFAR_RECORD] = must(labels[i], 'the labels');
     out.set(pixels.subarray(i * (CIFAR_RECORD - 1), (i + 1) * (CIFAR_RECORD - 1)), i * CIFAR_RECORD + 1);
   }
   return out;

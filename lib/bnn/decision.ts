@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 /**
  * The host's decision rules: how the board's output lanes become a class (docs/overlays.md §4).
  * Each rule lives only here; the simulators, verify, calibration and the conversion job call these.
@@ -32,7 +32,7 @@ export function maxPositiveScore(scores: ArrayLike<number>, classes: number): nu
   let best = 0;
   let max = 0;
   for (let j = 0; j < classes; j++) {
-    const score = at(scores, j, 'the scores');
+    const score = must(scores[j], 'the scores');
     if (score > max) {
       max = score;
       best = j;
@@ -45,6 +45,6 @@ export function maxPositiveScore(scores: ArrayLike<number>, classes: number): nu
 export function firstMaxScore(scores: ArrayLike<number>, classes: number): number {
   let best = 0;
   for (let j = 1; j < classes; j++)
-    if (at(scores, j, 'the scores') > at(scores, best, 'the scores')) best = j;
+    if (must(scores[j], 'the scores') > must(scores[best], 'the scores')) best = j;
   return best;
 }

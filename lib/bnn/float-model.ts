@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBit } from './decision';
 import type { IdxImages, IdxLabels } from './idx';
@@ -34,10 +34,10 @@ function packSigns(layer: DenseLayer): PackedSign {
     const w = i >>> 5;
     const m = 1 << (i & 31);
     for (let n = 0; n < fanOut; n++)
-      if (at(W, row + n, 'W') >= 0) bits[n * words + w] = at(bits, n * words + w, 'the sign bits') | m;
+      if (must(W[row + n], 'W') >= 0) bits[n * words + w] = must(bits[n * words + w], 'the sign bits') | m;
   }
   const scale = new Float64Array(fanOut);
-  for (let n = 0; n < fanOut; n++) scale[n] = at(gamma, n, 'gamma') * at(invStd, n, 'inv_std');
+  for (let n = 0; n < fanOut; n++) scale[n] = must(gamma[n], 'gamma') * must(invStd[n], 'inv_std');
   return { fanIn, fanOut, words, bits, layer, scale };
 }
 
@@ -59,8 +59,8 @@ export function floatForward(model: LfcModel): FloatModelRunner {
       x0.fill(0);
       const base = image * LFC_INPUTS;
       for (let i = 0; i < LFC_INPUTS; i++)
-        if (at(pixels, base + i, 'the pixels') >= PIXEL_THRESHOLD)
-          x0[i >>> 5] = at(x0, i >>> 5, 'the input bits') | (1 << (i & 31));
+        if (must(pixels[base + i], 'the pixels') >= PIXEL_THRESHOLD)
+          x0[i >>> 5] = must(x0[i >>> 5], 'the input bits') | (1 << (i & 31));
       let x: Uint32Array = x0;
       const bits: Uint32Array[] = [];
       let outputs = new Float64Array(0);
@@ -70,12 +70,12 @@ export function floatForward(model: LfcModel): FloatModelRunner {
         const bn = new Float64Array(p.fanOut);
         const mismatches = counter.count(l, x);
         for (let n = 0; n < p.fanOut; n++) {
-          const dot = p.fanIn - 2 * at(mismatches, n, 'the mismatch counts');
+          const dot = p.fanIn - 2 * must(mismatches[n], 'the mismatch counts');
           const v =
-            (dot + at(b, n, 'b') - at(mean, n, 'mean')) * at(p.scale, n, 'the batch-norm scale') +
-            at(beta, n, 'beta');
+            (dot + must(b[n], 'b') - must(mean[n], 'mean')) * must(p.scale[n], 'the batch-norm scale') +
+            must(beta[n], 'beta');
           bn[n] = v;
-          if (v >= 0) y[n >>> 5] = at(y, n >>> 5, 'the output bits') | (1 << (n & 31));
+          if (v >= 0) y[n >>> 5] = must(y[n >>> 5], 'the output bits') | (1 << (n & 31));
         }
         bits.push(y);
         outputs = bn;
@@ -89,7 +89,7 @@ export function floatForward(model: LfcModel): FloatModelRunner {
 /** Argmax of the outputs (first maximum, as numpy's argmax). */
 export function argmax(v: Float64Array): number {
   let best = 0;
-  for (let i = 1; i < v.length; i++) if (at(v, i, 'the outputs') > at(v, best, 'the outputs')) best = i;
+  for (let i = 1; i < v.length; i++) if (must(v[i], 'the outputs') > must(v[best], 'the outputs')) best = i;
   return best;
 }
 
@@ -135,11 +135,11 @@ export function compareWithFloatModel(
   let ruleChanged = 0;
   const disagreements: Disagreement[] = [];
   for (let i = 0; i < images.count; i++) {
-    const label = at(labels.labels, i, 'the labels');
+    const label = must(labels.labels[i], 'the labels');
     const { outputs, bits } = runner.forward(images.pixels, i);
     const a = argmax(outputs);
     const f = floatBoardRule(outputs);
-    const h = at(hw, i, 'the hardware classes');
+    const h = must(hw[i], 'the hardware classes');
     if (a === label) argmaxOk++;
     if (f === label) boardOk++;
     if (h === label) hwOk++;
@@ -179,12 +179,12 @@ function explain(
   for (const [l, layer] of params.layers.entries()) {
     const x = sim.layerInput(pixels, image, l);
     const hwOut = sim.layerInput(pixels, image, l + 1);
-    const d = at(model.layers, l, 'the trained layers');
-    const fb = at(floatBits, l, 'the float output bits');
+    const d = must(model.layers[l], 'the trained layers');
+    const fb = must(floatBits[l], 'the float output bits');
     const differing: number[] = [];
     for (let n = 0; n < d.fanOut; n++)
       if (
-        ((at(hwOut, n >>> 5, 'the hardware output bits') ^ at(fb, n >>> 5, 'the float output bits')) >>>
+        ((must(hwOut[n >>> 5], 'the hardware output bits') ^ must(fb[n >>> 5], 'the float output bits')) >>>
           (n & 31)) &
         1
       )
@@ -194,13 +194,17 @@ function explain(
     const words = layer.mw / 32;
     let mismatch = 0;
     for (let w = 0; w < words; w++)
-      mismatch += popcount32(at(layer.bits, n * words + w, 'the weight bits') ^ at(x, w, 'the layer input'));
+      mismatch += popcount32(
+        must(layer.bits[n * words + w], 'the weight bits') ^ must(x[w], 'the layer input'),
+      );
     const acc = layer.mw - mismatch;
-    const T = at(layer.thresholds, n, 'the thresholds');
-    const g = at(d.gamma, n, 'gamma');
+    const T = must(layer.thresholds[n], 'the thresholds');
+    const g = must(d.gamma[n], 'gamma');
     const s = g < 0 ? -1 : 1;
     const thr =
-      at(d.mean, n, 'mean') - at(d.b, n, 'b') - at(d.beta, n, 'beta') / (g * at(d.invStd, n, 'inv_std'));
+      must(d.mean[n], 'mean') -
+      must(d.b[n], 'b') -
+      must(d.beta[n], 'beta') / (g * must(d.invStd[n], 'inv_std'));
     const exact = (d.fanIn + s * thr) / 2;
     const kind = Number.isInteger(exact)
       ? 'exact tie: float fires at popcount == threshold, hardware needs popcount > threshold'

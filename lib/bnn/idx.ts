@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { formatMiB, gunzipBounded, InputTooLargeError, MAX_IDX_BYTES } from '../input-limits';
 
@@ -31,7 +31,7 @@ export const isGzip = (bytes: Uint8Array): boolean =>
 /** The size an idx header implies (header + items), or undefined when the bytes are not an idx header. */
 export function idxSizeFromHeader(head: Uint8Array): number | undefined {
   if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[2] !== UBYTE) return undefined;
-  const ndim = at(head, 3, 'the idx header');
+  const ndim = must(head[3], 'the idx header');
   if (ndim < 1 || ndim > 4 || head.length < 4 + 4 * ndim) return undefined;
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   let size = 1;

@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import type { NdArray, NpyDtype } from './types';
 
@@ -73,10 +73,10 @@ export function readNpy(bytes: Uint8Array, where: string, name: string): NdArray
 function fortranToC(src: Float64Array, shape: number[]): Float64Array {
   const out = new Float64Array(src.length);
   if (shape.length === 2) {
-    const rows = at(shape, 0, 'the shape');
-    const cols = at(shape, 1, 'the shape');
+    const rows = must(shape[0], 'the shape');
+    const cols = must(shape[1], 'the shape');
     for (let c = 0; c < cols; c++)
-      for (let r = 0; r < rows; r++) out[r * cols + c] = at(src, c * rows + r, 'the Fortran-order data');
+      for (let r = 0; r < rows; r++) out[r * cols + c] = must(src[c * rows + r], 'the Fortran-order data');
     return out;
   }
   // General n-D: walk the C index and compute the Fortran offset.
@@ -90,11 +90,11 @@ function fortranToC(src: Float64Array, shape: number[]): Float64Array {
   const idx = new Array<number>(n).fill(0);
   for (let i = 0; i < out.length; i++) {
     let off = 0;
-    for (let d = 0; d < n; d++) off += at(idx, d, 'the index') * at(fStride, d, 'the strides');
-    out[i] = at(src, off, 'the Fortran-order data');
+    for (let d = 0; d < n; d++) off += must(idx[d], 'the index') * must(fStride[d], 'the strides');
+    out[i] = must(src[off], 'the Fortran-order data');
     for (let d = n - 1; d >= 0; d--) {
-      const next = at(idx, d, 'the index') + 1;
-      if (next < at(shape, d, 'the shape')) {
+      const next = must(idx[d], 'the index') + 1;
+      if (next < must(shape[d], 'the shape')) {
         idx[d] = next;
         break;
       }

@@ -1,4 +1,4 @@
-import { at, must } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBit, maxPositiveScore } from './decision';
 import { argmax } from './float-model';
@@ -45,7 +45,7 @@ function quantizeWeight(layer: OverlayLayer, v: number): number {
 function prepare(model: OverlayModel): FloatLayer[] {
   const { overlay } = model;
   return overlay.layers.map((layer, l) => {
-    const t = at(model.layers, l, 'the trained layers');
+    const t = must(model.layers[l], 'the trained layers');
     const cols = paddedFanIn(overlay, l);
     const words = Math.ceil(cols / 32);
     const wnz = new Uint32Array(t.fanOut * words);
@@ -60,24 +60,24 @@ function prepare(model: OverlayModel): FloatLayer[] {
           const pos = (c - ch) / C;
           const kx = pos % 3;
           const ky = (pos - kx) / 3;
-          w = at(t.W, ((n * C + ch) * 3 + ky) * 3 + kx, 'the conv weights');
-        } else w = at(t.W, c * t.fanOut + n, 'the dense weights');
+          w = must(t.W[((n * C + ch) * 3 + ky) * 3 + kx], 'the conv weights');
+        } else w = must(t.W[c * t.fanOut + n], 'the dense weights');
         const q = quantizeWeight(layer, w);
         if (wint.length > 0) wint[n * cols + c] = q;
         const word = n * words + (c >>> 5);
         const bit = 1 << (c & 31);
-        if (q !== 0) wnz[word] = (at(wnz, word, 'the non-zero plane') | bit) >>> 0;
-        if (q < 0) wneg[word] = (at(wneg, word, 'the negative plane') | bit) >>> 0;
+        if (q !== 0) wnz[word] = (must(wnz[word], 'the non-zero plane') | bit) >>> 0;
+        if (q < 0) wneg[word] = (must(wneg[word], 'the negative plane') | bit) >>> 0;
       }
     const scale = new Float64Array(t.fanOut);
-    for (let n = 0; n < t.fanOut; n++) scale[n] = at(t.gamma, n, 'gamma') * at(t.invStd, n, 'inv_std');
+    for (let n = 0; n < t.fanOut; n++) scale[n] = must(t.gamma[n], 'gamma') * must(t.invStd[n], 'inv_std');
     return { layer, t, cols, words, wnz, wneg, wint, scale };
   });
 }
 
 /** Batch norm of a pre-activation (Lasagne's order of operations). */
 const bn = (f: FloatLayer, n: number, pre: number): number =>
-  (pre - at(f.t.mean, n, 'mean')) * at(f.scale, n, 'the batch-norm scale') + at(f.t.beta, n, 'beta');
+  (pre - must(f.t.mean[n], 'mean')) * must(f.scale[n], 'the batch-norm scale') + must(f.t.beta[n], 'beta');
 
 /** Training's activation quantizer on a batch-norm output. */
 function act(layer: OverlayLayer, v: number): number {
@@ -96,7 +96,7 @@ function valuesToPlanes(values: Int8Array, pixels: number, channels: number): Pl
       const base = p * channels + g * 32;
       const end = Math.min(32, channels - g * 32);
       for (let j = 0; j < end; j++) {
-        const v = at(values, base + j, 'the activations');
+        const v = must(values[base + j], 'the activations');
         if (v !== 0) nz |= 1 << j;
         if (v < 0) neg |= 1 << j;
       }
@@ -144,13 +144,13 @@ function createDots(layers: FloatLayer[]) {
   const u32 = new Uint32Array(k.memory.buffer);
   const i32 = new Int32Array(k.memory.buffer);
   const i16 = new Int16Array(k.memory.buffer);
-  const placement = (l: number) => at(placed, l, 'the placed layers');
+  const placement = (l: number) => must(placed[l], 'the placed layers');
   layers.forEach((f, l) => {
     const p = placement(l);
     for (let n = 0; n < p.rows; n++) {
       if (f.layer.inputBits === 8) {
         for (let c = 0; c < f.cols; c++)
-          i16[p.wnz / 2 + n * p.chunks * 8 + c] = at(f.wint, n * f.cols + c, 'the 8-bit layer weights');
+          i16[p.wnz / 2 + n * p.chunks * 8 + c] = must(f.wint[n * f.cols + c], 'the 8-bit layer weights');
         continue;
       }
       u32.set(f.wnz.subarray(n * f.words, (n + 1) * f.words), p.wnz / 4 + n * p.chunks * 4);
@@ -197,9 +197,8 @@ function createDots(layers: FloatLayer[]) {
           for (let ky = 0; ky < 3; ky++)
             for (let kx = 0; kx < 3; kx++)
               for (let c = 0; c < C; c++)
-                col16[(ky * 3 + kx) * C + c] = at(
-                  hwc,
-                  ((y + ky) * inDim + xx + kx) * C + c,
+                col16[(ky * 3 + kx) * C + c] = must(
+                  hwc[((y + ky) * inDim + xx + kx) * C + c],
                   'the host bytes',
                 );
           k.dotI16(p.wnz, colNz, acc, p.rows, p.chunks);
@@ -236,7 +235,7 @@ export function createFloatModel(model: OverlayModel): {
       const normalized: Array<Float64Array | undefined> = [];
       let x: Planes | undefined;
       let hwc: Int32Array | undefined;
-      if (input.kind === 'mnist') x = mnistPlanes(input.pixels, image, at(layers, 0, 'the layers').cols);
+      if (input.kind === 'mnist') x = mnistPlanes(input.pixels, image, must(layers[0], 'the layers').cols);
       else hwc = cifarHostBytes(input.pixels, image, 32, 3);
       for (const [l, f] of layers.entries()) {
         const { layer, t } = f;
@@ -247,11 +246,11 @@ export function createFloatModel(model: OverlayModel): {
           const lanes = new Int32Array(rows);
           const sums = dots.dense(l, must(x, 'the input planes'));
           for (let n = 0; n < rows; n++) {
-            const d = at(sums, n, 'the sums');
-            const out = bn(f, n, d + at(t.b, n, 'the bias'));
+            const d = must(sums[n], 'the sums');
+            const out = bn(f, n, d + must(t.b[n], 'the bias'));
             outputs[n] = out;
             lanes[n] =
-              layer.outputBits === 'scores' ? (at(t.gamma, n, 'gamma') < 0 ? -d : d) : out >= 0 ? 1 : 0;
+              layer.outputBits === 'scores' ? (must(t.gamma[n], 'gamma') < 0 ? -d : d) : out >= 0 ? 1 : 0;
           }
           return { outputs, lanes: lanes.subarray(0, classes), pooled, values: trace, normalized };
         }
@@ -260,7 +259,7 @@ export function createFloatModel(model: OverlayModel): {
           const norm = new Float64Array(rows);
           const sums = dots.dense(l, must(x, 'the input planes'));
           for (let n = 0; n < rows; n++) {
-            const v = bn(f, n, at(sums, n, 'the sums') + at(t.b, n, 'the bias'));
+            const v = bn(f, n, must(sums[n], 'the sums') + must(t.b[n], 'the bias'));
             norm[n] = v;
             values[n] = act(layer, v);
           }
@@ -280,7 +279,7 @@ export function createFloatModel(model: OverlayModel): {
         // Layer 0 sums are in units of 1/128 (the host's bytes are value·128).
         const unit = hwc && l === 0 ? 1 / 128 : 1;
         for (let i = 0; i < pre.length; i++)
-          pre[i] = at(sums, i, 'the sums') * unit + at(t.b, i % rows, 'the bias');
+          pre[i] = must(sums[i], 'the sums') * unit + must(t.b[i % rows], 'the bias');
         let values: Int8Array;
         let dim = od;
         if (conv.pool && order === 'training') {
@@ -294,7 +293,7 @@ export function createFloatModel(model: OverlayModel): {
                 for (const [dy, dx] of WINDOW)
                   m = Math.max(
                     m,
-                    at(pre, ((2 * y + dy) * od + 2 * xx + dx) * rows + n, 'the pre-activations'),
+                    must(pre[((2 * y + dy) * od + 2 * xx + dx) * rows + n], 'the pre-activations'),
                   );
                 values[(y * dim + xx) * rows + n] = act(layer, bn(f, n, m));
               }
@@ -303,7 +302,7 @@ export function createFloatModel(model: OverlayModel): {
           values = new Int8Array(od * od * rows);
           const norm = new Float64Array(od * od * rows);
           for (let i = 0, n = 0; i < od * od * rows; i++, n = n + 1 === rows ? 0 : n + 1) {
-            const v = bn(f, n, at(pre, i, 'the pre-activations'));
+            const v = bn(f, n, must(pre[i], 'the pre-activations'));
             norm[i] = v;
             values[i] = act(layer, v);
           }
@@ -319,7 +318,7 @@ export function createFloatModel(model: OverlayModel): {
                   for (const [dy, dx] of WINDOW)
                     m = Math.max(
                       m,
-                      at(values, ((2 * y + dy) * od + 2 * xx + dx) * rows + n, 'the activations'),
+                      must(values[((2 * y + dy) * od + 2 * xx + dx) * rows + n], 'the activations'),
                     );
                   p[(y * dim + xx) * rows + n] = m;
                 }
@@ -414,13 +413,13 @@ export function compareOverlayWithFloat(
   const causes = { poolOrder: 0, lastLayerAndRule: 0, thresholdRounding: 0 };
   const disagreements: OverlayFloatComparison['disagreements'] = [];
   for (let i = 0; i < count; i++) {
-    const label = at(labels, i, 'the labels');
+    const label = must(labels[i], 'the labels');
     const o = float.forward(input, i, 'overlay');
     const t = pooledLayers.length > 0 ? float.forward(input, i, 'training') : o;
     const trainingClass = argmax(t.outputs);
     const overlayClass = argmax(o.outputs);
     const boardFloat = rule(o.lanes, classes);
-    const h = at(hw, i, 'the hardware classes');
+    const h = must(hw[i], 'the hardware classes');
     if (trainingClass === label) ok.training++;
     if (overlayClass === label) ok.overlayOrder++;
     if (boardFloat === label) ok.floatBoardRule++;
@@ -439,14 +438,14 @@ export function compareOverlayWithFloat(
         });
     }
     poolOutputs.forEach((p, k) => {
-      const a = at(o.pooled, k, 'the overlay-order pooled outputs');
-      const b = at(t.pooled, k, 'the training-order pooled outputs');
-      const gamma = at(model.layers, p.layer, 'the trained layers').gamma;
+      const a = must(o.pooled[k], 'the overlay-order pooled outputs');
+      const b = must(t.pooled[k], 'the training-order pooled outputs');
+      const gamma = must(model.layers[p.layer], 'the trained layers').gamma;
       p.outputs += a.length;
       for (let j = 0; j < a.length; j++)
-        if (at(a, j, 'the overlay-order pooled outputs') !== b[j]) {
+        if (must(a[j], 'the overlay-order pooled outputs') !== b[j]) {
           p.differing++;
-          if (at(gamma, j % gamma.length, 'gamma') < 0) p.differingNegativeGamma++;
+          if (must(gamma[j % gamma.length], 'gamma') < 0) p.differingNegativeGamma++;
         }
     });
   }
@@ -478,16 +477,16 @@ function explain(
 ): string {
   const hw = sim.layerValues(input, image);
   for (const [l, f] of o.values.entries()) {
-    const h = at(hw, l, "the hardware's layer values");
+    const h = must(hw[l], "the hardware's layer values");
     const differing: number[] = [];
     for (const [j, v] of f.entries()) if (v !== h[j]) differing.push(j);
     const [j] = differing;
     if (j === undefined) continue;
     const norm = o.normalized[l]?.[j];
-    const layer = at(model.overlay.layers, l, 'the overlay layers');
-    const trained = at(model.layers, l, 'the trained layers');
+    const layer = must(model.overlay.layers[l], 'the overlay layers');
+    const trained = must(model.layers[l], 'the trained layers');
     const neuron = j % trained.fanOut;
-    const flipped = at(trained.gamma, neuron, 'gamma') < 0;
+    const flipped = must(trained.gamma[neuron], 'gamma') < 0;
     const why =
       norm === 0 || norm === 0.5 || norm === -0.5
         ? 'exactly at the step: a tie (training fires at >=, the board at >)'

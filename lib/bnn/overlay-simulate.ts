@@ -1,4 +1,4 @@
-import { at, must } from '../defined';
+import { must } from '../defined';
 import { hostInputByte } from './cifar';
 import { highestSetBit, maxPositiveScore } from './decision';
 import type { OverlayParams } from './overlay-params';
@@ -37,27 +37,8 @@ export interface Planes {
   neg: Uint32Array;
 }
 
-/**
- * Words of the kernels' memory: out of range traps in WebAssembly, and throws here. One function per view
- * type, so that each read site sees one kind of array (a read shared by three kinds runs ~20 % slower).
- */
-const outOfMemory = (index: number, length: number) =>
-  new RangeError(`kernel memory: index ${index} is out of range (length ${length})`);
-function u32At(view: Uint32Array, index: number): number {
-  const v = view[index];
-  if (v === undefined) throw outOfMemory(index, view.length);
-  return v;
-}
-function i32At(view: Int32Array, index: number): number {
-  const v = view[index];
-  if (v === undefined) throw outOfMemory(index, view.length);
-  return v;
-}
-function i16At(view: Int16Array, index: number): number {
-  const v = view[index];
-  if (v === undefined) throw outOfMemory(index, view.length);
-  return v;
-}
+// Reads of the kernels' memory below are must(view[i], 'the kernel memory'): out of range traps in
+// WebAssembly, and throws here; the read stays at each call site, which keeps each site's fast path.
 
 /** LFC input planes over `cols` columns: pixel >= 128 is +1; every other column, the pads included, is -1. */
 export function mnistPlanes(pixels: Uint8Array, image: number, cols: number): Planes {
@@ -81,7 +62,7 @@ function writeMnistPlanes(
     let bits = 0;
     for (let j = 0; j < 32; j++) {
       const c = w * 32 + j;
-      if (c < 784 && at(pixels, base + c, 'the pixels') >= 128) bits |= 1 << j;
+      if (c < 784 && must(pixels[base + c], 'the pixels') >= 128) bits |= 1 << j;
     }
     nz[nzAt + w] = 0xffffffff;
     neg[negAt + w] = ~bits >>> 0;
@@ -94,7 +75,7 @@ export function cifarHostBytes(planar: Uint8Array, image: number, dim: number, C
   const base = image * dim * dim * C;
   for (let c = 0; c < C; c++)
     for (let i = 0; i < dim * dim; i++)
-      hwc[i * C + c] = hostInputByte(at(planar, base + c * dim * dim + i, 'the planar pixels'));
+      hwc[i * C + c] = hostInputByte(must(planar[base + c * dim * dim + i], 'the planar pixels'));
   return hwc;
 }
 
@@ -133,7 +114,11 @@ function jsKernels(bytes: number): Kernels {
       for (let n = 0; n < neurons; n++) {
         let m = 0;
         for (let j = 0; j < words; j++)
-          m += popcount32((u32At(u32, w / 4 + n * words + j) ^ u32At(u32, x / 4 + j)) >>> 0);
+          m += popcount32(
+            (must(u32[w / 4 + n * words + j], 'the kernel memory') ^
+              must(u32[x / 4 + j], 'the kernel memory')) >>>
+              0,
+          );
         i32[out / 4 + n] = m;
       }
     },
@@ -143,10 +128,17 @@ function jsKernels(bytes: number): Kernels {
         let agree = 0;
         let count = 0;
         for (let j = 0; j < words; j++) {
-          const nz = u32At(u32, wnz / 4 + n * words + j) & u32At(u32, xnz / 4 + j);
+          const nz =
+            must(u32[wnz / 4 + n * words + j], 'the kernel memory') &
+            must(u32[xnz / 4 + j], 'the kernel memory');
           count += popcount32(nz >>> 0);
           agree += popcount32(
-            (nz & ~(u32At(u32, wneg / 4 + n * words + j) ^ u32At(u32, xneg / 4 + j))) >>> 0,
+            (nz &
+              ~(
+                must(u32[wneg / 4 + n * words + j], 'the kernel memory') ^
+                must(u32[xneg / 4 + j], 'the kernel memory')
+              )) >>>
+              0,
           );
         }
         i32[out / 4 + n] = 2 * agree - count;
@@ -156,7 +148,9 @@ function jsKernels(bytes: number): Kernels {
       const lanes = chunks * 8;
       for (let n = 0; n < neurons; n++) {
         let s = 0;
-        for (let j = 0; j < lanes; j++) s += i16At(i16, w / 2 + n * lanes + j) * i16At(i16, x / 2 + j);
+        for (let j = 0; j < lanes; j++)
+          s +=
+            must(i16[w / 2 + n * lanes + j], 'the kernel memory') * must(i16[x / 2 + j], 'the kernel memory');
         i32[out / 4 + n] = s;
       }
     },
@@ -166,14 +160,16 @@ function jsKernels(bytes: number): Kernels {
         let neg = 0;
         for (let j = 0; j < 32 && g * 32 + j < rows; j++) {
           const n = g * 32 + j;
-          const a = mul * i32At(i32, acc / 4 + n) + add;
+          const a = mul * must(i32[acc / 4 + n], 'the kernel memory') + add;
           const t = thr / 4 + n * nthr;
           const v =
             nthr === 1
-              ? i32At(i32, t) < a
+              ? must(i32[t], 'the kernel memory') < a
                 ? 1
                 : -1
-              : -1 + (i32At(i32, t) < a ? 1 : 0) + (i32At(i32, t + 1) < a ? 1 : 0);
+              : -1 +
+                (must(i32[t], 'the kernel memory') < a ? 1 : 0) +
+                (must(i32[t + 1], 'the kernel memory') < a ? 1 : 0);
           if (v !== 0) nz |= 1 << j;
           if (v < 0) neg |= 1 << j;
         }
@@ -323,20 +319,20 @@ export function createOverlaySimulator(
 
   // Weights into memory: planes (bit c of row n), or int16 for the 8-bit layer; thresholds as i32.
   specs.forEach((s, l) => {
-    const { weights: w, thresholds } = at(params.layers, l, 'the param layers');
+    const { weights: w, thresholds } = must(params.layers[l], 'the param layers');
     i32.set(thresholds.subarray(0, s.rows * s.nthr), s.thr / 4);
     const words = s.chunks * 4;
     for (let n = 0; n < s.rows; n++)
       for (let c = 0; c < s.cols; c++) {
-        const v = at(w, n * s.cols + c, 'the weights');
+        const v = must(w[n * s.cols + c], 'the weights');
         if (s.layer.inputBits === 8) {
           i16[s.wnz / 2 + n * s.chunks * 8 + c] = v;
           continue;
         }
         const word = n * words + (c >>> 5);
         const bit = 1 << (c & 31);
-        if (v !== 0) u32[s.wnz / 4 + word] = (u32At(u32, s.wnz / 4 + word) | bit) >>> 0;
-        if (v < 0) u32[s.wneg / 4 + word] = (u32At(u32, s.wneg / 4 + word) | bit) >>> 0;
+        if (v !== 0) u32[s.wnz / 4 + word] = (must(u32[s.wnz / 4 + word], 'the kernel memory') | bit) >>> 0;
+        if (v < 0) u32[s.wneg / 4 + word] = (must(u32[s.wneg / 4 + word], 'the kernel memory') | bit) >>> 0;
       }
   });
 
@@ -349,7 +345,8 @@ export function createOverlaySimulator(
     if (s.binary) k.mismatchCount(s.wneg, xneg, acc, s.rows, s.chunks);
     else k.planesDot(s.wnz, s.wneg, xnz, xneg, acc, s.rows, s.chunks);
     if (s.nthr === 0) {
-      for (let n = 0; n < classes; n++) i32[acc / 4 + n] = s.mul * i32At(i32, acc / 4 + n) + s.add;
+      for (let n = 0; n < classes; n++)
+        i32[acc / 4 + n] = s.mul * must(i32[acc / 4 + n], 'the kernel memory') + s.add;
       return;
     }
     k.threshold(acc, s.thr, s.nthr, s.rows, s.mul, s.add, s.outNz + 4 * at, s.outNeg + 4 * at);
@@ -384,8 +381,8 @@ export function createOverlaySimulator(
           let allNeg = 0xffffffff;
           for (let q = 0; q < 4; q++) {
             const at = ((2 * y + (q >> 1)) * od + 2 * x + (q & 1)) * cw + w;
-            const nz = u32At(u32, s.outNz / 4 + at);
-            const neg = u32At(u32, s.outNeg / 4 + at);
+            const nz = must(u32[s.outNz / 4 + at], 'the kernel memory');
+            const neg = must(u32[s.outNeg / 4 + at], 'the kernel memory');
             anyPos |= nz & ~neg;
             allNeg &= neg;
           }
@@ -407,10 +404,10 @@ export function createOverlaySimulator(
     let inDim = 1;
     let start = 0;
     if (input.kind === 'mnist') {
-      const s0 = at(specs, 0, 'the placed layers');
+      const s0 = must(specs[0], 'the placed layers');
       writeMnistPlanes(input.pixels, image, s0.cols, u32, colNz / 4, u32, colNeg / 4);
     } else {
-      const s = at(specs, 0, 'the placed layers');
+      const s = must(specs[0], 'the placed layers');
       const conv = must(s.layer.conv, "the first CNV layer's convolution");
       const dim = conv.inDim;
       const C = conv.inChannels;
@@ -421,7 +418,7 @@ export function createOverlaySimulator(
           for (let ky = 0; ky < 3; ky++)
             for (let kx = 0; kx < 3; kx++) {
               const src = ((y + ky) * dim + x + kx) * C;
-              for (let c = 0; c < C; c++) col16[(ky * 3 + kx) * C + c] = at(hwc, src + c, 'the host bytes');
+              for (let c = 0; c < C; c++) col16[(ky * 3 + kx) * C + c] = must(hwc[src + c], 'the host bytes');
             }
           k.dotI16(s.wnz, colNz, acc, s.rows, s.chunks);
           // Thresholds are in 1/256, the sum in 1/128: compare against 2·Σ w·b.
@@ -436,18 +433,19 @@ export function createOverlaySimulator(
       col16.fill(0);
     }
     for (let l = start; l < specs.length; l++) {
-      const s = at(specs, l, 'the placed layers');
+      const s = must(specs[l], 'the placed layers');
       const conv = s.layer.conv;
       if (!conv) {
         // Dense: the previous output (whole chunks, zero past its neurons) is the input as it is.
         neurons(s, inNz, inNeg, 0);
         if (s.nthr === 0) {
-          for (let n = 0; n < classes; n++) lanesOf[n] = (i32At(i32, acc / 4 + n) << 16) >> 16;
+          for (let n = 0; n < classes; n++)
+            lanesOf[n] = (must(i32[acc / 4 + n], 'the kernel memory') << 16) >> 16;
           return lanesOf;
         }
         if (l === specs.length - 1) {
           for (let n = 0; n < classes; n++)
-            lanesOf[n] = (u32At(u32, s.outNeg / 4 + (n >>> 5)) >>> (n & 31)) & 1 ? 0 : 1;
+            lanesOf[n] = (must(u32[s.outNeg / 4 + (n >>> 5)], 'the kernel memory') >>> (n & 31)) & 1 ? 0 : 1;
           return lanesOf;
         }
         inNz = s.outNz;
@@ -502,8 +500,8 @@ export function createOverlaySimulator(
   const valuesAt = (nz: number, neg: number, words: number): Int32Array => {
     const v = new Int32Array(words * 32);
     for (let i = 0; i < words * 32; i++) {
-      const z = (u32At(u32, nz / 4 + (i >>> 5)) >>> (i & 31)) & 1;
-      const m = (u32At(u32, neg / 4 + (i >>> 5)) >>> (i & 31)) & 1;
+      const z = (must(u32[nz / 4 + (i >>> 5)], 'the kernel memory') >>> (i & 31)) & 1;
+      const m = (must(u32[neg / 4 + (i >>> 5)], 'the kernel memory') >>> (i & 31)) & 1;
       v[i] = z ? (m ? -1 : 1) : 0;
     }
     return v;

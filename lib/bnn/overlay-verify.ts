@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import type { OverlayParams } from './overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
@@ -69,10 +69,10 @@ export function verifyOverlay(
   let ambiguous = 0;
   const lfc = params.overlay.decision === 'highest-set-bit';
   for (let i = 0; i < count; i++) {
-    const y = at(labels, i, 'the labels');
-    const p = at(predicted, i, 'the predicted classes');
-    const row = at(confusion, y, 'the confusion matrix');
-    row[p] = at(row, p, `row ${y} of the confusion matrix`) + 1;
+    const y = must(labels[i], 'the labels');
+    const p = must(predicted[i], 'the predicted classes');
+    const row = must(confusion[y], 'the confusion matrix');
+    row[p] = must(row[p], `row ${y} of the confusion matrix`) + 1;
     if (p === y) correct++;
     const v = lanes.subarray(i * classes, (i + 1) * classes);
     const max = Math.max(...v);
@@ -80,9 +80,9 @@ export function verifyOverlay(
     else if (v.filter((s) => s === max).length > 1) ambiguous++;
   }
   const perClass = params.classes.map((name, index) => {
-    const row = at(confusion, index, 'the confusion matrix');
+    const row = must(confusion[index], 'the confusion matrix');
     const total = row.reduce((a, b) => a + b, 0);
-    const ok = at(row, index, `row ${index} of the confusion matrix`);
+    const ok = must(row[index], `row ${index} of the confusion matrix`);
     return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
   });
   return {

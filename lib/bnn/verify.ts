@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import type { IdxImages, IdxLabels } from './idx';
 import { checkImageShape, createSimulator, popcount32 } from './simulate';
@@ -31,7 +31,7 @@ export function verify(
     );
   const classes = params.classes.length;
   for (let i = 0; i < labels.count; i++) {
-    const label = at(labels.labels, i, 'the labels');
+    const label = must(labels.labels[i], 'the labels');
     if (label >= classes)
       throw new InputFormatError(
         labelsName,
@@ -49,16 +49,16 @@ export function verify(
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
   for (let i = 0; i < images.count; i++) {
-    const y = at(labels.labels, i, 'the labels');
-    const p = at(predicted, i, 'the predicted classes');
-    const row = at(confusion, y, 'the confusion matrix');
-    row[p] = at(row, p, `row ${y} of the confusion matrix`) + 1;
+    const y = must(labels.labels[i], 'the labels');
+    const p = must(predicted[i], 'the predicted classes');
+    const row = must(confusion[y], 'the confusion matrix');
+    row[p] = must(row[p], `row ${y} of the confusion matrix`) + 1;
     if (p === y) correct++;
   }
   const perClass = params.classes.map((name, index) => {
-    const row = at(confusion, index, 'the confusion matrix');
+    const row = must(confusion[index], 'the confusion matrix');
     const total = row.reduce((a, b) => a + b, 0);
-    const ok = at(row, index, `row ${index} of the confusion matrix`);
+    const ok = must(row[index], `row ${index} of the confusion matrix`);
     return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
   });
   const { noBitFired, severalBitsFired } = countFiring(bits);
@@ -79,7 +79,7 @@ export function countFiring(bits: Uint32Array): { noBitFired: number; severalBit
   let noBitFired = 0;
   let severalBitsFired = 0;
   for (let i = 0; i < bits.length; i += 2) {
-    const c = popcount32(at(bits, i, 'the output bits')) + popcount32(at(bits, i + 1, 'the output bits'));
+    const c = popcount32(must(bits[i], 'the output bits')) + popcount32(must(bits[i + 1], 'the output bits'));
     if (c === 0) noBitFired++;
     else if (c > 1) severalBitsFired++;
   }

@@ -1,7 +1,7 @@
 import * as bmp from 'bmp-ts';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
-import { at } from '../defined';
+import { must } from '../defined';
 import { IMAGE_PIXELS, IMAGE_SIDE, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 
 /**
@@ -78,7 +78,7 @@ function decodePlainGrey28Png(bytes: Buffer): Uint8Array | undefined {
   }
   if (rgba.length !== IMAGE_PIXELS * 4) return undefined;
   const out = new Uint8Array(IMAGE_PIXELS);
-  for (let i = 0; i < IMAGE_PIXELS; i++) out[i] = at(rgba, i * 4, 'PNG RGBA pixels');
+  for (let i = 0; i < IMAGE_PIXELS; i++) out[i] = must(rgba[i * 4], 'PNG RGBA pixels');
   return out;
 }
 
@@ -91,9 +91,9 @@ function bmpToSharp(bytes: Buffer): sharp.Sharp {
   const src = image.data;
   // 24-bit BMPs carry no alpha (bmp-ts reports 0), so alpha is dropped for every BMP.
   for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
-    rgb[j] = at(src, i, 'BMP RGBA pixels');
-    rgb[j + 1] = at(src, i + 1, 'BMP RGBA pixels');
-    rgb[j + 2] = at(src, i + 2, 'BMP RGBA pixels');
+    rgb[j] = must(src[i], 'BMP RGBA pixels');
+    rgb[j + 1] = must(src[i + 1], 'BMP RGBA pixels');
+    rgb[j + 2] = must(src[i + 2], 'BMP RGBA pixels');
   }
   return vips()(rgb, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
@@ -107,14 +107,14 @@ function flattenAlpha(grey: Uint8Array, alpha: Uint8Array): Uint8Array {
   let inkWeight = 0;
   let inkSum = 0;
   for (const [i, g] of grey.entries()) {
-    const a = at(alpha, i, 'alpha channel');
+    const a = must(alpha[i], 'alpha channel');
     inkWeight += a;
     inkSum += a * g;
   }
   const background = inkWeight > 0 && inkSum / inkWeight < 128 ? 255 : 0;
   const out = new Uint8Array(grey.length);
   for (const [i, g] of grey.entries()) {
-    const a = at(alpha, i, 'alpha channel') / 255;
+    const a = must(alpha[i], 'alpha channel') / 255;
     out[i] = Math.round(g * a + background * (1 - a));
   }
   return out;
@@ -134,11 +134,11 @@ export function padToSquare(pixels: Uint8Array, w: number, h: number): Uint8Arra
   let sum = 0;
   let n = 0;
   for (let x = 0; x < w; x++) {
-    sum += at(pixels, x, 'top row') + at(pixels, (h - 1) * w + x, 'bottom row');
+    sum += must(pixels[x], 'top row') + must(pixels[(h - 1) * w + x], 'bottom row');
     n += 2;
   }
   for (let y = 0; y < h; y++) {
-    sum += at(pixels, y * w, 'left column') + at(pixels, y * w + w - 1, 'right column');
+    sum += must(pixels[y * w], 'left column') + must(pixels[y * w + w - 1], 'right column');
     n += 2;
   }
   const out = new Uint8Array(IMAGE_PIXELS).fill(Math.round(sum / n));

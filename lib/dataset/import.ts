@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { CLASSES_FILE } from '../bnn';
-import { at } from '../defined';
+import { must } from '../defined';
 import { UserError } from '../errors';
 import { fsError } from '../fs-errors';
 import { MIB } from '../input-limits';
@@ -141,7 +141,7 @@ async function decodeAll(source: DatasetSource, options: ImportOptions, size: nu
   const worker = async () => {
     while (next < total && !exhausted) {
       const i = next++;
-      const image = at(source.images, i, 'the source images');
+      const image = must(source.images[i], 'the source images');
       let reserved = 0;
       const reserve = async (bytes: number) => {
         while (held > 0 && held + bytes > DECODE_BUDGET_BYTES)
@@ -212,7 +212,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     const classCount = source.classNames.length;
     const fileCounts = new Array<number>(classCount).fill(0);
     for (const im of source.images)
-      fileCounts[im.classIndex] = at(fileCounts, im.classIndex, 'the class file counts') + 1;
+      fileCounts[im.classIndex] = must(fileCounts[im.classIndex], 'the class file counts') + 1;
     checkClassSizes(source.classNames, fileCounts, options.split);
     lap('scan');
 
@@ -240,13 +240,13 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     keep.forEach((src, j) => {
       if (pixels !== decoded.pixels)
         pixels.set(decoded.pixels.subarray(src * size, (src + 1) * size), j * size);
-      const image = at(source.images, src, 'the source images');
+      const image = must(source.images[src], 'the source images');
       labels[j] = image.classIndex;
       paths[j] = image.path;
     });
     if (decoded.failures.length > 0) {
       const counts = new Array<number>(classCount).fill(0);
-      for (const l of labels) counts[l] = at(counts, l, 'the class counts') + 1;
+      for (const l of labels) counts[l] = must(counts[l], 'the class counts') + 1;
       const empty = counts.indexOf(0);
       if (empty >= 0)
         throw new UserError(
@@ -282,7 +282,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
         else groups.set(key, [first, j]);
       }
     }
-    const pathOf = (j: number) => at(paths, j, 'the image paths');
+    const pathOf = (j: number) => must(paths[j], 'the image paths');
     const conflicting = [...groups.values()]
       .filter((g) => new Set(g.map((j) => labels[j])).size > 1)
       .map((g) => g.map(pathOf));
@@ -303,7 +303,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       Array.from(labels, (classIndex, index) => ({
         index,
         classIndex,
-        key: at(keys, index, 'the image keys'),
+        key: must(keys[index], 'the image keys'),
       })),
       classCount,
       options.split,
@@ -316,7 +316,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       const lab = new Uint8Array(indices.length);
       indices.forEach((j, k) => {
         images.set(pixels.subarray(j * size, (j + 1) * size), k * size);
-        lab[k] = at(labels, j, 'the labels');
+        lab[k] = must(labels[j], 'the labels');
       });
       return { images, labels: lab };
     };
@@ -341,7 +341,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
     // Preview samples: the first images of each class in file order (train file, then test file).
     const samples: Uint8Array[][] = Array.from({ length: classCount }, () => []);
     for (const j of [...trainOrder, ...split.test]) {
-      const s = at(samples, at(labels, j, 'the labels'), 'the preview samples');
+      const s = must(samples[must(labels[j], 'the labels')], 'the preview samples');
       if (s.length < PREVIEW_PER_CLASS) s.push(pixels.subarray(j * size, (j + 1) * size));
     }
     const previewBytes = await (format === 'cifar' ? renderColourPreview : renderPreview)({
@@ -405,7 +405,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportResul
       },
       splits: { train: split.train.length, validation: split.validation.length, test: split.test.length },
       perClass: source.classNames.map((name, label) => {
-        const [train, validation, test] = at(split.perClass, label, 'the per-class split counts');
+        const [train, validation, test] = must(split.perClass[label], 'the per-class split counts');
         return { label, class: name, train, validation, test };
       }),
       duplicates: { groups: groups.size, extraCopies, conflictingLabels: conflicting },

@@ -1,4 +1,4 @@
-import { at } from '../defined';
+import { must } from '../defined';
 import { IMAGE_PIXELS, IMAGE_SIDE } from './limits';
 
 /**
@@ -32,7 +32,7 @@ const RING: number[] = (() => {
 /** Mean of the outermost ring of pixels of the image at `offset` in `pixels`. */
 export function borderMean(pixels: Uint8Array, offset = 0): number {
   let sum = 0;
-  for (const i of RING) sum += at(pixels, offset + i, 'the images');
+  for (const i of RING) sum += must(pixels[offset + i], 'the images');
   return sum / RING.length;
 }
 
@@ -41,7 +41,7 @@ export function decidePolarity(pixels: Uint8Array, count: number, mode: InvertMo
   const means = new Float64Array(count);
   for (let k = 0; k < count; k++) means[k] = borderMean(pixels, k * IMAGE_PIXELS);
   means.sort();
-  const mean = (k: number) => at(means, k, 'the sorted border means');
+  const mean = (k: number) => must(means[k], 'the sorted border means');
   const medianBorder =
     count === 0 ? 0 : count % 2 ? mean((count - 1) / 2) : (mean(count / 2 - 1) + mean(count / 2)) / 2;
   const inverted = mode === 'yes' || (mode === 'auto' && medianBorder >= 128);
@@ -50,7 +50,7 @@ export function decidePolarity(pixels: Uint8Array, count: number, mode: InvertMo
 
 /** 255 - v for every pixel, in place. */
 export function invertInPlace(pixels: Uint8Array): void {
-  for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - at(pixels, i, 'the pixels');
+  for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - must(pixels[i], 'the pixels');
 }
 
 export function describePolarity(d: PolarityDecision): string {

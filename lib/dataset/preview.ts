@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { at } from '../defined';
+import { must } from '../defined';
 import { BINARIZE_AT, IMAGE_PIXELS, IMAGE_SIDE, RGB_IMAGE_BYTES, RGB_SIDE } from './limits';
 
 /**
@@ -67,7 +67,7 @@ export async function renderPreview(input: PreviewInput): Promise<Buffer> {
       const src = Math.floor(y / PREVIEW_SCALE) * IMAGE_SIDE;
       const row = (top + y) * layout.width + left;
       for (let x = 0; x < TILE; x++) {
-        const v = at(pixels, src + Math.floor(x / PREVIEW_SCALE), 'the sample');
+        const v = must(pixels[src + Math.floor(x / PREVIEW_SCALE)], 'the sample');
         canvas[row + x] = binarized ? (v >= BINARIZE_AT ? 255 : 0) : v;
       }
     }
@@ -140,9 +140,9 @@ export async function renderColourPreview(input: PreviewInput): Promise<Buffer> 
         for (let x = 0; x < TILE; x++) {
           const out = ((top + y) * layout.width + left + x) * 3;
           const p = src + Math.floor(x / PREVIEW_SCALE);
-          canvas[out] = at(pixels, p, 'the red plane');
-          canvas[out + 1] = at(pixels, plane + p, 'the green plane');
-          canvas[out + 2] = at(pixels, 2 * plane + p, 'the blue plane');
+          canvas[out] = must(pixels[p], 'the red plane');
+          canvas[out + 1] = must(pixels[plane + p], 'the green plane');
+          canvas[out + 2] = must(pixels[2 * plane + p], 'the blue plane');
         }
       }
     });

@@ -4,7 +4,7 @@
  * shuffling a few hundred thousand images.
  */
 
-import { at } from '../defined';
+import { must } from '../defined';
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -21,8 +21,8 @@ export function mulberry32(seed: number): () => number {
 export function shuffleInPlace<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const a = at(items, i, 'the items to shuffle');
-    items[i] = at(items, j, 'the items to shuffle');
+    const a = must(items[i], 'the items to shuffle');
+    items[i] = must(items[j], 'the items to shuffle');
     items[j] = a;
   }
   return items;

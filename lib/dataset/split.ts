@@ -1,4 +1,4 @@
-import { at, captures } from '../defined';
+import { captures, must } from '../defined';
 import { UserError } from '../errors';
 import { mulberry32, shuffleInPlace } from './random';
 
@@ -98,7 +98,7 @@ export function stratifiedSplit(
     else units.set(item.key, { home: item.classIndex, members: [item] });
   }
   const byClass: SplitItem[][][] = Array.from({ length: classCount }, () => []);
-  for (const { home, members } of units.values()) at(byClass, home, 'the units by class').push(members);
+  for (const { home, members } of units.values()) must(byClass[home], 'the units by class').push(members);
   const out: SplitResult = {
     train: [],
     validation: [],
@@ -124,7 +124,7 @@ export function stratifiedSplit(
       }
       for (const item of unit) {
         lists[split].push(item.index);
-        const counts = at(out.perClass, item.classIndex, 'the per-class counts');
+        const counts = must(out.perClass[item.classIndex], 'the per-class counts');
         counts[split] = counts[split] + 1;
       }
     }
