@@ -56,8 +56,9 @@ export function createClients(
   type Cached = Omit<CloudClients, 'ec2In'>;
   const cache: Partial<Cached> = {};
   const lazy = <K extends keyof Cached>(key: K, make: () => Cached[K]): Cached[K] => {
-    cache[key] ??= make();
-    return cache[key] as Cached[K];
+    const client = cache[key] ?? make();
+    cache[key] = client;
+    return client;
   };
   return {
     get ssm() {

@@ -7,6 +7,7 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { must } from '../defined';
 
 /**
  * The few S3 operations the conversion job needs, as small functions over an S3Client, so tests
@@ -96,7 +97,7 @@ export async function forEachLimited<T>(
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
-      const item = items[next++] as T;
+      const item = must(items[next++], 'the items');
       await task(item);
     }
   };

@@ -214,7 +214,8 @@ export async function decodeToRgb32(bytes: Buffer, fit: Fit): Promise<Uint8Array
       for (let x = 0; x < w; x++) {
         const src = (y * w + x) * channels;
         const dst = (top + y) * RGB_SIDE + left + x;
-        for (let c = 0; c < 3; c++) out[c * plane + dst] = data[src + (channels === 3 ? c : 0)] as number;
+        for (let c = 0; c < 3; c++)
+          out[c * plane + dst] = must(data[src + (channels === 3 ? c : 0)], 'the decoded pixels');
       }
     return out;
   } catch (err) {

@@ -91,9 +91,10 @@ export async function runBoardCheck(env: CommandEnv, host: string, o: SshFlags):
   const report = await checkBoard(target(host, o));
   const { lines, problems } = formatCheck(report, Boolean(o.sudo));
   for (const l of lines) out(l);
-  if (problems.length > 0) {
+  const last = problems.at(-1);
+  if (last !== undefined) {
     for (const p of problems.slice(0, -1)) env.term.err(`error: ${p}\n`);
-    throw new UserError(problems[problems.length - 1] as string);
+    throw new UserError(last);
   }
   out('ready       yes: `bnn-pynq board push` can install param sets here');
 }

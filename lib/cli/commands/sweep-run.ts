@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobDetail } from '@aws-sdk/client-batch';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { aws, CloudError } from '../../cloud/aws-errors';
 import { discoverStack, type StackResources, type SweepResources } from '../../cloud/discovery';
@@ -16,6 +15,7 @@ import {
   stopSweepJobs,
   submitSweepJob,
 } from '../../cloud/sweeps';
+import { must } from '../../defined';
 import { UserError } from '../../errors';
 import {
   BUILTIN_DATASETS,
@@ -58,7 +58,7 @@ async function mapLimit<T, R>(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
       while (next < items.length) {
         const i = next++;
-        out[i] = await fn(items[i] as T, i);
+        out[i] = await fn(must(items[i], 'the items'), i);
       }
     }),
   );
@@ -295,8 +295,8 @@ export async function sweepStatus(
   ]);
   const now = env.clock.now();
   const rows = record.runs.map((r, i) => {
-    const job = jobs[i] as JobDetail | undefined;
-    const f = files[i] as (typeof files)[number];
+    const job = jobs[i];
+    const f = must(files[i], `run ${r.runId}'s state and progress`);
     const status = reconcile(
       job,
       { state: f.state?.state, stateDetail: f.state?.detail, progress: f.progress },

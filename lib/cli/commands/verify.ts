@@ -167,11 +167,11 @@ async function runOverlayVerify(
   refuseEmpty({ count: labels.length }, flags.images, 'images');
   const predictions = new Uint8Array(labels.length);
   // Large inputs run on worker threads (one per core); the labels are checked first, in this thread.
-  for (let i = 0; i < labels.length; i++)
-    if ((labels[i] as number) >= params.classes.length)
+  for (const [i, label] of labels.entries())
+    if (label >= params.classes.length)
       throw new InputFormatError(
         flags.labels ?? flags.images,
-        `label ${labels[i]} at image ${i}, but the param folder has ${params.classes.length} classes`,
+        `label ${label} at image ${i}, but the param folder has ${params.classes.length} classes`,
       );
   const workers = workersFor(network, labels.length);
   const precomputed =
