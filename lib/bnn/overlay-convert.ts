@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import type { OverlayModel } from './overlay-model';
 import {
@@ -80,19 +81,19 @@ const quantize = (wb: 1 | 2, wf: number): number => (wb === 1 ? (wf < 0 ? 0 : 1)
 function orLane(lanes: Uint32Array, row: number, col: number, wb: 1 | 2, code: number): void {
   const bit = col * wb;
   const w = row + (bit >>> 5);
-  lanes[w] = (lanes[w] as number) | (code << (bit & 31));
+  lanes[w] = must(lanes[w], 'the lanes') | (code << (bit & 31));
 }
 
 /** Weight (dense or conv) of neuron n at column `col` of the overlay's matrix (conv: (ky, kx, c) order). */
 function latentWeight(layer: OverlayLayer, t: TrainedLayer, n: number, col: number): number {
-  if (!layer.conv) return t.W[col * t.fanOut + n] as number;
+  if (!layer.conv) return must(t.W[col * t.fanOut + n], 'the dense weights');
   const C = layer.conv.inChannels;
   const k = layer.conv.kernel;
   const c = col % C;
   const pos = (col - c) / C;
   const kx = pos % k;
   const ky = (pos - kx) / k;
-  return t.W[((n * C + c) * k + ky) * k + kx] as number;
+  return must(t.W[((n * C + c) * k + ky) * k + kx], 'the conv weights');
 }
 
 function convertLayer(
@@ -100,8 +101,8 @@ function convertLayer(
   l: number,
 ): { lanes: Uint32Array; stored: Float64Array; flipped: number; saturated: number } {
   const { overlay } = model;
-  const layer = overlay.layers[l] as OverlayLayer;
-  const t = model.layers[l] as TrainedLayer;
+  const layer = must(overlay.layers[l], 'the overlay layers');
+  const t = must(model.layers[l], 'the trained layers');
   const mh = paddedNeurons(overlay, l);
   const nthr = thresholdsPerNeuron(layer);
   const rule = thresholdRule(layer);
@@ -116,7 +117,7 @@ function convertLayer(
   let flipped = 0;
   let saturated = 0;
   for (let n = 0; n < t.fanOut; n++) {
-    const g = t.gamma[n] as number;
+    const g = must(t.gamma[n], 'gamma');
     const s = sign(g);
     if (s < 0) flipped++;
     clearLanes(lanes, n * rowWords, t.fanIn, wb);
@@ -125,9 +126,10 @@ function convertLayer(
         orLane(lanes, n * rowWords, col, wb, quantize(wb, latentWeight(layer, t, n, col) * s));
     for (let i = 0; i < nthr; i++) {
       const T =
-        (t.mean[n] as number) -
-        (t.b[n] as number) +
-        ((steps[i] as number) - (t.beta[n] as number)) / (g * (t.invStd[n] as number));
+        must(t.mean[n], 'mean') -
+        must(t.b[n], 'b') +
+        (must(steps[i], 'the activation steps') - must(t.beta[n], 'beta')) /
+          (g * must(t.invStd[n], 'inv_std'));
       let v: number;
       switch (rule) {
         case 'fixed-point':
@@ -160,12 +162,18 @@ function convertLayer(
     for (let col = 0; col < t.fanIn; col++) {
       const from = col * t.fanOut;
       for (let n = 0; n < t.fanOut; n++)
-        orLane(lanes, n * rowWords, col, wb, quantize(wb, (t.W[from + n] as number) * (signs[n] as number)));
+        orLane(
+          lanes,
+          n * rowWords,
+          col,
+          wb,
+          quantize(wb, must(t.W[from + n], 'the dense weights') * must(signs[n], 'the signs')),
+        );
     }
   }
   if (rule !== 'fixed-point')
     for (let j = t.fanOut * nthr; j < stored.length; j++)
-      stored[j] = Math.max(INT16_MIN, Math.min(INT16_MAX, stored[j] as number));
+      stored[j] = Math.max(INT16_MIN, Math.min(INT16_MAX, must(stored[j], 'the thresholds')));
   return { lanes, stored, flipped, saturated };
 }
 
@@ -185,7 +193,7 @@ export function convertOverlay(model: OverlayModel, classes: readonly string[]):
   };
   const converted = overlay.layers.map((layer, l) => {
     const c = convertLayer(model, l);
-    const t = model.layers[l] as TrainedLayer;
+    const t = must(model.layers[l], 'the trained layers');
     summary.layers.push({
       layer: l,
       kind: layer.kind,
@@ -203,7 +211,7 @@ export function convertOverlay(model: OverlayModel, classes: readonly string[]):
     });
     if (layer.conv?.pool) {
       const negativeGamma: number[] = [];
-      for (let n = 0; n < t.fanOut; n++) if ((t.gamma[n] as number) < 0) negativeGamma.push(n);
+      for (let n = 0; n < t.fanOut; n++) if (must(t.gamma[n], 'gamma') < 0) negativeGamma.push(n);
       summary.poolOrder.push({ layer: l, channels: t.fanOut, negativeGamma });
     }
     return c;

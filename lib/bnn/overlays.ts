@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { LFC_MAX_CLASSES } from './lfc';
 /**
  * The table of BNN-PYNQ overlays (docs/overlays.md §1): each overlay's layers, folding (SIMD, PE),
@@ -126,8 +127,8 @@ function cnv(name: 'cnvW1A1' | 'cnvW1A2' | 'cnvW2A2', w: 1 | 2, a: 1 | 2): Overl
           [8, 16, 8, 8, 4, 1, 1, 2, 4],
           [3, 16, 16, 16, 8, 8, 2, 2, 1],
         ];
-  const P = (l: number) => pe[l] as number;
-  const S = (l: number) => simd[l] as number;
+  const P = (l: number) => must(pe[l], `${name}'s PE of layer ${l}`);
+  const S = (l: number) => must(simd[l], `${name}'s SIMD of layer ${l}`);
   return {
     name,
     family: 'cnv',
@@ -168,15 +169,18 @@ export const isOverlayName = (s: string): s is OverlayName =>
 
 export const padTo = (v: number, m: number): number => Math.ceil(v / m) * m;
 
+/** Layer `l` of the overlay (the callers' `l` runs over its layers). */
+const layerOf = (o: Overlay, l: number): OverlayLayer => must(o.layers[l], `${o.name} layer ${l}`);
+
 /** Padded fan-in MW: a multiple of SIMD; the first dense layer of an LFC pads to 64 bits (the AXI word). */
 export function paddedFanIn(o: Overlay, l: number): number {
-  const layer = o.layers[l] as OverlayLayer;
+  const layer = layerOf(o, l);
   return padTo(layer.fanIn, o.family === 'lfc' && l === 0 ? Math.max(layer.simd, 64) : layer.simd);
 }
 
 /** Padded neurons MH: a multiple of PE; the output layer always has 64 rows (lanes). */
 export function paddedNeurons(o: Overlay, l: number): number {
-  const layer = o.layers[l] as OverlayLayer;
+  const layer = layerOf(o, l);
   return layer.neurons === 'classes'
     ? padTo(o.maxClasses, Math.max(layer.pe, 64))
     : padTo(layer.neurons, layer.pe);
@@ -228,7 +232,7 @@ export function arithmetic(layer: OverlayLayer): Arithmetic {
  * first layer has one (832 - 784 = 48).
  */
 export function accuOffset(o: Overlay, l: number): number {
-  const layer = o.layers[l] as OverlayLayer;
+  const layer = layerOf(o, l);
   if (layer.weightBits >= 2) return 0;
   if (layer.weightBits === 1 && layer.inputBits === 1 && layer.outputBits === 1) return 0;
   if (layer.outputBits === 'scores') return 0;
@@ -250,7 +254,7 @@ export const CLASSES_TXT = 'classes.txt';
  * TMEM · nthr int64 thresholds (0: the scores layer has no threshold files).
  */
 export function layerFileSizes(o: Overlay, l: number): { weights: number; thresholds: number } {
-  const layer = o.layers[l] as OverlayLayer;
+  const layer = layerOf(o, l);
   const tmem = paddedNeurons(o, l) / layer.pe;
   return {
     weights: (paddedFanIn(o, l) / layer.simd) * tmem * 8,
