@@ -40,6 +40,10 @@ const boardCases = manifest.flatMap((m) =>
   })),
 );
 
+/** Four of the notebook photos, in this order, and their records concatenated: one CIFAR-10 records file. */
+const FOUR = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
+const fourRecords = (): Buffer => Buffer.concat(FOUR.map((f) => readFileSync(path.join(BOARD, f))));
+
 describe('the board-printed scores of the cnv-board-images, number for number', () => {
   test('the manifest covers deer on all three CIFAR-10 overlays and car, airplane, bird on cnvW1A1', () => {
     expect(boardCases.map((c) => `${c.file}:${c.network}`).sort()).toEqual([
@@ -66,8 +70,7 @@ describe('the board-printed scores of the cnv-board-images, number for number', 
     const dir = tmpDir('bnn-board-');
     try {
       const all = path.join(dir, 'four.bin');
-      const files = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
-      writeFileSync(all, Buffer.concat(files.map((f) => readFileSync(path.join(BOARD, f)))));
+      writeFileSync(all, fourRecords());
       const r = await runCli([
         'verify',
         path.join(PARAMS, 'cifar10', 'cnvW1A1'),
@@ -81,7 +84,7 @@ describe('the board-printed scores of the cnv-board-images, number for number', 
       const report = JSON.parse(r.stdout);
       expect(report.network).toBe('cnvW1A1');
       expect(report.scores).toEqual(
-        files.map((f) => manifest.find((m) => m.file === f)?.expected_scores.cnvW1A1),
+        FOUR.map((f) => manifest.find((m) => m.file === f)?.expected_scores.cnvW1A1),
       );
       expect(report.total).toBe(4);
       // deer 4, car 1, airplane 0, bird 2: the records' labels are the true classes and the board gets all four.
@@ -132,8 +135,7 @@ describe('which overlay a folder holds', () => {
   test('--predictions writes the batch-rule class of every record, one per line', async () => {
     const out = path.join(dir, 'pred.txt');
     const four = path.join(dir, 'four-pred.bin');
-    const files = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
-    writeFileSync(four, Buffer.concat(files.map((f) => readFileSync(path.join(BOARD, f)))));
+    writeFileSync(four, fourRecords());
     const r = await runCli([
       'verify',
       path.join(PARAMS, 'cifar10', 'cnvW1A1'),
@@ -264,11 +266,7 @@ describe('decision rules', () => {
 
 describe('verify --against: the float model in overlay and training-graph order, differences by cause', () => {
   const NPZ = path.join(SHARED_DATA, 'npz');
-  const four = ['deer-notebook.bin', 'car-notebook.bin', 'airplane-notebook.bin', 'bird-notebook.bin'];
-  const records = readCifarRecords(
-    new Uint8Array(Buffer.concat(four.map((f) => readFileSync(path.join(BOARD, f))))),
-    'four.bin',
-  );
+  const records = readCifarRecords(new Uint8Array(fourRecords()), 'four.bin');
   const explained = /exactly at the step: a tie|gamma < 0 at neuron \d+: finnthesizer stores ceil/;
 
   test.each<OverlayName>(['cnvW1A1', 'cnvW1A2', 'cnvW2A2'])(
@@ -325,7 +323,7 @@ describe('verify --against: the float model in overlay and training-graph order,
     const dir = tmpDir('bnn-against-');
     try {
       const all = path.join(dir, 'four.bin');
-      writeFileSync(all, Buffer.concat(four.map((f) => readFileSync(path.join(BOARD, f)))));
+      writeFileSync(all, fourRecords());
       const folder = path.join(PARAMS, 'cifar10', 'cnvW1A2');
       const npz = path.join(NPZ, 'cifar10-cnvW1A2-reconstructed.npz');
       const text = await runCli(['verify', folder, '--images', all, '--against', npz]);

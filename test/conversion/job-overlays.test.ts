@@ -37,6 +37,12 @@ const handler = (minAccuracyPercent = 50) =>
     now: () => new Date('2026-12-01T13:00:00.000Z'),
   });
 
+/** A finished training run in the artifact bucket: its model.npz (a shared/data npz file) and its run.json. */
+async function putRun(runId: string, npz: string, request: Record<string, string>): Promise<void> {
+  await put(ARTIFACTS, runKeys(runId).model, readFileSync(path.join(SHARED_DATA, 'npz', npz)));
+  await put(ARTIFACTS, runKeys(runId).request, JSON.stringify({ runId, ...request }));
+}
+
 /** The published folder's files (manifest.json apart) and its manifest. */
 async function published(dataset: string, network: string) {
   const prefix = publishedParamsPrefix(dataset, network);
@@ -96,16 +102,7 @@ afterAll(async () => {
 });
 
 test('cnvW1A1 (network and dataset from run.json): the shipped cifar10/cnvW1A1 folder byte for byte, verified on CIFAR-10 records', async () => {
-  await put(
-    ARTIFACTS,
-    runKeys(CNV_RUN).model,
-    readFileSync(path.join(SHARED_DATA, 'npz', 'cifar10-cnvW1A1-reconstructed.npz')),
-  );
-  await put(
-    ARTIFACTS,
-    runKeys(CNV_RUN).request,
-    JSON.stringify({ runId: CNV_RUN, dataset: 'cifar10', network: 'cnvW1A1' }),
-  );
+  await putRun(CNV_RUN, 'cifar10-cnvW1A1-reconstructed.npz', { dataset: 'cifar10', network: 'cnvW1A1' });
   const summary = await handler()({ runId: `runs/${CNV_RUN}/model.npz` }); // as the S3 event passes it
   expect(summary).toMatchObject({
     runId: CNV_RUN,
@@ -146,12 +143,7 @@ test('cnvW1A1 (network and dataset from run.json): the shipped cifar10/cnvW1A1 f
 });
 
 test('lfcW1A2 (network from the request): the shipped mnist/lfcW1A2 folder, 98.49 % on MNIST, beside cifar10/cnvW1A1', async () => {
-  await put(
-    ARTIFACTS,
-    runKeys(LFC_RUN).model,
-    readFileSync(path.join(SHARED_DATA, 'npz', 'mnist-lfcW1A2-reconstructed.npz')),
-  );
-  await put(ARTIFACTS, runKeys(LFC_RUN).request, JSON.stringify({ runId: LFC_RUN, dataset: 'mnist' }));
+  await putRun(LFC_RUN, 'mnist-lfcW1A2-reconstructed.npz', { dataset: 'mnist' });
   const summary = await handler()({ runId: LFC_RUN, network: 'lfcW1A2' });
   expect(summary).toMatchObject({ dataset: 'mnist', network: 'lfcW1A2', published: true });
   expect(summary.accuracy.toFixed(2)).toBe('98.49');
@@ -162,16 +154,7 @@ test('lfcW1A2 (network from the request): the shipped mnist/lfcW1A2 folder, 98.4
 
 test('the floor applies to every overlay: a CNV run below it publishes nothing and says why', async () => {
   const run = '20261201-130000-cifar10-f100';
-  await put(
-    ARTIFACTS,
-    runKeys(run).model,
-    readFileSync(path.join(SHARED_DATA, 'npz', 'cifar10-cnvW1A2-reconstructed.npz')),
-  );
-  await put(
-    ARTIFACTS,
-    runKeys(run).request,
-    JSON.stringify({ runId: run, dataset: 'cifar10', network: 'cnvW1A2' }),
-  );
+  await putRun(run, 'cifar10-cnvW1A2-reconstructed.npz', { dataset: 'cifar10', network: 'cnvW1A2' });
   // a floor above 100 % can never be met, whatever the four images score
   await expect(handler(100.5)({ runId: run })).rejects.toThrow(
     /refused to publish s3:\/\/artifacts\/params\/cifar10\/cnvW1A2\/: board accuracy [\d.]+ % on the cifar10 test set is below the floor of 100.5 %/,
@@ -181,15 +164,6 @@ test('the floor applies to every overlay: a CNV run below it publishes nothing a
 
 test('a network the run.json names but the npz does not fit is refused with the array at fault', async () => {
   const run = '20261201-130000-cifar10-bad1';
-  await put(
-    ARTIFACTS,
-    runKeys(run).model,
-    readFileSync(path.join(SHARED_DATA, 'npz', 'mnist-lfcW1A2-reconstructed.npz')),
-  );
-  await put(
-    ARTIFACTS,
-    runKeys(run).request,
-    JSON.stringify({ runId: run, dataset: 'cifar10', network: 'cnvW1A1' }),
-  );
+  await putRun(run, 'mnist-lfcW1A2-reconstructed.npz', { dataset: 'cifar10', network: 'cnvW1A1' });
   await expect(handler()({ runId: run })).rejects.toThrow(/invalid input: .*arr_0.*nothing was published/);
 });
