@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { must } from '../../lib/defined';
 import { runCli } from '../support/cli';
 import {
   arraysToNpz,
@@ -81,7 +82,7 @@ describe('convert refuses bad models', () => {
     const f = path.join(dir, 'missing.npz');
     const entries: Record<string, Uint8Array> = {};
     base.data.forEach((d, k) => {
-      if (k !== 5) entries[`arr_${k}`] = npy(base.shapes[k] as number[], d);
+      if (k !== 5) entries[`arr_${k}`] = npy(must(base.shapes[k], 'base.shapes[k]'), d);
     });
     writeFileSync(f, npz(entries));
     await expectConvertError(f, /missing\.npz: missing array arr_5/);
@@ -91,7 +92,7 @@ describe('convert refuses bad models', () => {
     const f = path.join(dir, 'three-layers.npz');
     const entries: Record<string, Uint8Array> = {};
     for (let k = 0; k < 18; k++)
-      entries[`arr_${k}`] = npy(base.shapes[k] as number[], base.data[k] as Float64Array);
+      entries[`arr_${k}`] = npy(must(base.shapes[k], 'base.shapes[k]'), must(base.data[k], 'base.data[k]'));
     writeFileSync(f, npz(entries));
     await expectConvertError(f, /three-layers\.npz: 3 layers \(18 arrays\); lfcW1A1 has 4 dense layers/);
   });
@@ -109,28 +110,28 @@ describe('convert refuses bad models', () => {
 
   test('NaN', async () => {
     const f = writeModel('nan.npz', (m) => {
-      (m.data[9] as Float64Array)[17] = Number.NaN;
+      must(m.data[9], 'm.data[9]')[17] = Number.NaN;
     });
     await expectConvertError(f, /nan\.npz: arr_9 \(layer 1 gamma\): NaN at \[17\]/);
   });
 
   test('Inf', async () => {
     const f = writeModel('inf.npz', (m) => {
-      (m.data[0] as Float64Array)[1024 * 3 + 2] = Number.POSITIVE_INFINITY;
+      must(m.data[0], 'm.data[0]')[1024 * 3 + 2] = Number.POSITIVE_INFINITY;
     });
     await expectConvertError(f, /inf\.npz: arr_0 \(layer 0 W\): Infinity at \[3, 2\]/);
   });
 
   test('gamma == 0', async () => {
     const f = writeModel('gamma0.npz', (m) => {
-      (m.data[21] as Float64Array)[4] = 0;
+      must(m.data[21], 'm.data[21]')[4] = 0;
     });
     await expectConvertError(f, /gamma0\.npz: arr_21 \(layer 3 gamma\): gamma == 0 at \[4\]/);
   });
 
   test('inv_std <= 0', async () => {
     const f = writeModel('invstd.npz', (m) => {
-      (m.data[11] as Float64Array)[0] = -0.5;
+      must(m.data[11], 'm.data[11]')[0] = -0.5;
     });
     await expectConvertError(f, /invstd\.npz: arr_11 \(layer 1 inv_std\): inv_std <= 0 \(-0\.5\) at \[0\]/);
   });

@@ -9,6 +9,7 @@ import {
   parseLfcModel,
   readNpz,
 } from '../../lib/bnn';
+import { must } from '../../lib/defined';
 import { arraysToNpz, PARAMS_DIR, RECONSTRUCTED_NPZ, randomLfcArrays, readFolder } from './helpers';
 
 // Each test starts the real CLI (or reads whole datasets): slow on a busy shared machine.
@@ -116,7 +117,8 @@ describe('npz container and npy variants', () => {
 /** Column-major copy of a row-major (rows, cols) matrix. */
 function transpose(d: Float64Array, [rows, cols]: [number, number]): Float64Array {
   const out = new Float64Array(d.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c] as number;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[c * rows + r] = must(d[r * cols + c], 'd[r * cols + c]');
   return out;
 }
 
@@ -127,7 +129,7 @@ describe('hand-built edge cases', () => {
     const arrays = new Map<string, NdArray>(
       m.data.map((d, k) => [
         `arr_${k}`,
-        { name: `arr_${k}`, dtype: '<f4', shape: m.shapes[k] as number[], data: d },
+        { name: `arr_${k}`, dtype: '<f4', shape: must(m.shapes[k], 'm.shapes[k]'), data: d },
       ]),
     );
     edit(arrays);
@@ -138,7 +140,7 @@ describe('hand-built edge cases', () => {
     (arrays.get(`arr_${k}`) as NdArray).data[i] = v;
   };
   const bit = (bits: Uint32Array, row: number, words: number, i: number) =>
-    ((bits[row * words + (i >>> 5)] as number) >>> (i & 31)) & 1;
+    (must(bits[row * words + (i >>> 5)], 'bits[row * words + (i >>> 5)]') >>> (i & 31)) & 1;
 
   test('negative gamma flips the weights and the threshold; W == 0 gives bit 1', () => {
     const { params, summary } = build(10, (a) => {
@@ -220,7 +222,7 @@ describe('hand-built edge cases', () => {
     const { params } = build(10, () => {});
     const l0 = params.layers[0] as (typeof params.layers)[number];
     for (const n of [0, 517, 1023]) {
-      expect((l0.bits[n * 26 + 24] as number) >>> 16).toBe(0xffff); // bits 784..799
+      expect(must(l0.bits[n * 26 + 24], 'l0.bits[n * 26 + 24]') >>> 16).toBe(0xffff); // bits 784..799
       expect(l0.bits[n * 26 + 25]).toBe(0xffffffff); // bits 800..831
     }
   });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { mulberry32 } from '../../lib/dataset/random';
+import { must } from '../../lib/defined';
 import { SHARED_DATA } from '../support/cli';
 
 /** Test-only writers for .npy / .npz files, so every malformed input can be built on purpose. */
@@ -76,8 +77,8 @@ function makeRandomLfcArrays(classes: number, seed: number): ModelArrays {
   const shapes: number[][] = [];
   const data: Float64Array[] = [];
   for (let l = 0; l < 4; l++) {
-    const fanIn = dims[l] as number;
-    const fanOut = dims[l + 1] as number;
+    const fanIn = must(dims[l], 'dims[l]');
+    const fanOut = must(dims[l + 1], 'dims[l + 1]');
     shapes.push([fanIn, fanOut]);
     data.push(Float64Array.from({ length: fanIn * fanOut }, () => r() * 2 - 1));
     const vec = (f: () => number) => Float64Array.from({ length: fanOut }, f);
@@ -100,7 +101,7 @@ export function arraysToNpz(
 ): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
   m.data.forEach((d, k) => {
-    entries[`arr_${k}`] = npy(m.shapes[k] as number[], d, options.npy?.(k) ?? {});
+    entries[`arr_${k}`] = npy(must(m.shapes[k], 'm.shapes[k]'), d, options.npy?.(k) ?? {});
   });
   return npz(entries, options);
 }

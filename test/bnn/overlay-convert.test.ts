@@ -8,6 +8,7 @@ import {
   type OverlayName,
   readNpz,
 } from '../../lib/bnn';
+import { must } from '../../lib/defined';
 import { runCli, SHARED_DATA } from '../support/cli';
 import { arraysToNpz, type ModelArrays, readFolder, removeDir, tmpDir } from './helpers';
 
@@ -176,21 +177,21 @@ describe('convert --network through the CLI', () => {
     [
       'NaN',
       (m) => {
-        (m.data[12] as Float64Array)[5] = Number.NaN;
+        must(m.data[12], 'm.data[12]')[5] = Number.NaN;
       },
       /arr_12 \(layer 2 W\): NaN at flat index 5: the model diverged/,
     ],
     [
       'gamma == 0',
       (m) => {
-        (m.data[3] as Float64Array)[7] = 0;
+        must(m.data[3], 'm.data[3]')[7] = 0;
       },
       /arr_3 \(layer 0 gamma\): gamma == 0 at \[7\]/,
     ],
     [
       'inv_std <= 0',
       (m) => {
-        (m.data[47] as Float64Array)[2] = -1;
+        must(m.data[47], 'm.data[47]')[2] = -1;
       },
       /arr_47 \(layer 7 inv_std\): inv_std <= 0 \(-1\) at \[2\]/,
     ],
@@ -215,7 +216,7 @@ describe('convert --network through the CLI', () => {
     [
       'a ternary weight that rounds to 2',
       (m) => {
-        (m.data[0] as Float64Array)[3] = 1.7;
+        must(m.data[0], 'm.data[0]')[3] = 1.7;
       },
       /arr_0 \(layer 0 W\): weight 1\.7.* at flat index 3: a 2-bit \(ternary\) weight must round to -1, 0 or \+1/,
     ],

@@ -15,6 +15,7 @@ import {
   sliceLabels,
   verify,
 } from '../../lib/bnn';
+import { must } from '../../lib/defined';
 import { runCli } from '../support/cli';
 import {
   FASHION_DIR,
@@ -52,7 +53,7 @@ test('the WebAssembly engine and the plain JavaScript engine agree bit for bit',
   const arrays = new Map(
     m.data.map((d, k) => [
       `arr_${k}`,
-      { name: `arr_${k}`, dtype: '<f4' as const, shape: m.shapes[k] as number[], data: d },
+      { name: `arr_${k}`, dtype: '<f4' as const, shape: must(m.shapes[k], 'm.shapes[k]'), data: d },
     ]),
   );
   const random = convertLfc(
@@ -153,7 +154,9 @@ describe('CLI verify', () => {
 
 test('compareWithFloatModel lists and explains every image where the param folder and the float model differ', () => {
   const model = loadLfcModel(new Uint8Array(readFileSync(FASHION_NPZ)), FASHION_NPZ);
-  const params = convertLfc(model, [...(CLASS_PRESETS['fashion-mnist'] as string[])]).params;
+  const params = convertLfc(model, [
+    ...must(CLASS_PRESETS['fashion-mnist'], 'the fashion-mnist preset'),
+  ]).params;
   const images = readIdxImages(
     new Uint8Array(readFileSync(path.join(FASHION_DIR, 't10k-images-idx3-ubyte.gz'))),
     'i',
@@ -169,7 +172,7 @@ test('compareWithFloatModel lists and explains every image where the param folde
   // Lower class 9's threshold on the "board": images where class 9 now fires but the float model says otherwise.
   const last = params.layers[3] as (typeof params.layers)[number];
   const thresholds = last.thresholds.slice();
-  thresholds[9] = (thresholds[9] as number) - 40;
+  thresholds[9] = must(thresholds[9], 'thresholds[9]') - 40;
   const edited = { ...params, layers: params.layers.map((l, i) => (i === 3 ? { ...l, thresholds } : l)) };
   const cmp = compareWithFloatModel(model, edited, subset.images, subset.labels);
   expect(cmp.disagreements.length).toBeGreaterThan(0);

@@ -5,6 +5,7 @@ import { readIdxImages } from '../../lib/bnn/idx';
 import { paramsFromFiles } from '../../lib/bnn/params';
 import { classify } from '../../lib/bnn/simulate';
 import { pushParamSet } from '../../lib/board/board';
+import { must } from '../../lib/defined';
 import { loadLocalParamSet } from '../../lib/param-folder/local';
 import {
   boardCli,
@@ -122,7 +123,7 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     // The manifest is right, but one file's bytes change on the way (as a bad link or SD card would).
     const set = loadLocalParamSet(MNIST_PARAMS);
     const damaged = Buffer.from(set.bytes.get('2-7-weights.bin') as Uint8Array);
-    damaged[100] = (damaged[100] as number) ^ 0x10;
+    damaged[100] = must(damaged[100], 'damaged[100]') ^ 0x10;
     set.bytes.set('2-7-weights.bin', damaged);
     await expect(pushParamSet(target(), set, 'mnist')).rejects.toThrow(
       /^board root@board: 1 of 289 files failed the SHA-256 check on the board \(first: 2-7-weights\.bin: SHA-256 on the board differs from the manifest\); nothing changed on the board/,

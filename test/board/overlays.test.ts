@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { readCifarRecords, writeCifarRecords } from '../../lib/bnn/cifar';
 import { mulberry32 } from '../../lib/dataset/random';
+import { must } from '../../lib/defined';
 import { runCli, SHARED_DATA } from '../support/cli';
 import {
   boardCli,
@@ -62,13 +63,13 @@ beforeAll(async () => {
   const classes = ['airplane', 'automobile', 'bird', 'deer'];
   for (const [c, cls] of classes.entries()) {
     mkdirSync(path.join(src, cls), { recursive: true });
-    const images = [planar[c] as Uint8Array];
+    const images = [must(planar[c], 'planar[c]')];
     for (let k = 0; k < 30; k++)
       images.push(Uint8Array.from({ length: 3072 }, () => Math.floor(random() * 256)));
     for (const [k, p] of images.entries()) {
       const rgb = Buffer.alloc(3072);
       for (let i = 0; i < 1024; i++)
-        for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = p[ch * 1024 + i] as number;
+        for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = must(p[ch * 1024 + i], 'p[ch * 1024 + i]');
       writeFileSync(
         path.join(src, cls, `${k}.png`),
         await sharp(rgb, { raw: { width: 32, height: 32, channels: 3 } })

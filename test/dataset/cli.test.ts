@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { writeIdxLabels } from '../../lib/bnn';
 import { uploadDataset } from '../../lib/dataset';
+import { must } from '../../lib/defined';
 import { runCli } from '../support/cli';
 import { type LocalS3, newLocalS3Client, startLocalS3 } from '../support/s3-server';
 import {
@@ -63,7 +64,7 @@ describe('round trip: 1,000 Fashion-MNIST test images as PNG class folders', () 
     for (let k = 0; k < ds.test.count; k++) {
       const key = pairKey(
         ds.test.pixels.subarray(k * 784, (k + 1) * 784),
-        ds.classes[ds.testLabels[k] as number] as string,
+        must(ds.classes[must(ds.testLabels[k], 'ds.testLabels[k]')], 'the class of a test label'),
       );
       got.set(key, (got.get(key) ?? 0) + 1);
     }
@@ -118,7 +119,7 @@ describe('round trip: 1,000 Fashion-MNIST test images as PNG class folders', () 
     for (const f of readdirSync(out)) writeFileSync(path.join(copy, f), readFileSync(path.join(out, f)));
     const ds = readDataset(out);
     const labels = Uint8Array.from(ds.testLabels);
-    labels[0] = (labels[0] as number) ^ 1;
+    labels[0] = must(labels[0], 'labels[0]') ^ 1;
     writeFileSync(path.join(copy, 't10k-labels-idx1-ubyte.gz'), writeIdxLabels(labels));
     const dest = path.join(work, 'tampered-out');
     const r = await runCli(['dataset', 'export-test', 'fmnist-png', '--from', copy, '--out', dest]);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readIdxImages, readIdxLabels } from '../../lib/bnn';
+import { must } from '../../lib/defined';
 
 /** The Fashion-MNIST test set (Debian's dataset-fashion-mnist; real data, never copied into the repo). */
 export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
@@ -41,7 +42,7 @@ export function fashionSamples(n: number, start = 0): Sample[] {
   for (let i = start; i < start + n; i++)
     out.push({
       pixels: cache.images.subarray(i * 784, (i + 1) * 784),
-      folder: LABEL_FOLDER[cache.labels[i] as number] as string,
+      folder: must(LABEL_FOLDER[must(cache.labels[i], 'cache.labels[i]')], 'the folder of a label'),
     });
   return out;
 }
@@ -88,8 +89,10 @@ export async function encode(pixels: Uint8Array, variant: Variant): Promise<{ by
       return { bytes: await grey().toColourspace('b-w').tiff({ compression: 'lzw' }).toBuffer(), ext: 'tif' };
     case 'rgba': {
       const rgba = Buffer.alloc(784 * 4);
-      for (let i = 0; i < 784; i++)
-        rgba.set([pixels[i] as number, pixels[i] as number, pixels[i] as number, 255], i * 4);
+      for (let i = 0; i < 784; i++) {
+        const v = must(pixels[i], 'pixels[i]');
+        rgba.set([v, v, v, 255], i * 4);
+      }
       return {
         bytes: await sharp(rgba, { raw: { width: 28, height: 28, channels: 4 } })
           .png()
@@ -143,7 +146,7 @@ export function bmp24(pixels: Uint8Array, side = 28): Buffer {
   out.writeUInt32LE(rowBytes * side, 34);
   for (let y = 0; y < side; y++)
     for (let x = 0; x < side; x++) {
-      const v = pixels[y * side + x] as number;
+      const v = must(pixels[y * side + x], 'pixels[y * side + x]');
       out.fill(v, 54 + (side - 1 - y) * rowBytes + x * 3, 54 + (side - 1 - y) * rowBytes + x * 3 + 3);
     }
   return out;

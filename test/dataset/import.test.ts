@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { importDataset, PREVIEW_PER_CLASS, PREVIEW_SCALE, previewLayout } from '../../lib/dataset';
 import type { ImportOptions } from '../../lib/dataset/import';
+import { must } from '../../lib/defined';
 import {
   FASHION_CLASSES,
   fashionSamples,
@@ -38,7 +39,7 @@ function importedPairs(out: string): { pixels: Uint8Array; folder: string }[] {
   expect([ds.test.rows, ds.test.cols]).toEqual([28, 28]);
   return Array.from({ length: ds.test.count }, (_, k) => ({
     pixels: ds.test.pixels.subarray(k * 784, (k + 1) * 784),
-    folder: ds.classes[ds.testLabels[k] as number] as string,
+    folder: must(ds.classes[must(ds.testLabels[k], 'ds.testLabels[k]')], 'the class of a test label'),
   }));
 }
 
@@ -50,7 +51,8 @@ function worstMeanDifference(out: string): number {
     for (const s of samples) {
       if (s.folder !== got.folder) continue;
       let d = 0;
-      for (let i = 0; i < 784; i++) d += Math.abs((got.pixels[i] as number) - (s.pixels[i] as number));
+      for (let i = 0; i < 784; i++)
+        d += Math.abs(must(got.pixels[i], 'got.pixels[i]') - must(s.pixels[i], 's.pixels[i]'));
       best = Math.min(best, d / 784);
     }
     worst = Math.max(worst, best);
@@ -95,7 +97,7 @@ test('20×35 images are padded, not stretched, with --fit contain (the default) 
   expect(contain.manifest.image.fit).toBe('contain');
   // contain: 20×35 → 16×28, centred, so columns 0..5 and 22..27 are padding: one value per image (its border mean).
   for (const p of importedPairs(contain.outDir)) {
-    const pad = p.pixels[0] as number;
+    const pad = must(p.pixels[0], 'p.pixels[0]');
     expect(pad).toBeLessThan(128); // dark background stays dark
     for (let y = 0; y < 28; y++)
       for (const x of [0, 1, 2, 3, 4, 5, 22, 23, 24, 25, 26, 27]) expect(p.pixels[y * 28 + x]).toBe(pad);
@@ -127,7 +129,7 @@ test('RGBA with a transparent background: the glyph stays visible whatever its c
   // Black ink on transparency (a common export): the image's alpha is the source pixel.
   for (const [i, s] of samples.slice(0, 20).entries()) {
     const rgba = Buffer.alloc(784 * 4);
-    for (let k = 0; k < 784; k++) rgba[k * 4 + 3] = s.pixels[k] as number;
+    for (let k = 0; k < 784; k++) rgba[k * 4 + 3] = must(s.pixels[k], 's.pixels[k]');
     mkdirSync(path.join(work, 'src', s.folder), { recursive: true });
     writeFileSync(
       path.join(work, 'src', s.folder, `${i}.png`),
@@ -141,7 +143,9 @@ test('RGBA with a transparent background: the glyph stays visible whatever its c
   expect(result.polarity?.inverted).toBe(true);
   for (const p of importedPairs(result.outDir)) {
     const source = samples.find(
-      (s) => s.folder === p.folder && s.pixels.every((v, k) => Math.abs(v - (p.pixels[k] as number)) <= 1),
+      (s) =>
+        s.folder === p.folder &&
+        s.pixels.every((v, k) => Math.abs(v - must(p.pixels[k], 'p.pixels[k]')) <= 1),
     );
     expect(source).toBeDefined();
   }
@@ -211,11 +215,11 @@ describe('split and preview', () => {
     const order = [
       ...Array.from({ length: ds.train.count }, (_, k) => ({
         px: ds.train.pixels.subarray(k * 784, k * 784 + 784),
-        l: ds.trainLabels[k] as number,
+        l: must(ds.trainLabels[k], 'ds.trainLabels[k]'),
       })),
       ...Array.from({ length: ds.test.count }, (_, k) => ({
         px: ds.test.pixels.subarray(k * 784, k * 784 + 784),
-        l: ds.testLabels[k] as number,
+        l: must(ds.testLabels[k], 'ds.testLabels[k]'),
       })),
     ];
     const seen = new Array(FASHION_CLASSES.length).fill(0);
@@ -227,7 +231,7 @@ describe('split and preview', () => {
         const { left, top } = layout.tile(l, column, binarized);
         for (let y = 0; y < 28; y++)
           for (let x = 0; x < 28; x++) {
-            const v = px[y * 28 + x] as number;
+            const v = must(px[y * 28 + x], 'px[y * 28 + x]');
             const want = binarized ? (v >= 128 ? 255 : 0) : v;
             for (const [dy, dx] of [
               [0, 0],

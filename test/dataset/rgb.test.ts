@@ -9,6 +9,7 @@ import { createOverlaySimulator } from '../../lib/bnn/overlay-simulate';
 import { encodeCifarFiles } from '../../lib/dataset/output';
 import { previewLayout } from '../../lib/dataset/preview';
 import { mulberry32 } from '../../lib/dataset/random';
+import { must } from '../../lib/defined';
 import { readParamFiles } from '../../lib/param-folder/local';
 import { REPO_ROOT, runCli, SHARED_DATA } from '../support/cli';
 import { tempDir, writeZip } from './fixtures';
@@ -28,7 +29,7 @@ const CNV_PARAMS = path.join(SHARED_DATA, 'bnn-pynq', 'params', 'cifar10', 'cnvW
 function interleave(planar: Uint8Array, channels = 3): Buffer {
   const out = Buffer.alloc(PLANE * channels, 255);
   for (let i = 0; i < PLANE; i++)
-    for (let c = 0; c < 3; c++) out[i * channels + c] = planar[c * PLANE + i] as number;
+    for (let c = 0; c < 3; c++) out[i * channels + c] = must(planar[c * PLANE + i], 'planar[c * PLANE + i]');
   return out;
 }
 
@@ -102,7 +103,10 @@ function readRecords(dir: string) {
 async function writeFolder(root: string, list: Source[]): Promise<void> {
   await Promise.all(
     list.map(async (s, i) => {
-      const { bytes, ext } = await encodeRgb(s.pixels, ENCODINGS[i % ENCODINGS.length] as Encoding);
+      const { bytes, ext } = await encodeRgb(
+        s.pixels,
+        must(ENCODINGS[i % ENCODINGS.length], 'ENCODINGS[i % ENCODINGS.length]'),
+      );
       mkdirSync(path.join(root, s.cls), { recursive: true });
       writeFileSync(path.join(root, s.cls, `${String(i).padStart(3, '0')}.${ext}`), bytes);
     }),
@@ -162,7 +166,7 @@ describe('dataset import --format cifar: 48 colour images in 4 class folders', (
       for (let i = 0; i < labels.length; i++) {
         const k = key(
           pixels.subarray(i * RECORD_PIXELS, (i + 1) * RECORD_PIXELS),
-          ds.classes[labels[i] as number] as string,
+          must(ds.classes[must(labels[i], 'labels[i]')], 'the class of a label'),
         );
         got.set(k, (got.get(k) ?? 0) + 1);
       }
@@ -282,7 +286,7 @@ print(json.dumps({"train": len(d.train.labels), "val": len(d.val.labels), "test"
     });
     const expected = new Uint8Array(list.length);
     createOverlaySimulator(params).run({ kind: 'cifar', pixels: all }, 0, list.length, expected);
-    const bySha = new Map(list.map((s, i) => [sha(s.pixels), expected[i] as number]));
+    const bySha = new Map(list.map((s, i) => [sha(s.pixels), must(expected[i], 'expected[i]')]));
     const test = readCifarRecords(readFileSync(path.join(dest, 'test_batch.bin')), 'test_batch.bin');
     const want = Array.from({ length: test.count }, (_, i) =>
       bySha.get(sha(test.pixels.subarray(i * RECORD_PIXELS, (i + 1) * RECORD_PIXELS))),
@@ -296,7 +300,7 @@ print(json.dumps({"train": len(d.train.labels), "val": len(d.val.labels), "test"
     mkdirSync(copy);
     for (const f of readdirSync(out)) writeFileSync(path.join(copy, f), readFileSync(path.join(out, f)));
     const records = readFileSync(path.join(copy, 'test_batch.bin'));
-    records[5000] = (records[5000] as number) ^ 1;
+    records[5000] = must(records[5000], 'records[5000]') ^ 1;
     writeFileSync(path.join(copy, 'test_batch.bin'), records);
     const dest = path.join(work, 'tampered-out');
     const r = await runCli(['dataset', 'export-test', 'photos', '--from', copy, '--out', dest]);

@@ -3,6 +3,7 @@ import { decodeToGrey28, ImageDecodeError, isPlainGrey28Png, padToSquare } from 
 import { decidePolarity } from '../../lib/dataset/polarity';
 import { minimumPerClass, parseSplit, splitCounts, stratifiedSplit } from '../../lib/dataset/split';
 import { zipPathEscapesRoot } from '../../lib/dataset/zip';
+import { must } from '../../lib/defined';
 import { encode, fashionSamples } from './fixtures';
 
 test('splitCounts: largest remainder, sums to n, zero percent stays zero', () => {
@@ -20,7 +21,7 @@ test('splitCounts: largest remainder, sums to n, zero percent stays zero', () =>
         const c = splitCounts(n, p);
         expect(c[0] + c[1] + c[2]).toBe(n);
         c.forEach((k, i) => {
-          expect(Math.abs(k - (n * (p[i] as number)) / 100)).toBeLessThan(1);
+          expect(Math.abs(k - (n * must(p[i], 'p[i]')) / 100)).toBeLessThan(1);
           if (p[i] === 0) expect(k).toBe(0);
         });
       },
@@ -90,7 +91,7 @@ describe('decodeToGrey28', () => {
     const { bytes } = await encode((samples[0] as (typeof samples)[0]).pixels, 'png');
     const broken = Buffer.from(bytes);
     const idat = broken.indexOf('IDAT');
-    broken[idat + 10] = (broken[idat + 10] as number) ^ 0xff; // a byte of the compressed data
+    broken[idat + 10] = must(broken[idat + 10], 'broken[idat + 10]') ^ 0xff; // a byte of the compressed data
     await expect(decodeToGrey28(broken, 'contain')).rejects.toBeInstanceOf(ImageDecodeError);
   });
 

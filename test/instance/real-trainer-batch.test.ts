@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { at } from '../../lib/defined';
+import { at, must } from '../../lib/defined';
 import { runKeys, runStateKey, sweepKey } from '../../lib/layout';
 import { parseGridArg, planSweep } from '../../lib/sweep/grid';
 import { sweepRunRequest } from '../../lib/sweep/record';
@@ -112,7 +112,7 @@ it('stop → exit 143 → fresh disk → Batch retry → the same model.npz, byt
   const state = JSON.parse((await body(runStateKey(B.runId))).toString());
   expect(state).toEqual(expect.objectContaining({ state: 'stopped', attempt: 1 }));
   const before = (await body(runKeys(B.runId).progress)).toString().trim().split('\n');
-  const lastEpoch = JSON.parse(before[before.length - 1] as string).epoch as number;
+  const lastEpoch = JSON.parse(must(before[before.length - 1], 'before[before.length - 1]')).epoch as number;
   expect(lastEpoch).toBeLessThan(Number(EPOCHS));
 
   freshDisk(); // Batch's next attempt: a new container, nothing local

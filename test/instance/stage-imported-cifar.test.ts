@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { testFilesFromBucket } from '../../lib/board/sources';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { mulberry32 } from '../../lib/dataset/random';
+import { must } from '../../lib/defined';
 import { runCli } from '../support/cli';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import { BUCKETS, FakeInstance, INSTANCE_SCRIPTS } from './support/instance';
@@ -128,7 +129,7 @@ test('a record file changed in the bucket is refused by the instance, and the st
   const dest = path.join(i.root, 'datasets', NAME);
   const before = fs.readFileSync(path.join(dest, 'data_batch_1.bin'));
   const changed = Buffer.from(before);
-  changed[4000] = (changed[4000] as number) ^ 0x40;
+  changed[4000] = must(changed[4000], 'changed[4000]') ^ 0x40;
   await s3.client.send(
     new PutObjectCommand({
       Bucket: BUCKETS.datasets,

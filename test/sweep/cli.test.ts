@@ -29,6 +29,7 @@ import {
   runSweepReport,
   runSweepStatus,
 } from '../../lib/cli/commands/sweep-run';
+import { must } from '../../lib/defined';
 import {
   discoveryParameter,
   RUN_ID_PATTERN,
@@ -353,7 +354,7 @@ describe('sweep status / cancel / best / report', () => {
     await put(runKeys(r1).progress, progress([21], 20));
     await put(runStateKey(r2), JSON.stringify({ state: 'stopped' }));
     await put(
-      runStateKey(runIds[4] as string),
+      runStateKey(must(runIds[4], 'runIds[4]')),
       JSON.stringify({ state: 'failed', message: 'bad input (bnn_train exit 2): label 70' }),
     );
   });
@@ -429,7 +430,7 @@ describe('sweep status / cancel / best / report', () => {
     mockJobs(m);
     m.mocks.ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: 'auto-best' });
     m.mocks.ssm.on(GetAutomationExecutionCommand).callsFake(async () => {
-      await put(runKeys(runIds[0] as string).verify, verifyJson(runIds[0] as string));
+      await put(runKeys(must(runIds[0], 'runIds[0]')).verify, verifyJson(must(runIds[0], 'runIds[0]')));
       return { AutomationExecution: SUCCESS };
     });
     await runSweepBest(m.env, id, { publish: true });
@@ -473,7 +474,7 @@ describe('sweep status / cancel / best / report', () => {
     await runRuns(m.env, { limit: 50 });
     const rows = m.term.stdout.trimEnd().split('\n');
     expect(rows[0]?.split(/\s{2,}/).at(-1)).toBe('sweep');
-    const row = rows.find((r) => r.startsWith(runIds[0] as string));
+    const row = rows.find((r) => r.startsWith(must(runIds[0], 'runIds[0]')));
     expect(row?.split(/\s{2,}/).at(-1)).toBe(id);
   });
 
