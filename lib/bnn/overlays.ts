@@ -1,5 +1,4 @@
 import { must } from '../defined';
-import { LFC_MAX_CLASSES } from './lfc';
 /**
  * The table of BNN-PYNQ overlays (docs/overlays.md §1): each overlay's layers, folding (SIMD, PE),
  * weight / input / activation bits, input format and decision rule. Everything else (padded sizes,
@@ -157,12 +156,8 @@ export const OVERLAYS: Readonly<Record<OverlayName, Overlay>> = {
   cnvW2A2: cnv('cnvW2A2', 2, 2),
 };
 
-/**
- * How many class names an overlay takes (the class-name rule's limit, lib/class-names.ts): lfcW1A1's
- * original converter has its own constant, the others the overlay table's.
- */
-export const maxClassesOf = (network: OverlayName): number =>
-  network === 'lfcW1A1' ? LFC_MAX_CLASSES : OVERLAYS[network].maxClasses;
+/** How many class names an overlay takes (the class-name rule's limit, lib/class-names.ts). */
+export const maxClassesOf = (network: OverlayName): number => OVERLAYS[network].maxClasses;
 
 export const isOverlayName = (s: string): s is OverlayName =>
   (OVERLAY_NAMES as readonly string[]).includes(s);
