@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { must } from '../../lib/defined';
 import { runCli } from '../support/cli';
 import { FASHION_DIR, FASHION_NPZ, FASHION_SAMPLE_DIR, readFolder, removeDir, tmpDir } from './helpers';
 
@@ -43,7 +44,7 @@ test('calibrating on the validation split raises board-rule test accuracy to >= 
   const b = readFolder(path.join(calibrated, 'fashion-mnist', 'lfcW1A1'));
   expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
   const differing = [...a.keys()].filter(
-    (n) => !Buffer.from(a.get(n) as Uint8Array).equals(Buffer.from(b.get(n) as Uint8Array)),
+    (n) => !Buffer.from(must(a.get(n), n)).equals(Buffer.from(must(b.get(n), n))),
   );
   expect(differing.length).toBeGreaterThan(0);
   expect(differing.every((n) => /^3-\d+-thres\.bin$/.test(n))).toBe(true);

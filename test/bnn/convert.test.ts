@@ -28,9 +28,7 @@ describe('convertLfc on the reconstructed MNIST model', () => {
     expect(bins).toHaveLength(288);
     expect(bins).toEqual(shippedBins);
     const differing = bins.filter(
-      (n) =>
-        Buffer.compare(Buffer.from(files.get(n) as Uint8Array), Buffer.from(shipped.get(n) as Uint8Array)) !==
-        0,
+      (n) => Buffer.compare(Buffer.from(must(files.get(n), n)), Buffer.from(must(shipped.get(n), n))) !== 0,
     );
     expect(differing).toEqual([]);
     expect(new TextDecoder().decode(files.get('classes.txt'))).toBe('0\n1\n2\n3\n4\n5\n6\n7\n8\n9');
@@ -62,7 +60,7 @@ describe('convertLfc on the reconstructed MNIST model', () => {
     });
     const again = encodeParams(back);
     for (const [name, bytes] of files)
-      expect(Buffer.from(again.get(name) as Uint8Array).equals(Buffer.from(bytes))).toBe(true);
+      expect(Buffer.from(must(again.get(name), name)).equals(Buffer.from(bytes))).toBe(true);
   });
 });
 
@@ -70,8 +68,7 @@ describe('npz container and npy variants', () => {
   const m = randomLfcArrays(10, 7);
   const base = convertLfc(loadLfcModel(arraysToNpz(m), 'a.npz'), mnistClasses).files;
   const same = (files: Map<string, Uint8Array>) => {
-    for (const [n, b] of base)
-      expect(Buffer.from(files.get(n) as Uint8Array).equals(Buffer.from(b))).toBe(true);
+    for (const [n, b] of base) expect(Buffer.from(must(files.get(n), n)).equals(Buffer.from(b))).toBe(true);
   };
 
   test('np.savez_compressed (deflated entries) converts to the same bytes as np.savez (stored)', () => {
@@ -137,7 +134,7 @@ describe('hand-built edge cases', () => {
     return convertLfc(parseLfcModel(arrays, 'hand.npz'), names);
   }
   const set = (arrays: Map<string, NdArray>, k: number, i: number, v: number) => {
-    (arrays.get(`arr_${k}`) as NdArray).data[i] = v;
+    must(arrays.get(`arr_${k}`), `arr_${k}`).data[i] = v;
   };
   const bit = (bits: Uint32Array, row: number, words: number, i: number) =>
     (must(bits[row * words + (i >>> 5)], 'bits[row * words + (i >>> 5)]') >>> (i & 31)) & 1;
@@ -188,8 +185,8 @@ describe('hand-built edge cases', () => {
     expect([t[3], t[4], t[5]]).toEqual([32767, -32768, -1]);
     expect(summary.layers[3]?.saturated).toBeGreaterThanOrEqual(2);
     // In the file: class 3 is PE 3 slot 0, an int64 little-endian.
-    const f3 = new DataView((files.get('3-3-thres.bin') as Uint8Array).buffer);
-    const f4 = new DataView((files.get('3-4-thres.bin') as Uint8Array).buffer);
+    const f3 = new DataView(must(files.get('3-3-thres.bin'), '3-3-thres.bin').buffer);
+    const f4 = new DataView(must(files.get('3-4-thres.bin'), '3-4-thres.bin').buffer);
     expect(f3.getBigInt64(0, true)).toBe(32767n);
     expect(f4.getBigInt64(0, true)).toBe(-32768n);
   });
@@ -202,7 +199,7 @@ describe('hand-built edge cases', () => {
       for (let w = 0; w < 32; w++) expect(l3.bits[n * 32 + w]).toBe(0xffffffff);
     }
     // Neuron 3 is PE 3, slot 0: its 8-bit groups are 0xff in uint64 words.
-    const w3 = files.get('3-3-weights.bin') as Uint8Array;
+    const w3 = must(files.get('3-3-weights.bin'), '3-3-weights.bin');
     expect(w3.length).toBe(512 * 8);
     expect(Array.from(w3.subarray(0, 16))).toEqual([0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0, 0, 0, 0, 0]);
     expect(new TextDecoder().decode(files.get('classes.txt'))).toBe('c0\nc1\nc2');

@@ -29,7 +29,7 @@ const differingBins = (files: ReadonlyMap<string, Uint8Array>, shipped: Readonly
   const bins = [...shipped.keys()].filter((n) => n.endsWith('.bin'));
   return bins.filter((n) => {
     const got = files.get(n);
-    return !got || !Buffer.from(got).equals(Buffer.from(shipped.get(n) as Uint8Array));
+    return !got || !Buffer.from(got).equals(Buffer.from(must(shipped.get(n), n)));
   });
 };
 

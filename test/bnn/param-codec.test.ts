@@ -13,6 +13,7 @@ import {
   thresholdsPerNeuron,
   unpackLanes,
 } from '../../lib/bnn';
+import { must } from '../../lib/defined';
 import { SHARED_DATA } from '../support/cli';
 import { readFolder, rng } from './helpers';
 
@@ -38,7 +39,7 @@ test.each(SHIPPED)('%s: the shipped folder decodes and re-encodes to the same .b
   const bins = [...expectedFiles(OVERLAYS[network]).keys()];
   expect([...again.keys()].filter((n) => n.endsWith('.bin')).sort()).toEqual([...bins].sort());
   const differing = bins.filter(
-    (n) => !Buffer.from(again.get(n) as Uint8Array).equals(Buffer.from(files.get(n) as Uint8Array)),
+    (n) => !Buffer.from(must(again.get(n), n)).equals(Buffer.from(must(files.get(n), n))),
   );
   expect(differing).toEqual([]);
 });

@@ -122,7 +122,7 @@ describe('bnn-pynq board against a stand-in board (real sshd, stand-in bnn packa
     const prevBefore = readFolder(path.join(board.paramsDir, 'mnist.previous', 'lfcW1A1'));
     // The manifest is right, but one file's bytes change on the way (as a bad link or SD card would).
     const set = loadLocalParamSet(MNIST_PARAMS);
-    const damaged = Buffer.from(set.bytes.get('2-7-weights.bin') as Uint8Array);
+    const damaged = Buffer.from(must(set.bytes.get('2-7-weights.bin'), '2-7-weights.bin'));
     damaged[100] = must(damaged[100], 'damaged[100]') ^ 0x10;
     set.bytes.set('2-7-weights.bin', damaged);
     await expect(pushParamSet(target(), set, 'mnist')).rejects.toThrow(

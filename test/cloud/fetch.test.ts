@@ -167,7 +167,9 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
   expect(r.unchanged).toHaveLength(287);
   expect(readFileSync(path.join(folder, '3-0-thres.bin')).equals(thres)).toBe(true);
   expect(
-    readFileSync(path.join(folder, '1-0-weights.bin')).equals(files.get('1-0-weights.bin') as Buffer),
+    readFileSync(path.join(folder, '1-0-weights.bin')).equals(
+      must(files.get('1-0-weights.bin'), '1-0-weights.bin'),
+    ),
   ).toBe(true);
   expect(existsSync(path.join(folder, '9-9-weights.bin'))).toBe(false);
   expect(third.term.stdout).toContain('  ~ 1-0-weights.bin\n  ~ 3-0-thres.bin\n  - 9-9-weights.bin\n');
@@ -176,7 +178,7 @@ test('only changed files are downloaded: unchanged folder, a republished file, a
   expect(third.term.stdout).toContain('0 added, 2 changed, 1 removed, 287 unchanged (4.0 KiB downloaded)');
 
   // restore the published folder for the other tests
-  await putFile('params/mnist/lfcW1A1/3-0-thres.bin', files.get('3-0-thres.bin') as Buffer);
+  await putFile('params/mnist/lfcW1A1/3-0-thres.bin', must(files.get('3-0-thres.bin'), '3-0-thres.bin'));
   await putManifest('params/mnist/lfcW1A1/', files);
 });
 
@@ -199,7 +201,10 @@ test('a file that does not match the manifest is refused, and the local folder s
   );
   expect(treeHash(out)).toEqual(staleTree);
   expect(readdirSync(path.join(out, 'mnist'))).toEqual(['lfcW1A1']);
-  await putFile('params/mnist/lfcW1A1/2-5-weights.bin', files.get('2-5-weights.bin') as Buffer);
+  await putFile(
+    'params/mnist/lfcW1A1/2-5-weights.bin',
+    must(files.get('2-5-weights.bin'), '2-5-weights.bin'),
+  );
 });
 
 test('a failure half-way (a listed file missing in S3) leaves nothing behind', async () => {
@@ -214,7 +219,10 @@ test('a failure half-way (a listed file missing in S3) leaves nothing behind', a
     // Nothing at all: the folders made for the output are removed with its temporary.
     expect(readdirSync(out)).toEqual([]);
   } finally {
-    await putFile('params/mnist/lfcW1A1/3-15-weights.bin', files.get('3-15-weights.bin') as Buffer);
+    await putFile(
+      'params/mnist/lfcW1A1/3-15-weights.bin',
+      must(files.get('3-15-weights.bin'), '3-15-weights.bin'),
+    );
   }
 });
 

@@ -310,7 +310,7 @@ describe('zip input and upload to the DatasetBucket (loopback S3 server)', () =>
     const modified = new Map(
       (listed.Contents ?? []).map((o) => [o.Key as string, (o.LastModified as Date).getTime()]),
     );
-    const manifestTime = modified.get('datasets/my-set/dataset.json') as number;
+    const manifestTime = must(modified.get('datasets/my-set/dataset.json'), 'datasets/my-set/dataset.json');
     for (const [k, t] of modified)
       if (!k.endsWith('dataset.json')) expect(t).toBeLessThanOrEqual(manifestTime);
     const ds = readDataset(out);

@@ -89,7 +89,7 @@ test('the upload holds exactly the local files, dataset.json written last', asyn
   const times = new Map(
     (listed.Contents ?? []).map((o) => [o.Key as string, (o.LastModified as Date).getTime()]),
   );
-  const last = times.get(`datasets/${NAME}/dataset.json`) as number;
+  const last = must(times.get(`datasets/${NAME}/dataset.json`), `datasets/${NAME}/dataset.json`);
   for (const t of times.values()) expect(t).toBeLessThanOrEqual(last);
 });
 
