@@ -54,7 +54,7 @@ describe('convertLfc on the reconstructed MNIST model', () => {
     const back = paramsFromFiles(files, 'converted');
     const direct = convertLfc(model, mnistClasses).params;
     back.layers.forEach((l, i) => {
-      const d = direct.layers[i] as (typeof direct.layers)[number];
+      const d = must(direct.layers[i], 'direct.layers[i]');
       expect(Buffer.from(l.bits.buffer).equals(Buffer.from(d.bits.buffer))).toBe(true);
       expect(Array.from(l.thresholds)).toEqual(Array.from(d.thresholds));
     });
@@ -152,7 +152,7 @@ describe('hand-built edge cases', () => {
       set(a, 18, 2 * 10 + 0, 0); // W == 0 -> 1 whatever the sign
       set(a, 18, 2 * 10 + 1, 0);
     });
-    const l3 = params.layers[3] as (typeof params.layers)[number];
+    const l3 = must(params.layers[3], 'params.layers[3]');
     // thr = (5 - 1) - 3 / (-2 * 0.5) = 7; s = -1; T = trunc((1024 - 7) / 2) = 508
     expect(l3.thresholds[0]).toBe(508);
     expect([bit(l3.bits, 0, 32, 0), bit(l3.bits, 0, 32, 1), bit(l3.bits, 0, 32, 2)]).toEqual([0, 1, 1]);
@@ -181,7 +181,7 @@ describe('hand-built edge cases', () => {
       set(a, 22, 5, -1027);
       set(a, 19, 5, 0);
     });
-    const t = (params.layers[3] as (typeof params.layers)[number]).thresholds;
+    const t = must(params.layers[3], 'params.layers[3]').thresholds;
     expect([t[3], t[4], t[5]]).toEqual([32767, -32768, -1]);
     expect(summary.layers[3]?.saturated).toBeGreaterThanOrEqual(2);
     // In the file: class 3 is PE 3 slot 0, an int64 little-endian.
@@ -193,7 +193,7 @@ describe('hand-built edge cases', () => {
 
   test('fewer than 10 classes: padding neurons are all-ones with threshold 32767', () => {
     const { params, files } = build(3, () => {});
-    const l3 = params.layers[3] as (typeof params.layers)[number];
+    const l3 = must(params.layers[3], 'params.layers[3]');
     for (let n = 3; n < 64; n++) {
       expect(l3.thresholds[n]).toBe(32767);
       for (let w = 0; w < 32; w++) expect(l3.bits[n * 32 + w]).toBe(0xffffffff);
@@ -217,7 +217,7 @@ describe('hand-built edge cases', () => {
 
   test('layer 0 pads synapses 784..831 with 1 bits', () => {
     const { params } = build(10, () => {});
-    const l0 = params.layers[0] as (typeof params.layers)[number];
+    const l0 = must(params.layers[0], 'params.layers[0]');
     for (const n of [0, 517, 1023]) {
       expect(must(l0.bits[n * 26 + 24], 'l0.bits[n * 26 + 24]') >>> 16).toBe(0xffff); // bits 784..799
       expect(l0.bits[n * 26 + 25]).toBe(0xffffffff); // bits 800..831

@@ -77,7 +77,7 @@ test.each(SHIPPED.map(([n]) => n))('%s: random layers survive encode → decode 
   const back = decodeOverlayFiles(files, network, 'random');
   expect(back.classes).toEqual(['a', 'b', 'c']);
   back.layers.forEach((l, i) => {
-    const want = layers[i] as (typeof layers)[number];
+    const want = must(layers[i], 'layers[i]');
     expect(Buffer.from(l.weights.buffer).equals(Buffer.from(want.weights.buffer))).toBe(true);
     expect(Buffer.from(l.thresholds.buffer).equals(Buffer.from(want.thresholds.buffer))).toBe(true);
   });
@@ -111,7 +111,7 @@ test("lfcW1A1's bit matrix is the codec's packed form of the lfcW1A1 entry", () 
   const lfc = paramsFromFiles(files, 'lfcW1A1');
   const general = decodeOverlayFiles(files, 'lfcW1A1', 'lfcW1A1');
   lfc.layers.forEach((l, i) => {
-    const g = general.layers[i] as (typeof general.layers)[number];
+    const g = must(general.layers[i], 'general.layers[i]');
     expect(
       Buffer.from(unpackLanes(OVERLAYS.lfcW1A1, i, l.bits).buffer).equals(Buffer.from(g.weights.buffer)),
     ).toBe(true);

@@ -170,7 +170,7 @@ test('compareWithFloatModel lists and explains every image where the param folde
   expect(exact.agreement.same).toBe(1000);
   expect(exact.disagreements).toEqual([]);
   // Lower class 9's threshold on the "board": images where class 9 now fires but the float model says otherwise.
-  const last = params.layers[3] as (typeof params.layers)[number];
+  const last = must(params.layers[3], 'params.layers[3]');
   const thresholds = last.thresholds.slice();
   thresholds[9] = must(thresholds[9], 'thresholds[9]') - 40;
   const edited = { ...params, layers: params.layers.map((l, i) => (i === 3 ? { ...l, thresholds } : l)) };

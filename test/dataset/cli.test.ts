@@ -153,7 +153,7 @@ describe('rejections', () => {
 
   test('more than 64 classes', async () => {
     const src = path.join(work, 'many');
-    const one = (await encode((small[0] as (typeof small)[0]).pixels, 'png')).bytes;
+    const one = (await encode(must(small[0], 'small[0]').pixels, 'png')).bytes;
     for (let c = 0; c < 65; c++) {
       mkdirSync(path.join(src, `class-${String(c).padStart(2, '0')}`), { recursive: true });
       for (let k = 0; k < 10; k++)
@@ -181,7 +181,9 @@ describe('rejections', () => {
 
   test('an unreadable image stops the import and is named; --skip-bad continues without it', async () => {
     const src = await writeImageFolder(path.join(work, 'corrupt'), small);
-    const good = readFileSync(path.join(src, 'bag', readdirSync(path.join(src, 'bag'))[0] as string));
+    const good = readFileSync(
+      path.join(src, 'bag', must(readdirSync(path.join(src, 'bag'))[0], 'a file in bag/')),
+    );
     writeFileSync(path.join(src, 'bag', 'broken.png'), good.subarray(0, 60));
     writeFileSync(path.join(src, 'coat', 'noise.jpg'), Buffer.from('this is not a jpeg at all'));
     await expectRejected(
@@ -213,7 +215,7 @@ describe('rejections', () => {
 
   test('a zip with an entry outside its root', async () => {
     const zip = path.join(work, 'evil.zip');
-    const png = (await encode((small[0] as (typeof small)[0]).pixels, 'png')).bytes;
+    const png = (await encode(must(small[0], 'small[0]').pixels, 'png')).bytes;
     writeZip(zip, { 'a/1.png': png, 'a/2.png': png, 'b/1.png': png, '../escape.png': png });
     await expectRejected(
       [zip, '--name', 'evil', '--split', '0/0/100'],
@@ -227,7 +229,7 @@ describe('rejections', () => {
     for (let k = 0; k < 5; k++)
       writeFileSync(
         path.join(src, `${k}.png`),
-        (await encode((small[k] as (typeof small)[0]).pixels, 'png')).bytes,
+        (await encode(must(small[k], 'small[k]').pixels, 'png')).bytes,
       );
     await expectRejected([src, '--name', 'flat'], /flat: no class sub-folders found/);
   });

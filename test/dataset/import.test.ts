@@ -160,7 +160,7 @@ describe('split and preview', () => {
     const src = await writeImageFolder(path.join(work, 'src'), many);
     // Two exact duplicates of one image, in its class folder.
     const { copyFileSync, readdirSync } = await import('node:fs');
-    const first = readdirSync(path.join(src, 'bag'))[0] as string;
+    const first = must(readdirSync(path.join(src, 'bag'))[0], 'a file in bag/');
     copyFileSync(path.join(src, 'bag', first), path.join(src, 'bag', 'copy-1.png'));
     copyFileSync(path.join(src, 'bag', first), path.join(src, 'bag', 'copy-2.png'));
     out = path.join(work, 'out');

@@ -88,7 +88,7 @@ describe('decodeToGrey28', () => {
   });
 
   test('a PNG with a broken CRC is not silently accepted by the fast path', async () => {
-    const { bytes } = await encode((samples[0] as (typeof samples)[0]).pixels, 'png');
+    const { bytes } = await encode(must(samples[0], 'samples[0]').pixels, 'png');
     const broken = Buffer.from(bytes);
     const idat = broken.indexOf('IDAT');
     broken[idat + 10] = must(broken[idat + 10], 'broken[idat + 10]') ^ 0xff; // a byte of the compressed data
@@ -96,7 +96,7 @@ describe('decodeToGrey28', () => {
   });
 
   test('colour, 16-bit, alpha or non-28×28 PNGs do not take the fast path', async () => {
-    const px = (samples[1] as (typeof samples)[0]).pixels;
+    const px = must(samples[1], 'samples[1]').pixels;
     for (const v of ['rgba', 'png16', 'up56'] as const)
       expect(isPlainGrey28Png((await encode(px, v)).bytes)).toBe(false);
   });
