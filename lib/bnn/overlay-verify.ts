@@ -1,9 +1,9 @@
-import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import type { OverlayParams } from './overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
 import type { DecisionRule, OverlayName } from './overlays';
 import type { AccuracyTally } from './types';
+import { tallyAccuracy } from './verify';
 
 export interface OverlayVerifyReport extends AccuracyTally {
   network: OverlayName;
@@ -63,37 +63,19 @@ export function verifyOverlay(
     createOverlaySimulator(params).run(input, 0, count, predicted, lanes);
     elapsed = now() - t0;
   }
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  let correct = 0;
   let noneFired = 0;
   let ambiguous = 0;
   const lfc = params.overlay.decision === 'highest-set-bit';
   for (let i = 0; i < count; i++) {
-    const y = must(labels[i], 'the labels');
-    const p = must(predicted[i], 'the predicted classes');
-    const row = must(confusion[y], 'the confusion matrix');
-    row[p] = must(row[p], `row ${y} of the confusion matrix`) + 1;
-    if (p === y) correct++;
     const v = lanes.subarray(i * classes, (i + 1) * classes);
     const max = Math.max(...v);
     if (lfc ? max === 0 : max <= 0) noneFired++;
     else if (v.filter((s) => s === max).length > 1) ambiguous++;
   }
-  const perClass = params.classes.map((name, index) => {
-    const row = must(confusion[index], 'the confusion matrix');
-    const total = row.reduce((a, b) => a + b, 0);
-    const ok = must(row[index], `row ${index} of the confusion matrix`);
-    return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
-  });
   return {
     network: params.overlay.name,
     decision: params.overlay.decision,
-    accuracy: count === 0 ? 0 : (100 * correct) / count,
-    correct,
-    total: count,
-    perClass,
-    confusion,
-    microsecondsPerImage: count === 0 ? 0 : (elapsed * 1000) / count,
+    ...tallyAccuracy(labels, predicted, params.classes, elapsed),
     threads: pre?.workers ?? 1,
     noneFired,
     ambiguous,

@@ -2,7 +2,7 @@ import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import type { IdxImages, IdxLabels } from './idx';
 import { checkImageShape, createSimulator, popcount32 } from './simulate';
-import type { LfcParams, VerifyReport } from './types';
+import type { AccuracyTally, LfcParams, VerifyReport } from './types';
 
 export interface VerifyOptions {
   /** Names for messages. */
@@ -45,32 +45,43 @@ export function verify(
   const bits = new Uint32Array(2 * images.count);
   sim.run(images.pixels, 0, images.count, predicted, bits);
   const elapsed = now() - t0;
+  return { ...tallyAccuracy(labels.labels, predicted, params.classes, elapsed), ...countFiring(bits) };
+}
 
+/**
+ * The accuracy tally of every verify (lfcW1A1's and every overlay's): overall, per class and the confusion
+ * matrix of `predicted` against `labels` (each below `classNames.length`), and the time per image.
+ */
+export function tallyAccuracy(
+  labels: Uint8Array,
+  predicted: Uint8Array,
+  classNames: readonly string[],
+  elapsedMs: number,
+): AccuracyTally {
+  const classes = classNames.length;
+  const count = labels.length;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
-  for (let i = 0; i < images.count; i++) {
-    const y = must(labels.labels[i], 'the labels');
+  for (let i = 0; i < count; i++) {
+    const y = must(labels[i], 'the labels');
     const p = must(predicted[i], 'the predicted classes');
     const row = must(confusion[y], 'the confusion matrix');
     row[p] = must(row[p], `row ${y} of the confusion matrix`) + 1;
     if (p === y) correct++;
   }
-  const perClass = params.classes.map((name, index) => {
+  const perClass = classNames.map((name, index) => {
     const row = must(confusion[index], 'the confusion matrix');
     const total = row.reduce((a, b) => a + b, 0);
     const ok = must(row[index], `row ${index} of the confusion matrix`);
     return { index, name, total, correct: ok, accuracy: total === 0 ? null : (100 * ok) / total };
   });
-  const { noBitFired, severalBitsFired } = countFiring(bits);
   return {
-    accuracy: images.count === 0 ? 0 : (100 * correct) / images.count,
+    accuracy: count === 0 ? 0 : (100 * correct) / count,
     correct,
-    total: images.count,
+    total: count,
     perClass,
     confusion,
-    microsecondsPerImage: images.count === 0 ? 0 : (elapsed * 1000) / images.count,
-    noBitFired,
-    severalBitsFired,
+    microsecondsPerImage: count === 0 ? 0 : (elapsedMs * 1000) / count,
   };
 }
 
