@@ -2,6 +2,7 @@ import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { ARRAYS_PER_LAYER, LFC_HIDDEN, LFC_INPUTS, LFC_LAYER_COUNT, LFC_MAX_CLASSES, lfcFanIn } from './lfc';
 import { readNpz } from './npz';
+import { checkValues } from './overlay-model';
 import type { DenseLayer, LfcModel, NdArray } from './types';
 
 const PARAM_NAMES = ['W', 'b', 'beta', 'gamma', 'mean', 'inv_std'] as const;
@@ -71,26 +72,9 @@ export function parseLfcModel(arrays: ReadonlyMap<string, NdArray>, fileName: st
           `shape (${a.shape.join(', ')}${a.shape.length === 1 ? ',' : ''}), expected (${want.join(', ')}${want.length === 1 ? ',' : ''}) for lfcW1A1 (${LFC_INPUTS}-${LFC_HIDDEN}-${LFC_HIDDEN}-${LFC_HIDDEN}-${classes})`,
         );
       const d = a.data;
-      for (let i = 0; i < d.length; i++) {
-        const v = must(d[i], "the array's values");
-        if (!Number.isFinite(v)) {
-          const pos = j === 0 ? `[${Math.floor(i / fanOut)}, ${i % fanOut}]` : `[${i}]`;
-          throw new InputFormatError(
-            at(k, what),
-            `${v} at ${pos}: the model diverged or the file is corrupt`,
-          );
-        }
-        if (what === 'gamma' && v === 0)
-          throw new InputFormatError(
-            at(k, what),
-            `gamma == 0 at [${i}]: the neuron's sign (and threshold) is undefined`,
-          );
-        if (what === 'inv_std' && v <= 0)
-          throw new InputFormatError(
-            at(k, what),
-            `inv_std <= 0 (${v}) at [${i}]: it is 1/sqrt(var + eps) and must be > 0`,
-          );
-      }
+      checkValues(d, what, at(k, what), {
+        position: (i) => (j === 0 ? `[${Math.floor(i / fanOut)}, ${i % fanOut}]` : `[${i}]`),
+      });
       vectors.push(d);
     }
     const [W, b, beta, gamma, mean, invStd] = vectors as [

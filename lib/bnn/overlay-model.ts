@@ -27,6 +27,44 @@ const NAMES_NO_BIAS = ['W', 'beta', 'gamma', 'mean', 'inv_std'] as const;
 const tuple = (s: readonly number[]) => `(${s.join(', ')}${s.length === 1 ? ',' : ''})`;
 
 /**
+ * The value checks of one array of a trained layer (lfcW1A1's reader, lib/bnn/model.ts, and every
+ * overlay's): no NaN/Inf, gamma != 0, inv_std > 0 and, for 2-bit weights, latent weights in [-1.5, 1.5).
+ * `what` is the array's name (W, b, beta, gamma, mean, inv_std), `where` names it in messages and
+ * `position` words a value's index.
+ */
+export function checkValues(
+  d: Float64Array,
+  what: string,
+  where: string,
+  options: { position: (i: number) => string; ternaryWeights?: boolean },
+): void {
+  const ternary = options.ternaryWeights ?? false;
+  for (let i = 0; i < d.length; i++) {
+    const v = must(d[i], "the array's values");
+    if (!Number.isFinite(v))
+      throw new InputFormatError(
+        where,
+        `${v} at ${options.position(i)}: the model diverged or the file is corrupt`,
+      );
+    if (what === 'gamma' && v === 0)
+      throw new InputFormatError(
+        where,
+        `gamma == 0 at [${i}]: the neuron's sign (and threshold) is undefined`,
+      );
+    if (what === 'inv_std' && v <= 0)
+      throw new InputFormatError(
+        where,
+        `inv_std <= 0 (${v}) at [${i}]: it is 1/sqrt(var + eps) and must be > 0`,
+      );
+    if (ternary && (v >= 1.5 || v < -1.5))
+      throw new InputFormatError(
+        where,
+        `weight ${v} at ${options.position(i)}: a 2-bit (ternary) weight must round to -1, 0 or +1 (training clips them to [-1, 1])`,
+      );
+  }
+}
+
+/**
  * The overlay a model's arrays can only belong to, or an error saying which `--network` values fit.
  * 24 arrays of 2-D weights are an LFC (lfcW1A1 unless told otherwise, as before: the npz does not record
  * the activation bits); 53 arrays with 4-D weights are a CNV, whose weight and activation bits the npz
@@ -118,29 +156,10 @@ export function parseOverlayModel(
       if (a.shape.length !== want.length || a.shape.some((d, i) => d !== want[i]))
         throw new InputFormatError(where, `shape ${tuple(a.shape)}, expected ${tuple(want)} for ${network}`);
       const d = a.data;
-      for (let i = 0; i < d.length; i++) {
-        const v = must(d[i], "the array's values");
-        if (!Number.isFinite(v))
-          throw new InputFormatError(
-            where,
-            `${v} at flat index ${i}: the model diverged or the file is corrupt`,
-          );
-        if (what === 'gamma' && v === 0)
-          throw new InputFormatError(
-            where,
-            `gamma == 0 at [${i}]: the neuron's sign (and threshold) is undefined`,
-          );
-        if (what === 'inv_std' && v <= 0)
-          throw new InputFormatError(
-            where,
-            `inv_std <= 0 (${v}) at [${i}]: it is 1/sqrt(var + eps) and must be > 0`,
-          );
-        if (what === 'W' && layer.weightBits === 2 && (v >= 1.5 || v < -1.5))
-          throw new InputFormatError(
-            where,
-            `weight ${v} at flat index ${i}: a 2-bit (ternary) weight must round to -1, 0 or +1 (training clips them to [-1, 1])`,
-          );
-      }
+      checkValues(d, what, where, {
+        position: (i) => `flat index ${i}`,
+        ternaryWeights: what === 'W' && layer.weightBits === 2,
+      });
       vectors[what] = d;
     }
     layers.push({
