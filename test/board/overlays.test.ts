@@ -166,20 +166,23 @@ describe('every overlay on the stand-in board', () => {
       expected_scores: Record<string, number[]>;
     }>;
     const got = JSON.parse(
-      standInPython(
-        board,
-        `import bnn, json, sys
+      must(
+        standInPython(
+          board,
+          `import bnn, json, sys
 out = {}
 for e in json.load(open(sys.argv[1])):
     for net in e["expected_scores"]:
         c = bnn.CnvClassifier(net, "cifar10", bnn.RUNTIME_HW)
         out[e["file"] + " " + net] = [int(v) for v in c.classify_cifars_details(sys.argv[2] + "/" + e["file"])]
 sys.stderr.write(json.dumps(out))`,
-        path.join(NOTEBOOK, 'manifest.json'),
-        NOTEBOOK,
-      )
-        .split('\n')
-        .pop() as string,
+          path.join(NOTEBOOK, 'manifest.json'),
+          NOTEBOOK,
+        )
+          .split('\n')
+          .at(-1),
+        "the stand-in's last stderr line",
+      ),
     );
     const want: Record<string, number[]> = {};
     for (const e of manifest)

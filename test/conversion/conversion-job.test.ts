@@ -364,9 +364,12 @@ describe('the bundled handler', () => {
   afterAll(() => s3.stop());
 
   test('runs under node with only its environment, and answers a missing model with a refusal', () => {
-    const bundle = readdirSync(outdir)
-      .map((d) => path.join(outdir, d, 'index.js'))
-      .find((f) => existsSync(f)) as string;
+    const bundle = must(
+      readdirSync(outdir)
+        .map((d) => path.join(outdir, d, 'index.js'))
+        .find((f) => existsSync(f)),
+      'the bundled handler (index.js)',
+    );
     // A refusal is the Lambda's answer (no function error); the document's checkOutcome step fails on it.
     const script = `require(${JSON.stringify(bundle)}).handler({ runId: 'no-such-run-0001', dataset: 'mnist' })
       .then((r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); }, (e) => { console.error(e.message); process.exit(7); });`;

@@ -2,6 +2,7 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { must } from '../../lib/defined';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
 import { AWS_CLI_CLIENT, awsServerSocket } from './support/instance';
 
@@ -14,7 +15,7 @@ let socket: string;
 let dir: string;
 beforeAll(async () => {
   s3 = await startLocalS3(['b']);
-  socket = awsServerSocket() as string;
+  socket = must(awsServerSocket(), 'the aws CLI fork server socket');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aws-fork-'));
 });
 afterAll(async () => {
