@@ -3,6 +3,7 @@
  * simulator on its share of the images and posts back classes, lanes and the time its computing took.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { must } from '../defined';
 import { decodeOverlayFiles } from './overlay-params';
 import { createOverlaySimulator, type SimulatorInput } from './overlay-simulate';
 import type { OverlayName } from './overlays';
@@ -33,7 +34,8 @@ if (job.network === 'lfcW1A1') {
   t0 = performance.now();
   sim.run(job.input.pixels, 0, job.count, classes, bits);
   for (let i = 0; i < job.count; i++)
-    for (let j = 0; j < C; j++) lanes[i * C + j] = ((bits[2 * i + (j >> 5)] as number) >>> (j & 31)) & 1;
+    for (let j = 0; j < C; j++)
+      lanes[i * C + j] = (must(bits[2 * i + (j >> 5)], 'output word') >>> (j & 31)) & 1;
 } else {
   const params = decodeOverlayFiles(files, job.network, job.network);
   const sim = createOverlaySimulator(params);

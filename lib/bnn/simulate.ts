@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBitOfWords } from './decision';
 import type { IdxImages } from './idx';
@@ -44,8 +45,7 @@ export interface Simulator {
 
 export function prepareLayers(params: LfcParams): PreparedLayer[] {
   return params.layers.map((l) => {
-    const limit = new Int32Array(l.mh);
-    for (let n = 0; n < l.mh; n++) limit[n] = l.mw - (l.thresholds[n] as number);
+    const limit = Int32Array.from(l.thresholds, (t) => l.mw - t);
     return { words: l.mw / 32, neurons: l.mh, bits: l.bits, limit };
   });
 }
@@ -56,16 +56,20 @@ export function prepareLayers(params: LfcParams): PreparedLayer[] {
  * 0x01020408 gathers the four flags, in pixel order, into bits 24..27 (no carries reach them).
  */
 export function binarizeImageWords(words: Uint32Array, image: number, x: Uint32Array): void {
-  const base = image * (LFC_INPUTS / 4);
+  const quads = words.subarray(image * (LFC_INPUTS / 4), (image + 1) * (LFC_INPUTS / 4));
   let j = 0;
-  for (let w = 0; w < LFC_INPUTS / 4; w += 8, j++) {
-    let out = 0;
-    const end = Math.min(8, LFC_INPUTS / 4 - w);
-    for (let q = 0; q < end; q++)
-      out |= (Math.imul(((words[base + w + q] as number) >>> 7) & 0x01010101, 0x01020408) >>> 24) << (4 * q);
-    x[j] = out;
+  let out = 0;
+  let q = 0; // pixel quads gathered into `out` so far: 8 make one 32-bit input word
+  for (const v of quads) {
+    out |= (Math.imul((v >>> 7) & 0x01010101, 0x01020408) >>> 24) << (4 * q);
+    if (++q === 8) {
+      x[j++] = out;
+      out = 0;
+      q = 0;
+    }
   }
-  for (; j < x.length; j++) x[j] = 0;
+  if (q > 0) x[j++] = out;
+  x.fill(0, j);
 }
 
 const wordViews = new WeakMap<Uint8Array, Uint32Array>();
@@ -88,8 +92,8 @@ export function binarizeImage(pixels: Uint8Array, image: number, x: Uint32Array)
   x.fill(0);
   const base = image * LFC_INPUTS;
   for (let i = 0; i < LFC_INPUTS; i++)
-    if ((pixels[base + i] as number) >= PIXEL_THRESHOLD)
-      x[i >>> 5] = (x[i >>> 5] as number) | (1 << (i & 31));
+    if (must(pixels[base + i], 'pixel') >= PIXEL_THRESHOLD)
+      x[i >>> 5] = must(x[i >>> 5], 'x') | (1 << (i & 31));
 }
 
 /** One layer: out bit n = popcount(w_n ^ x) < limit_n. `out` must hold neurons/32 words (rounded up). */
@@ -99,12 +103,12 @@ export function runLayer(layer: PreparedLayer, x: Uint32Array, out: Uint32Array)
   for (let n = 0, row = 0; n < neurons; n++, row += words) {
     let pc = 0;
     for (let w = 0; w < words; w++) {
-      let v = ((bits[row + w] as number) ^ (x[w] as number)) | 0;
+      let v = (must(bits[row + w], 'weight word') ^ must(x[w], 'input word')) | 0;
       v -= (v >>> 1) & 0x55555555;
       v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
       pc += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
     }
-    if (pc < (limit[n] as number)) out[n >>> 5] = (out[n >>> 5] as number) | (1 << (n & 31));
+    if (pc < must(limit[n], 'limit')) out[n >>> 5] = must(out[n >>> 5], 'output word') | (1 << (n & 31));
   }
 }
 
@@ -127,8 +131,8 @@ export function createSimulator(params: LfcParams, options: { engine?: 'wasm' | 
     run(pixels, first, count, out, bits) {
       for (let i = 0; i < count; i++) {
         const y = engine.forward(pixels, first + i, layers.length);
-        const lo = ((y[0] as number) & maskLo) >>> 0;
-        const hi = ((y[1] as number) & maskHi) >>> 0;
+        const lo = (must(y[0], 'output word 0') & maskLo) >>> 0;
+        const hi = (must(y[1], 'output word 1') & maskHi) >>> 0;
         out[i] = boardClass(lo, hi, classes);
         if (bits) {
           bits[2 * i] = lo;
@@ -148,15 +152,18 @@ interface Engine {
 }
 
 function jsEngine(layers: PreparedLayer[]): Engine {
-  const buffers = layers.map((l) => new Uint32Array(Math.max(2, Math.ceil(l.neurons / 32))));
-  const x0: Uint32Array = new Uint32Array((layers[0] as PreparedLayer).words);
+  const stages = layers.map((layer) => ({
+    layer,
+    out: new Uint32Array(Math.max(2, Math.ceil(layer.neurons / 32))),
+  }));
+  const x0 = new Uint32Array(must(layers[0], 'layer 0').words);
   return {
     forward(pixels, image, upTo) {
       binarizeImage(pixels, image, x0);
-      let x: Uint32Array = x0;
-      for (let l = 0; l < upTo; l++) {
-        runLayer(layers[l] as PreparedLayer, x, buffers[l] as Uint32Array);
-        x = buffers[l] as Uint32Array;
+      let x = x0;
+      for (const { layer, out } of stages.slice(0, upTo)) {
+        runLayer(layer, x, out);
+        x = out;
       }
       return x;
     },
@@ -168,46 +175,41 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
   // its weight rows in quad layout (xnor_threshold) and its limits, 16-byte aligned. Rows are padded to
   // whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in weights and input alike, so the
   // padding adds no mismatches.
-  const chunks = layers.map((l) => chunksFor(l.words * 32));
   let offset = ACT_STRIDE * (layers.length + 1);
-  const placed = layers.map((l, i) => {
-    if (l.neurons % 32 !== 0) throw new RangeError(`layer ${i}: ${l.neurons} neurons, not a multiple of 32`);
+  const stages = layers.map((layer, i) => {
+    if (layer.neurons % 32 !== 0)
+      throw new RangeError(`layer ${i}: ${layer.neurons} neurons, not a multiple of 32`);
+    const chunks = chunksFor(layer.words * 32);
     const w = offset;
-    offset += (l.neurons * (chunks[i] as number) * CHUNK_BYTES + 15) & ~15;
+    offset += (layer.neurons * chunks * CHUNK_BYTES + 15) & ~15;
     const lim = offset;
-    offset += (l.limit.byteLength + 15) & ~15;
-    return { w, lim };
+    offset += (layer.limit.byteLength + 15) & ~15;
+    // Its input is level i, its output level i + 1.
+    return { layer, chunks, w, lim, x: i * ACT_STRIDE, out: (i + 1) * ACT_STRIDE };
   });
   const kernel = instantiateBnnKernel(offset);
   const u32 = new Uint32Array(kernel.memory.buffer);
   const i32 = new Int32Array(kernel.memory.buffer);
-  layers.forEach((l, i) => {
-    const p = placed[i] as { w: number; lim: number };
-    const c = chunks[i] as number;
-    for (let n = 0; n < l.neurons; n++)
-      for (let k = 0; k < l.words; k++)
-        u32[p.w / 4 + quadWordOffset(n, k, c)] = l.bits[n * l.words + k] as number;
-    i32.set(l.limit, p.lim / 4);
-  });
-  // Level l > 0 holds the output of layer l - 1: neurons / 32 words (at least 2: the 64-bit output).
-  const levels = Array.from({ length: layers.length + 1 }, (_, l) =>
-    u32.subarray(
-      (l * ACT_STRIDE) / 4,
-      (l * ACT_STRIDE) / 4 +
-        (l === 0
-          ? (layers[0] as PreparedLayer).words
-          : Math.max(2, (layers[l - 1] as PreparedLayer).neurons / 32)),
-    ),
-  );
+  for (const { layer, chunks, w, lim } of stages) {
+    layer.bits.forEach((word, i) => {
+      u32[w / 4 + quadWordOffset(Math.floor(i / layer.words), i % layer.words, chunks)] = word;
+    });
+    i32.set(layer.limit, lim / 4);
+  }
+  // Level 0 holds the binarized pixels; level l > 0 the output of layer l - 1: neurons / 32 words (at
+  // least 2: the 64-bit output).
+  const levels = [
+    u32.subarray(0, must(layers[0], 'layer 0').words),
+    ...stages.map((s) => u32.subarray(s.out / 4, s.out / 4 + Math.max(2, s.layer.neurons / 32))),
+  ];
   return {
     forward(pixels, image, upTo) {
-      binarizeImageWords(pixelWords(pixels), image, levels[0] as Uint32Array);
+      binarizeImageWords(pixelWords(pixels), image, must(levels[0], 'level 0'));
       for (let l = 0; l < upTo; l++) {
-        const p = placed[l] as { w: number; lim: number };
-        const neurons = (layers[l] as PreparedLayer).neurons;
-        kernel.xnorThreshold(p.w, l * ACT_STRIDE, (l + 1) * ACT_STRIDE, p.lim, neurons, chunks[l] as number);
+        const s = must(stages[l], 'layer');
+        kernel.xnorThreshold(s.w, s.x, s.out, s.lim, s.layer.neurons, s.chunks);
       }
-      return levels[upTo] as Uint32Array;
+      return must(levels[upTo], 'level');
     },
   };
 }

@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { BNN_WASM_BASE64 } from './kernels/bnn-wasm';
 
 /**
@@ -140,32 +141,29 @@ export interface BitMatrix {
 export function createMismatchCounter(matrices: BitMatrix[]): {
   count(matrix: number, x: Uint32Array): Int32Array;
 } {
-  const chunks = matrices.map((m) => chunksFor(m.words * 32));
-  if (chunks.some((c) => c > MAX_CHUNKS)) throw new RangeError(`rows wider than ${MAX_CHUNKS * 128} bits`);
-  const maxChunks = Math.max(...chunks);
-  const maxNeurons = Math.max(...matrices.map((m) => m.neurons));
   const input = 0;
+  const maxChunks = Math.max(...matrices.map((m) => chunksFor(m.words * 32)));
+  if (maxChunks > MAX_CHUNKS) throw new RangeError(`rows wider than ${MAX_CHUNKS * 128} bits`);
   const output = align(maxChunks * CHUNK_BYTES);
-  let offset = align(output + maxNeurons * 4);
-  const at = matrices.map((m, i) => {
-    const o = offset;
-    offset += m.neurons * (chunks[i] as number) * CHUNK_BYTES;
-    return o;
+  let offset = align(output + Math.max(...matrices.map((m) => m.neurons)) * 4);
+  const placed = matrices.map((m) => {
+    const chunks = chunksFor(m.words * 32);
+    const at = offset;
+    offset += m.neurons * chunks * CHUNK_BYTES;
+    return { m, chunks, at };
   });
   const kernel = instantiateBnnKernel(offset);
   const u32 = new Uint32Array(kernel.memory.buffer);
   const i32 = new Int32Array(kernel.memory.buffer);
-  matrices.forEach((m, i) => {
-    const stride = (chunks[i] as number) * 4;
+  for (const { m, chunks, at } of placed)
     for (let n = 0; n < m.neurons; n++)
-      u32.set(m.bits.subarray(n * m.words, (n + 1) * m.words), (at[i] as number) / 4 + n * stride);
-  });
+      u32.set(m.bits.subarray(n * m.words, (n + 1) * m.words), at / 4 + n * chunks * 4);
   return {
     count(matrix, x) {
-      const m = matrices[matrix] as BitMatrix;
+      const { m, chunks, at } = must(placed[matrix], `matrix ${matrix}`);
       u32.fill(0, input / 4, input / 4 + maxChunks * 4);
       u32.set(x.subarray(0, m.words), input / 4);
-      kernel.mismatchCount(at[matrix] as number, input, output, m.neurons, chunks[matrix] as number);
+      kernel.mismatchCount(at, input, output, m.neurons, chunks);
       return i32.subarray(output / 4, output / 4 + m.neurons);
     },
   };

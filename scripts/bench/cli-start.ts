@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { must } from '../../lib/defined';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'bnn-pynq.js');
 /** Clock ticks per second of /proc's times (USER_HZ; 100 on Linux). */
@@ -49,8 +50,8 @@ export function measureStart(args: string[], budgetMs: number, runs = 15): Start
     args,
     budgetMs,
     runs,
-    wallMs: walls[Math.floor(runs / 2)] as number,
-    bestWallMs: walls[0] as number,
+    wallMs: must(walls[Math.floor(runs / 2)], 'median wall'),
+    bestWallMs: must(walls[0], 'best wall'),
     cpuMs,
   };
 }

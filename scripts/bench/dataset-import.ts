@@ -18,6 +18,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { readIdxImages, readIdxLabels } from '../../lib/bnn';
 import { importDataset } from '../../lib/dataset';
+import { must } from '../../lib/defined';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 const CLASSES = [
@@ -55,12 +56,12 @@ async function ensureImageFolder(root: string, limit: number, format: string): P
     const jobs: Promise<void>[] = [];
     for (let k = 0; k < images.count && written < limit; k++, written++) {
       const pixels = Buffer.from(images.pixels.subarray(k * 784, (k + 1) * 784));
+      const label = must(labels[k], 'label');
       const file = path.join(
         root,
-        CLASSES[labels[k] as number] as string,
+        must(CLASSES[label], 'class name'),
         `${part}-${String(k).padStart(5, '0')}.${format === 'png' ? 'png' : 'jpg'}`,
       );
-      const label = labels[k] as number;
       const image =
         format === 'colour-jpeg'
           ? sharp(Buffer.from(Array.from(pixels).flatMap((v) => [v, (v * (label + 3)) % 256, 255 - v])), {
