@@ -53,33 +53,48 @@ export async function runParallel(
   const entry = path.join(__dirname, 'sim-worker.ts');
   // Resolved from this folder (require.resolve is not there in the CLI bundle).
   const tsx = createRequire(entry).resolve('tsx/cjs');
+  interface Result {
+    first: number;
+    classes: Uint8Array;
+    lanes: Int32Array;
+    computeMs: number;
+    cpuMs: number;
+  }
+  // Each worker sets up (thread, tsx, decoding the folder), says it is ready, and computes its share when
+  // told; all are told at once, so no worker's set-up competes with another's computing for the cores.
   const jobs = Array.from({ length: workers }, (_, w) => {
     const first = w * share;
     const n = Math.max(0, Math.min(share, count - first));
-    return new Promise<{
-      first: number;
-      classes: Uint8Array;
-      lanes: Int32Array;
-      computeMs: number;
-      cpuMs: number;
-    }>((resolve, reject) => {
-      const worker = new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, {
-        eval: true,
-        workerData: {
-          network,
-          files: [...files],
-          input: { kind: input.kind, pixels: input.pixels.slice(first * size, (first + n) * size) },
-          count: n,
-        },
-      });
-      worker.once('message', (m) => {
-        resolve({ first, ...m });
-        void worker.terminate();
-      });
-      worker.once('error', reject);
+    const worker = new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(entry)});`, {
+      eval: true,
+      workerData: {
+        network,
+        files: [...files],
+        input: { kind: input.kind, pixels: input.pixels.slice(first * size, (first + n) * size) },
+        count: n,
+      },
     });
+    const failed = new Promise<never>((_, reject) => worker.once('error', reject));
+    const ready = Promise.race([
+      new Promise<void>((resolve) => worker.once('message', () => resolve())),
+      failed,
+    ]);
+    const result = ready.then(() =>
+      Promise.race([
+        new Promise<Result>((resolve) => worker.once('message', (m) => resolve({ first, ...m }))),
+        failed,
+      ]),
+    );
+    return { worker, ready, result };
   });
-  const results = await Promise.all(jobs);
+  let results: Result[];
+  try {
+    await Promise.all(jobs.map((j) => j.ready));
+    for (const j of jobs) j.worker.postMessage('compute');
+    results = await Promise.all(jobs.map((j) => j.result));
+  } finally {
+    for (const j of jobs) void j.worker.terminate();
+  }
   const classes = new Uint8Array(count);
   const lanes = new Int32Array(count * classCount);
   for (const r of results) {

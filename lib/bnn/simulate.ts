@@ -4,7 +4,7 @@ import { highestSetBitOfWords } from './decision';
 import type { IdxImages } from './idx';
 import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { LfcParams } from './types';
-import { ACT_STRIDE, CHUNK_BYTES, chunksFor, instantiateBnnKernel, quadWordOffset } from './wasm-kernel';
+import { ACT_STRIDE, align, instantiateBnnKernel, quadWordOffset } from './wasm-kernel';
 
 /**
  * Hardware-exact simulator of the lfcW1A1 overlay's batch path (docs/overlays.md §3, §4):
@@ -48,43 +48,6 @@ export function prepareLayers(params: LfcParams): PreparedLayer[] {
     const limit = Int32Array.from(l.thresholds, (t) => l.mw - t);
     return { words: l.mw / 32, neurons: l.mh, bits: l.bits, limit };
   });
-}
-
-/**
- * Binarizes 4 pixels at once: pixel >= 128 exactly when its top bit is set, so from a little-endian
- * 32-bit word of 4 pixels, (v >>> 7) & 0x01010101 leaves each flag at bit 8k, and one multiply by
- * 0x01020408 gathers the four flags, in pixel order, into bits 24..27 (no carries reach them).
- */
-export function binarizeImageWords(words: Uint32Array, image: number, x: Uint32Array): void {
-  const quads = words.subarray(image * (LFC_INPUTS / 4), (image + 1) * (LFC_INPUTS / 4));
-  let j = 0;
-  let out = 0;
-  let q = 0; // pixel quads gathered into `out` so far: 8 make one 32-bit input word
-  for (const v of quads) {
-    out |= (Math.imul((v >>> 7) & 0x01010101, 0x01020408) >>> 24) << (4 * q);
-    if (++q === 8) {
-      x[j++] = out;
-      out = 0;
-      q = 0;
-    }
-  }
-  if (q > 0) x[j++] = out;
-  x.fill(0, j);
-}
-
-const wordViews = new WeakMap<Uint8Array, Uint32Array>();
-/** The pixels as little-endian 32-bit words (a view when aligned, else one copy, cached). */
-export function pixelWords(pixels: Uint8Array): Uint32Array {
-  let v = wordViews.get(pixels);
-  if (!v) {
-    const n = pixels.length >>> 2;
-    v =
-      pixels.byteOffset % 4 === 0
-        ? new Uint32Array(pixels.buffer, pixels.byteOffset, n)
-        : new Uint32Array(pixels.slice(0, n * 4).buffer);
-    wordViews.set(pixels, v);
-  }
-  return v;
 }
 
 /** Packs image `image` into `x` (pixel >= 128 -> 1); the words past pixel 784 stay 0. */
@@ -172,27 +135,32 @@ function jsEngine(layers: PreparedLayer[]): Engine {
 
 function wasmEngine(layers: PreparedLayer[]): Engine {
   // Memory: activation levels 0..L (level l = input of layer l), ACT_STRIDE bytes each; then per layer
-  // its weight rows in quad layout (xnor_threshold) and its limits, 16-byte aligned. Rows are padded to
-  // whole 128-bit chunks (layer 0: 832 -> 896 bits) with 0 bits in weights and input alike, so the
-  // padding adds no mismatches.
-  let offset = ACT_STRIDE * (layers.length + 1);
+  // its weight rows in quad layout (xnor_threshold: rows of MW / 64 words, the pad bits to MW are 0 in
+  // weights and input alike, so they add no mismatches) and its limits, 16-byte aligned. The image's pixels go after the activation levels: they are copied in and
+  // top_bits writes level 0 (pixel >= PIXEL_THRESHOLD = 128 is the byte's top bit).
+  if (PIXEL_THRESHOLD !== 128) throw new RangeError('top_bits binarizes at 128');
+  const pixelsAt = ACT_STRIDE * (layers.length + 1);
+  let offset = align(pixelsAt + LFC_INPUTS);
   const stages = layers.map((layer, i) => {
     if (layer.neurons % 32 !== 0)
       throw new RangeError(`layer ${i}: ${layer.neurons} neurons, not a multiple of 32`);
-    const chunks = chunksFor(layer.words * 32);
+    if (layer.words % 2 !== 0)
+      throw new RangeError(`layer ${i}: rows of ${layer.words * 32} bits, not whole 64-bit words`);
+    const words64 = layer.words / 2;
     const w = offset;
-    offset += (layer.neurons * chunks * CHUNK_BYTES + 15) & ~15;
+    offset += (layer.neurons * words64 * 8 + 15) & ~15;
     const lim = offset;
     offset += (layer.limit.byteLength + 15) & ~15;
     // Its input is level i, its output level i + 1.
-    return { layer, chunks, w, lim, x: i * ACT_STRIDE, out: (i + 1) * ACT_STRIDE };
+    return { layer, words64, w, lim, x: i * ACT_STRIDE, out: (i + 1) * ACT_STRIDE };
   });
   const kernel = instantiateBnnKernel(offset);
+  const u8 = new Uint8Array(kernel.memory.buffer);
   const u32 = new Uint32Array(kernel.memory.buffer);
   const i32 = new Int32Array(kernel.memory.buffer);
-  for (const { layer, chunks, w, lim } of stages) {
+  for (const { layer, words64, w, lim } of stages) {
     layer.bits.forEach((word, i) => {
-      u32[w / 4 + quadWordOffset(Math.floor(i / layer.words), i % layer.words, chunks)] = word;
+      u32[w / 4 + quadWordOffset(Math.floor(i / layer.words), i % layer.words, words64)] = word;
     });
     i32.set(layer.limit, lim / 4);
   }
@@ -204,10 +172,11 @@ function wasmEngine(layers: PreparedLayer[]): Engine {
   ];
   return {
     forward(pixels, image, upTo) {
-      binarizeImageWords(pixelWords(pixels), image, must(levels[0], 'level 0'));
+      u8.set(pixels.subarray(image * LFC_INPUTS, (image + 1) * LFC_INPUTS), pixelsAt);
+      kernel.topBits(pixelsAt, 0, LFC_INPUTS);
       for (let l = 0; l < upTo; l++) {
         const s = must(stages[l], 'layer');
-        kernel.xnorThreshold(s.w, s.x, s.out, s.lim, s.layer.neurons, s.chunks);
+        kernel.xnorThreshold(s.w, s.x, s.out, s.lim, s.layer.neurons, s.words64);
       }
       return must(levels[upTo], 'level');
     },

@@ -17,12 +17,12 @@ export const ACT_STRIDE = 256;
 /** Chunks of a row of `bits` bits. */
 export const chunksFor = (bits: number): number => Math.ceil(bits / 128);
 /**
- * Quad layout (xnor_threshold): where 32-bit word `word` of neuron `n`'s row goes, in words from the
- * matrix's start, for rows of `chunks` chunks. Neurons 4q..4q+3 are interleaved by chunk, so one pointer
- * walks a quad: chunk c of neuron 4q + j at byte (q * chunks + c) * 64 + j * 16.
+ * Quad layout (xnor_threshold): where 32-bit word `word` of neuron `n`'s row goes, in 32-bit words from
+ * the matrix's start, for rows of `words64` 64-bit words. Neurons 4q..4q+3 are interleaved by 64-bit
+ * word, so one pointer walks a quad: 64-bit word k of neuron 4q + j at byte (q * words64 + k) * 32 + j * 8.
  */
-export const quadWordOffset = (n: number, word: number, chunks: number): number =>
-  (((n >>> 2) * chunks + (word >>> 2)) * 4 + (n & 3)) * 4 + (word & 3);
+export const quadWordOffset = (n: number, word: number, words64: number): number =>
+  (((n >>> 2) * words64 + (word >>> 1)) * 4 + (n & 3)) * 2 + (word & 1);
 /** `offset` rounded up to the kernels' alignment. */
 export const align = (offset: number): number => (offset + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
 
@@ -40,13 +40,15 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 /** The exports of bnn.wat; every address is a byte offset into `memory`. */
 export interface BnnKernel {
   memory: WasmMemory;
+  /** Packed bits at out: bit i = (byte i at px >= 128), for `bytes` bytes (a multiple of 16). */
+  topBits(px: number, out: number, bytes: number): void;
   /** out[n] = popcount(w_n xor x). */
   mismatchCount(w: number, x: number, out: number, neurons: number, chunks: number): void;
   /**
-   * Packed bits: bit n = popcount(w_n xor x) < limit[n]; neurons a multiple of 32, the matrix in quad
-   * layout (quadWordOffset).
+   * Packed bits: bit n = popcount(w_n xor x) < limit[n]; neurons a multiple of 32, rows of `words64`
+   * 64-bit words in quad layout (quadWordOffset).
    */
-  xnorThreshold(w: number, x: number, out: number, limit: number, neurons: number, chunks: number): void;
+  xnorThreshold(w: number, x: number, out: number, limit: number, neurons: number, words64: number): void;
   /** out[n] = Σ w·a of -1/0/+1 values held as (nonzero, negative) planes. */
   planesDot(
     wnz: number,
@@ -114,6 +116,7 @@ export function instantiateBnnKernel(bytes: number): BnnKernel {
   const e = new wasm.Instance(compiled, { env: { mem: memory } }).exports;
   return {
     memory,
+    topBits: e.top_bits as BnnKernel['topBits'],
     mismatchCount: e.mismatch_count as BnnKernel['mismatchCount'],
     xnorThreshold: e.xnor_threshold as BnnKernel['xnorThreshold'],
     planesDot: e.planes_dot as BnnKernel['planesDot'],

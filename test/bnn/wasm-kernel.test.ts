@@ -115,11 +115,12 @@ test('lfcW1A1 on two worker threads (its own engine) equals one thread on 1,001 
 });
 
 test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when popcount(w xor x) < its limit', () => {
-  // 96 neurons of 7 chunks (the lfcW1A1 first layer's width), random rows and input; each neuron's limit
-  // is its own mismatch count plus -1, 0 or +1, so the strict comparison and every bit position count.
+  // 96 neurons of 13 64-bit words (the lfcW1A1 first layer's width, 832 bits), random rows and input; each
+  // neuron's limit is its own mismatch count plus -1, 0 or +1, so the strict comparison and every bit
+  // position count.
   const neurons = 96;
-  const chunks = 7;
-  const words = chunks * 4;
+  const words64 = 13;
+  const words = words64 * 2;
   const r = mulberry32(11);
   const rows = Uint32Array.from({ length: neurons * words }, () => Math.floor(r() * 2 ** 32));
   const x = Uint32Array.from({ length: words }, () => Math.floor(r() * 2 ** 32));
@@ -136,10 +137,10 @@ test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when po
   const kernel = instantiateBnnKernel(OUT + neurons / 8);
   const u32 = new Uint32Array(kernel.memory.buffer);
   for (let n = 0; n < neurons; n++)
-    for (let k = 0; k < words; k++) u32[W / 4 + quadWordOffset(n, k, chunks)] = rows[n * words + k] ?? 0;
+    for (let k = 0; k < words; k++) u32[W / 4 + quadWordOffset(n, k, words64)] = rows[n * words + k] ?? 0;
   u32.set(x, X / 4);
   new Int32Array(kernel.memory.buffer).set(limits, LIMIT / 4);
-  kernel.xnorThreshold(W, X, OUT, LIMIT, neurons, chunks);
+  kernel.xnorThreshold(W, X, OUT, LIMIT, neurons, words64);
   const fired = Array.from({ length: neurons }, (_, n) => ((u32[OUT / 4 + (n >>> 5)] ?? 0) >>> (n & 31)) & 1);
   // limit = mismatches - 1 or mismatches: not below; mismatches + 1: below, so it fires.
   expect(fired).toEqual(Array.from({ length: neurons }, (_, n) => (n % 3 === 2 ? 1 : 0)));

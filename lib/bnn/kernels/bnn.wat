@@ -8,8 +8,8 @@
 ;; Conventions, shared by every function:
 ;; - Every address is a byte offset into the imported memory `env.mem`, 16-byte aligned.
 ;; - A matrix is `neurons` rows of `chunks` 128-bit chunks each (row n at w + n * chunks * 16; except
-;;   xnor_threshold's, in quad layout, see there); bits past a row's real width are 0 in rows and
-;;   inputs alike, so they never count.
+;;   xnor_threshold's: 64-bit words in quad layout, see there); bits past a row's real width are 0 in
+;;   rows and inputs alike, so they never count.
 ;; - `chunks` is at most 31: byte lanes accumulate up to 8 per chunk and must stay below 256.
 ;; - Results are one i32 per neuron at `out` (except xnor_threshold, which packs bits).
 (module
@@ -55,22 +55,39 @@
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br_if $row (i32.lt_u (local.get $out) (local.get $end))))))
 
+  ;; The lfcW1A1 input layer's bits: bit i of the packed output at $out is 1 when byte i at $px is >= 128,
+  ;; i.e. has its top bit set (the host's binarization of a pixel), for `bytes` bytes (a multiple of 16).
+  ;; i8x16.bitmask gathers exactly those top bits, 16 pixels per instruction.
+  (func (export "top_bits")
+    (param $px i32) (param $out i32) (param $bytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $px) (local.get $bytes)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $px) (local.get $end)))
+      (loop $sixteen
+        (i32.store16 (local.get $out) (i8x16.bitmask (v128.load (local.get $px))))
+        (local.set $out (i32.add (local.get $out) (i32.const 2)))
+        (local.set $px (i32.add (local.get $px) (i32.const 16)))
+        (br_if $sixteen (i32.lt_u (local.get $px) (local.get $end))))))
+
   ;; The lfcW1A1 layer in one call (docs/overlays.md §3.2): bit n of the packed output at $out is
-  ;; popcount(w_n xor x) < limit[n], limit = MW - T (so the test is XNOR-popcount > T); `neurons` is a
-  ;; multiple of 32, the limits are i32 at $limit.
+  ;; popcount(w_n xor x) < limit[n], limit = MW - T (so the test is XNOR-popcount > T), over rows of
+  ;; `words` 64-bit words (MW / 64: 13 for the first layer, 16 for the others); `neurons` is a multiple
+  ;; of 32, the limits are i32 at $limit.
   ;;
-  ;; Four neurons per pass share each 64-bit input word, so the weights are in quad layout
-  ;; (lib/bnn/wasm-kernel.ts, quadOffset): the rows of neurons 4q..4q+3 interleaved by 128-bit chunk,
-  ;; chunk c of neuron 4q + j at w + (q * chunks + c) * 64 + j * 16, so one pointer walks a quad.
+  ;; Four neurons per pass share each input word, so the weights are in quad layout
+  ;; (lib/bnn/wasm-kernel.ts, quadWordOffset): the rows of neurons 4q..4q+3 interleaved by 64-bit word,
+  ;; word k of neuron 4q + j at w + (q * words + k) * 32 + j * 8, so one pointer walks a quad.
   ;; Why scalar i64.popcnt: on x64 it is one instruction, while i8x16.popcnt is a six-instruction table
-  ;; lookup; measured on this project's 2-core Xeon, 17 µs per MNIST image against 22 µs for the SIMD form.
+  ;; lookup; measured on this project's 2-core Xeon, 15.6 µs per MNIST image against 19-22 µs for SIMD
+  ;; forms of this loop. Why 64-bit words, not 128-bit chunks: MW = 832 is 13 words, 6.5 chunks.
   ;; Why no branch: whether a neuron fires is data, and a mispredicted `if` per neuron cost more than the
   ;; popcounts (37 µs per image with one); each comparison's 0/1 is shifted into place instead.
   (func (export "xnor_threshold")
-    (param $w i32) (param $x i32) (param $out i32) (param $limit i32) (param $neurons i32) (param $chunks i32)
-    (local $n i32) (local $c i32) (local $end i32) (local $bits i32) (local $lo i64) (local $hi i64)
+    (param $w i32) (param $x i32) (param $out i32) (param $limit i32) (param $neurons i32) (param $words i32)
+    (local $n i32) (local $k i32) (local $end i32) (local $bits i32) (local $xk i64)
     (local $a0 i64) (local $a1 i64) (local $a2 i64) (local $a3 i64)
-    (local.set $end (i32.shl (local.get $chunks) (i32.const 4)))
+    (local.set $end (i32.shl (local.get $words) (i32.const 3)))
     (block $done
       (br_if $done (i32.eqz (local.get $neurons)))
       (loop $quad
@@ -78,26 +95,17 @@
         (local.set $a1 (i64.const 0))
         (local.set $a2 (i64.const 0))
         (local.set $a3 (i64.const 0))
-        (local.set $c (i32.const 0))
-        (loop $chunk
-          ;; The chunk's two input words against the same chunk of the quad's four rows.
-          (local.set $lo (i64.load (i32.add (local.get $x) (local.get $c))))
-          (local.set $hi (i64.load offset=8 (i32.add (local.get $x) (local.get $c))))
-          (local.set $a0 (i64.add (local.get $a0) (i64.add
-            (i64.popcnt (i64.xor (local.get $lo) (i64.load offset=0 (local.get $w))))
-            (i64.popcnt (i64.xor (local.get $hi) (i64.load offset=8 (local.get $w)))))))
-          (local.set $a1 (i64.add (local.get $a1) (i64.add
-            (i64.popcnt (i64.xor (local.get $lo) (i64.load offset=16 (local.get $w))))
-            (i64.popcnt (i64.xor (local.get $hi) (i64.load offset=24 (local.get $w)))))))
-          (local.set $a2 (i64.add (local.get $a2) (i64.add
-            (i64.popcnt (i64.xor (local.get $lo) (i64.load offset=32 (local.get $w))))
-            (i64.popcnt (i64.xor (local.get $hi) (i64.load offset=40 (local.get $w)))))))
-          (local.set $a3 (i64.add (local.get $a3) (i64.add
-            (i64.popcnt (i64.xor (local.get $lo) (i64.load offset=48 (local.get $w))))
-            (i64.popcnt (i64.xor (local.get $hi) (i64.load offset=56 (local.get $w)))))))
-          (local.set $w (i32.add (local.get $w) (i32.const 64)))
-          (local.set $c (i32.add (local.get $c) (i32.const 16)))
-          (br_if $chunk (i32.lt_u (local.get $c) (local.get $end))))
+        (local.set $k (i32.const 0))
+        (loop $word
+          ;; Input word k against word k of the quad's four rows.
+          (local.set $xk (i64.load (i32.add (local.get $x) (local.get $k))))
+          (local.set $a0 (i64.add (local.get $a0) (i64.popcnt (i64.xor (local.get $xk) (i64.load offset=0 (local.get $w))))))
+          (local.set $a1 (i64.add (local.get $a1) (i64.popcnt (i64.xor (local.get $xk) (i64.load offset=8 (local.get $w))))))
+          (local.set $a2 (i64.add (local.get $a2) (i64.popcnt (i64.xor (local.get $xk) (i64.load offset=16 (local.get $w))))))
+          (local.set $a3 (i64.add (local.get $a3) (i64.popcnt (i64.xor (local.get $xk) (i64.load offset=24 (local.get $w))))))
+          (local.set $w (i32.add (local.get $w) (i32.const 32)))
+          (local.set $k (i32.add (local.get $k) (i32.const 8)))
+          (br_if $word (i32.lt_u (local.get $k) (local.get $end))))
         ;; Neurons n..n+3 fire or not: four bits, placed at bit n mod 32 of the word being filled.
         (local.set $bits
           (i32.or (local.get $bits)
