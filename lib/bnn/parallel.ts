@@ -12,10 +12,11 @@ import { OVERLAYS, type OverlayName } from './overlays';
  */
 
 /**
- * Below this many images one thread is done before two workers have started (about 0.4 s each: thread,
- * tsx, decoding the folder): an LFC image takes 20-60 µs, a CNV image 2-3 ms.
+ * Below this many images one thread is done before two workers are ready to compute (thread, tsx,
+ * decoding the folder: about 0.12 s on the quiet 2-core machine, 0.4 s under load): an LFC image takes
+ * 16 µs (lfcW1A1) to 60 µs (lfcW1A2) on one thread, a CNV image 1.5-2.5 ms.
  */
-export const PARALLEL_MIN_IMAGES = { lfc: 50_000, cnv: 300 } as const;
+export const PARALLEL_MIN_IMAGES = { lfc: 20_000, cnv: 300 } as const;
 
 export interface ParallelRun {
   classes: Uint8Array;

@@ -213,9 +213,10 @@ for (const [network, npz, folder] of OVERLAY_BENCH) {
   );
 }
 
-// 3c. The same on 2 worker threads (lib/bnn/parallel.ts): compute = the slower worker's time after its
-// setup; setup (thread start, tsx, decoding the folder) is reported apart. lfcW1A1 runs through the
-// overlay table's engine here (its own `verify` path is the single-thread line above).
+// 3c. The same on 2 worker threads (lib/bnn/parallel.ts), each on half the images with the engine `verify`
+// uses (lfcW1A1's own, the overlay table's for the others): the workers start computing together once
+// both are set up, and compute = the slower one's time; the wall time includes the setup (thread start,
+// tsx, decoding the folder).
 async function benchParallel(): Promise<void> {
   const cases: Array<[OverlayName, string, number]> = [
     ['lfcW1A1', 'mnist/lfcW1A1', images.count],
@@ -232,7 +233,12 @@ async function benchParallel(): Promise<void> {
     const input = cnv
       ? { kind: 'cifar' as const, pixels: cifarPixels }
       : { kind: 'mnist' as const, pixels: images.pixels };
-    const r = await runParallel(files, network, input, count, 10, 2);
+    // Best of 3 by compute time, like the single-thread lines' best of N.
+    let r = await runParallel(files, network, input, count, 10, 2);
+    for (let k = 1; k < 3; k++) {
+      const again = await runParallel(files, network, input, count, 10, 2);
+      if (again.computeMs < r.computeMs) r = again;
+    }
     results[network] = {
       computeMs: r.computeMs,
       cpuMs: r.cpuMs,
@@ -241,7 +247,7 @@ async function benchParallel(): Promise<void> {
       workers: r.workers,
     };
     line(
-      `${network.padEnd(9)} verify on 2 threads: ${count} images in ${r.computeMs.toFixed(0)} ms of compute (${cnv ? `${((count * 1000) / r.computeMs).toFixed(0)} images/s` : `${((r.computeMs * 1000) / count).toFixed(1)} µs/image`}), ${r.cpuMs.toFixed(0)} ms process CPU while computing, ${r.wallMs.toFixed(0)} ms wall with thread setup${network === 'lfcW1A1' ? '  (target <= 100 ms of compute for 10,000)' : ''}`,
+      `${network.padEnd(9)} verify on 2 threads: ${count} images in ${r.computeMs.toFixed(0)} ms of compute (${cnv ? `${((count * 1000) / r.computeMs).toFixed(0)} images/s` : `${((r.computeMs * 1000) / count).toFixed(1)} µs/image`}), ${r.cpuMs.toFixed(0)} ms process CPU while computing, ${r.wallMs.toFixed(0)} ms wall with thread setup, best of 3${network === 'lfcW1A1' ? '  (target <= 100 ms of compute for 10,000)' : ''}`,
     );
   }
   out.parallel = results;
