@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import {
   arithmetic,
@@ -5,10 +6,10 @@ import {
   expectedFiles,
   isOverlayName,
   layerFileSizes,
+  layerOf,
   OVERLAY_NAMES,
   OVERLAYS,
   type Overlay,
-  type OverlayLayer,
   type OverlayName,
   paddedFanIn,
   paddedNeurons,
@@ -68,7 +69,7 @@ interface PackedParams {
 
 /** 32-bit words per row of a layer's packed lanes (MW lanes of wb bits, rounded up to a word). */
 export const laneRowWords = (o: Overlay, l: number): number =>
-  Math.ceil((paddedFanIn(o, l) * (o.layers[l] as OverlayLayer).weightBits) / 32);
+  Math.ceil((paddedFanIn(o, l) * layerOf(o, l).weightBits) / 32);
 
 /** `n` (1..32) bits of a packed row starting at bit `offset`: `words[base …]` is the row. */
 function bitsAt(words: Uint32Array, base: number, offset: number, n: number): number {
@@ -98,7 +99,7 @@ function putBits(words: Uint32Array, base: number, offset: number, n: number, v:
 
 /** The layer's folding, as the loops over its files need it. */
 function folding(o: Overlay, l: number) {
-  const layer = o.layers[l] as OverlayLayer;
+  const layer = layerOf(o, l);
   const mw = paddedFanIn(o, l);
   const mh = paddedNeurons(o, l);
   return {
@@ -123,7 +124,7 @@ export function encodeParamFiles(
 ): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   overlay.layers.forEach((_, l) => {
-    const { lanes, thresholds } = layers[l] as PackedLayer;
+    const { lanes, thresholds } = must(layers[l], `${overlay.name} layer ${l}`);
     const { pe, tmem, sf, wordBits, rowWords, nthr } = folding(overlay, l);
     const loBits = Math.min(wordBits, 32);
     for (let p = 0; p < pe; p++) {
@@ -322,7 +323,8 @@ export function detectNetwork(files: ReadonlyMap<string, Uint8Array>, folderName
     const want = expectedFiles(OVERLAYS[name]);
     return bins.length === want.size && bins.every((b) => want.get(b) === files.get(b)?.length);
   });
-  if (matches.length === 1) return matches[0] as OverlayName;
+  const [match, ...others] = matches;
+  if (match !== undefined && others.length === 0) return match;
   throw new UserError(
     `${folderName}: the folder is not named after an overlay and its ${bins.length} .bin files match no overlay's sizes exactly; pass --network (${OVERLAY_NAMES.join(', ')})`,
   );

@@ -165,7 +165,8 @@ export const isOverlayName = (s: string): s is OverlayName =>
 export const padTo = (v: number, m: number): number => Math.ceil(v / m) * m;
 
 /** Layer `l` of the overlay (the callers' `l` runs over its layers). */
-const layerOf = (o: Overlay, l: number): OverlayLayer => must(o.layers[l], `${o.name} layer ${l}`);
+/** Layer `l` of overlay `o` (its table entry), for an index the caller keeps in range. */
+export const layerOf = (o: Overlay, l: number): OverlayLayer => must(o.layers[l], `${o.name} layer ${l}`);
 
 /** Padded fan-in MW: a multiple of SIMD; the first dense layer of an LFC pads to 64 bits (the AXI word). */
 export function paddedFanIn(o: Overlay, l: number): number {

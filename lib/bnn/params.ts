@@ -1,3 +1,4 @@
+import { must } from '../defined';
 import { decodeParamFiles, encodeParamFiles } from './overlay-params';
 import { OVERLAYS, paddedFanIn, paddedNeurons } from './overlays';
 import type { LayerParams, LayerShape, LfcParams } from './types';
@@ -42,7 +43,7 @@ export function paramsFromFiles(files: ReadonlyMap<string, Uint8Array>, where: s
     network: 'lfcW1A1',
     layers: layers.map(
       ({ lanes, thresholds }, l): LayerParams => ({
-        ...(LFC_SHAPES[l] as LayerShape),
+        ...must(LFC_SHAPES[l], `lfcW1A1 layer ${l}`),
         bits: lanes,
         // Read as 16-bit values already: the copy is exact.
         thresholds: new Int16Array(thresholds),

@@ -1,4 +1,5 @@
 import { isOverlayName, type OverlayName } from '../bnn/overlays';
+import { must } from '../defined';
 import { UserError } from '../errors';
 import type { ParamSet } from '../param-folder/layout';
 import { aNetwork, checkDatasetName, setFileCount } from '../param-folder/layout';
@@ -119,7 +120,7 @@ export async function pushParamSet(target: BoardTarget, set: ParamSet, dataset: 
   if (set.files.length !== want)
     throw new UserError(`${set.source}: ${set.files.length} files, ${aNetwork(set.network)} set has ${want}`);
   const ctx = await context(target, dataset);
-  const payload = set.files.map((f) => set.bytes.get(f.path) as Uint8Array);
+  const payload = set.files.map((f) => must(set.bytes.get(f.path), f.path));
   const { answer } = await runHelper(
     target,
     'push',

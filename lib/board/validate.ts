@@ -1,4 +1,5 @@
 /** Board accuracy and agreement with the simulator: pure arithmetic on predictions and labels. */
+import { must } from '../defined';
 
 export interface ValidationSummary {
   total: number;
@@ -25,9 +26,9 @@ export function summarize(
   let disagreements = 0;
   const examples: ValidationSummary['examples'] = [];
   for (let i = 0; i < total; i++) {
-    const b = board[i] as number;
-    const s = simulated[i] as number;
-    const l = labels[i] as number;
+    const b = must(board[i], 'board class');
+    const s = must(simulated[i], 'simulated class');
+    const l = must(labels[i], 'label');
     if (b === l) correct++;
     if (s === l) simulatedCorrect++;
     if (b !== s) {

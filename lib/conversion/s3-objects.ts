@@ -7,7 +7,6 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { must } from '../defined';
 
 /**
  * The few S3 operations the conversion job needs, as small functions over an S3Client, so tests
@@ -86,20 +85,4 @@ export async function deleteObjects(s3: S3Client, bucket: string, keys: readonly
     if (failed)
       throw new Error(`could not delete s3://${bucket}/${failed.Key}: ${failed.Code} ${failed.Message}`);
   }
-}
-
-/** Runs `task` over `items` with at most `limit` in flight (S3 round trips dominate a 289-file folder). */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = must(items[next++], 'the items');
-      await task(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

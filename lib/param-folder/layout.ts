@@ -3,9 +3,11 @@
  * complete (docs/overlays.md §2.4-2.5). One home for the layout and the size rules; the back ends that read and
  * write folders (./local.ts, ./s3.ts, ./board.ts) and every command that checks one use these.
  */
+
 import path from 'node:path';
 import { detectNetwork, parseClassNames } from '../bnn/overlay-params';
 import { CLASSES_TXT, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
+import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_NETWORK } from '../layout';
 import { type ManifestFile, sha256Hex } from '../manifest';
@@ -84,7 +86,7 @@ export function checkParamSet(
       `incomplete ${network} param folder: ${missing.length} of ${expected.size} files missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); convert or fetch the set again`,
     );
   for (const [name, size] of expected) {
-    const got = (bytes.get(name) as Uint8Array).length;
+    const got = must(bytes.get(name), name).length;
     if (size !== null && got !== size)
       throw new InputFormatError(
         `${where}/${name}`,
@@ -109,7 +111,7 @@ export function toParamSet(
 ): ParamSet {
   checkParamSet(all, source, network);
   const bytes = new Map<string, Uint8Array>();
-  for (const name of [...expectedFiles(network).keys()].sort()) bytes.set(name, all.get(name) as Uint8Array);
+  for (const name of [...expectedFiles(network).keys()].sort()) bytes.set(name, must(all.get(name), name));
   const files = [...bytes].map(([p, b]) => ({ path: p, sha256: sha256Hex(b), size: b.length }));
   return { network, dataset, files, bytes, source };
 }

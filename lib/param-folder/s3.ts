@@ -3,15 +3,11 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isOverlayName, OVERLAY_NAMES, type OverlayName } from '../bnn/overlays';
 import { aws, CloudError } from '../cloud/aws-errors';
 import { listKeys, readText } from '../cloud/runs';
-import {
-  deleteObjects,
-  forEachLimited,
-  getObjectBytes,
-  listObjects,
-  putObjectBytes,
-} from '../conversion/s3-objects';
+import { deleteObjects, getObjectBytes, listObjects, putObjectBytes } from '../conversion/s3-objects';
+import { must } from '../defined';
 import { UserError } from '../errors';
 import { MANIFEST_FILE, PARAMS_ROOT_PREFIX, publishedParamsPrefix } from '../layout';
+import { mapLimit } from '../limit';
 import {
   buildManifest,
   checkAgainstManifest,
@@ -69,7 +65,7 @@ export async function writeParamFolder(
 
   const existing = new Map((await listObjects(s3, bucket, prefix)).map((o) => [o.key, o]));
   const changed = [...files.keys()].filter((name) => {
-    const bytes = files.get(name) as Uint8Array;
+    const bytes = must(files.get(name), name);
     const old = existing.get(`${prefix}${name}`);
     return !old || old.size !== bytes.length || old.etag !== md5Hex(bytes);
   });
@@ -94,9 +90,9 @@ export async function writeParamFolder(
   }
 
   if (existing.has(manifestKey)) await deleteObjects(s3, bucket, [manifestKey]);
-  await forEachLimited(changed, 16, async (name) => {
+  await mapLimit(changed, 16, async (name) => {
     const contentType = name.endsWith('.txt') ? 'text/plain; charset=utf-8' : 'application/octet-stream';
-    await putObjectBytes(s3, { bucket, key: `${prefix}${name}` }, files.get(name) as Uint8Array, contentType);
+    await putObjectBytes(s3, { bucket, key: `${prefix}${name}` }, must(files.get(name), name), contentType);
   });
   await deleteObjects(s3, bucket, stale);
   await putObjectBytes(
@@ -216,39 +212,25 @@ export async function readS3ParamFolder(
   const downloaded: string[] = [];
   const reused: string[] = [];
   let bytesDownloaded = 0;
-  const queue = [...manifest.files];
-  let failed = false;
-  const worker = async () => {
-    for (let f = queue.shift(); f && !failed; f = queue.shift()) {
-      const have = await options.reuse?.(f.path);
-      if (have && have.length === f.size && sha256Hex(have) === f.sha256) {
-        files.set(f.path, have);
-        reused.push(f.path);
-        continue;
-      }
-      const bytes = await download(s3, bucket, `${prefix}${f.path}`);
-      if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
-        throw new CloudError(
-          'failed',
-          `s3://${bucket}/${prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
-        );
-      }
-      files.set(f.path, bytes);
-      bytesDownloaded += bytes.length;
-      downloaded.push(f.path);
+  // On the first failure no further file is fetched; nothing is returned before the fetches in flight end.
+  await mapLimit(manifest.files, options.concurrency ?? 8, async (f) => {
+    const have = await options.reuse?.(f.path);
+    if (have && have.length === f.size && sha256Hex(have) === f.sha256) {
+      files.set(f.path, have);
+      reused.push(f.path);
+      return;
     }
-  };
-  // On the first failure the other workers stop taking files; nothing is returned before all have finished.
-  const settled = await Promise.allSettled(
-    Array.from({ length: options.concurrency ?? 8 }, () =>
-      worker().catch((err) => {
-        failed = true;
-        throw err;
-      }),
-    ),
-  );
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
+    const bytes = await download(s3, bucket, `${prefix}${f.path}`);
+    if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) {
+      throw new CloudError(
+        'failed',
+        `s3://${bucket}/${prefix}${f.path} does not match its manifest (${bytes.length} bytes, SHA-256 ${sha256Hex(bytes).slice(0, 12)}…; manifest: ${f.size} bytes, ${f.sha256.slice(0, 12)}…): the folder is being republished or is damaged; nothing was changed locally. Retry in a minute, or re-run the conversion`,
+      );
+    }
+    files.set(f.path, bytes);
+    bytesDownloaded += bytes.length;
+    downloaded.push(f.path);
+  });
   // The whole folder, checked once more as it will be used.
   const problems = checkAgainstManifest(manifest, files);
   if (problems.length > 0) {

@@ -8,6 +8,7 @@ import { paramSetFromRun, testFilesFromBucket } from '../../lib/board/sources';
 import { remoteCommand, resolveLogin, runHelper, shellQuote, sshFailure } from '../../lib/board/ssh';
 import { summarize } from '../../lib/board/validate';
 import type { CloudClients } from '../../lib/cloud/clients';
+import { must } from '../../lib/defined';
 import { datasetPrefix, IDX_FILES, MANIFEST_FILE, runParamsPrefix } from '../../lib/layout';
 import { buildManifest } from '../../lib/manifest';
 import { expectedFiles, LFC_SET_FILE_COUNT } from '../../lib/param-folder/layout';
@@ -196,7 +197,7 @@ describe('sources in S3 (loopback S3 server)', () => {
       expect(set.dataset).toBe('mnist');
       expect(set.files).toHaveLength(289);
       for (const f of set.files)
-        expect(Buffer.from(set.bytes.get(f.path) as Uint8Array).equals(files.get(f.path) as Buffer)).toBe(
+        expect(Buffer.from(must(set.bytes.get(f.path), f.path)).equals(must(files.get(f.path), f.path))).toBe(
           true,
         );
 
@@ -222,10 +223,12 @@ describe('sources in S3 (loopback S3 server)', () => {
         );
       const test = await testFilesFromBucket(clients, 'datasets', 'mnist');
       if (test.kind !== 'idx') throw new Error('an idx dataset was read as CIFAR records');
-      expect(Buffer.from(test.images).equals(images.get('t10k-images-idx3-ubyte.gz') as Buffer)).toBe(true);
+      expect(Buffer.from(test.images).equals(must(images.get('t10k-images-idx3-ubyte.gz'), 'images'))).toBe(
+        true,
+      );
       expect(
         Buffer.from(test.labels).equals(
-          readFolder(path.dirname(MNIST_LABELS)).get('t10k-labels-idx1-ubyte.gz') as Buffer,
+          must(readFolder(path.dirname(MNIST_LABELS)).get('t10k-labels-idx1-ubyte.gz'), 'labels'),
         ),
       ).toBe(true);
     } finally {
@@ -283,7 +286,7 @@ describe('param sets of every overlay', () => {
       expect([set.network, set.dataset, set.files.length]).toEqual(['cnvW1A1', 'cifar10', 179]);
       expect(set.source).toBe(`s3://artifacts/${prefix}`);
       for (const f of set.files)
-        expect(Buffer.from(set.bytes.get(f.path) as Uint8Array).equals(files.get(f.path) as Buffer)).toBe(
+        expect(Buffer.from(must(set.bytes.get(f.path), f.path)).equals(must(files.get(f.path), f.path))).toBe(
           true,
         );
     } finally {

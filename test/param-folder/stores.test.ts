@@ -5,6 +5,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { paramSetFromRun } from '../../lib/board/sources';
 import type { CloudClients } from '../../lib/cloud/clients';
 import { listObjects } from '../../lib/conversion/s3-objects';
+import { must } from '../../lib/defined';
 import { checkAgainstManifest, parseManifest } from '../../lib/manifest';
 import { boardParamFolders, localParamFolders, s3ParamFolders } from '../../lib/param-folder';
 import { expectedFiles } from '../../lib/param-folder/layout';
@@ -54,7 +55,7 @@ test('local and S3 stores hold the same bytes for the same content; S3 adds a ma
   stored.delete('manifest.json');
   expect([...stored.keys()].sort()).toEqual([...files.keys()].sort());
   for (const [name, bytes] of files)
-    expect(Buffer.from(stored.get(name) as Uint8Array).equals(bytes)).toBe(true);
+    expect(Buffer.from(must(stored.get(name), name)).equals(bytes)).toBe(true);
   expect(checkAgainstManifest(manifest, stored)).toEqual([]);
   expect(manifest).toMatchObject({
     runId: 'run-1',

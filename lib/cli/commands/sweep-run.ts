@@ -27,6 +27,7 @@ import {
   SWEEP_ID_PATTERN,
   sweepKey,
 } from '../../layout';
+import { mapLimit } from '../../limit';
 import { parseProgress } from '../../report/progress';
 import { renderSweepReport } from '../../report/sweep-html';
 import {
@@ -45,25 +46,6 @@ import { startSpinner } from '../ui/spinner';
 import { paint } from '../ui/terminal';
 import { runConvertRun } from './convert-run';
 import { fixedParameters, printDryRun, type SweepOptions } from './sweep';
-
-/** Runs `fn` over `items` with at most `limit` at once, keeping the order of the results. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(must(items[i], 'the items'), i);
-      }
-    }),
-  );
-  return out;
-}
 
 const S3_CONCURRENCY = 50;
 
