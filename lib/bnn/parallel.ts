@@ -86,6 +86,9 @@ export async function runParallel(
         failed,
       ]),
     );
+    // A worker that fails while setting up rejects `ready`, which is what is awaited and thrown; `result`
+    // then rejects with the same error and is never awaited: without this it is an unhandled rejection.
+    result.catch(() => undefined);
     return { worker, ready, result };
   });
   let results: Result[];

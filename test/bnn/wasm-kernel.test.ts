@@ -114,6 +114,24 @@ test('lfcW1A1 on two worker threads (its own engine) equals one thread on 1,001 
   expect(Buffer.from(run.classes).equals(Buffer.from(classes))).toBe(true);
 });
 
+test('a worker that fails while setting up rejects runParallel with its error, and leaves no unhandled rejection', async () => {
+  const files = readFolder(PARAMS_DIR);
+  files.delete('0-0-weights.bin');
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await expect(
+      runParallel(files, 'lfcW1A1', { kind: 'mnist', pixels: mnist.pixels }, 1001, 10, 2),
+    ).rejects.toThrow(/0-0-weights\.bin/);
+    // Both workers' errors have had time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  expect(unhandled).toEqual([]);
+});
+
 test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when popcount(w xor x) < its limit', () => {
   // 96 neurons of 13 64-bit words (the lfcW1A1 first layer's width, 832 bits), random rows and input; each
   // neuron's limit is its own mismatch count plus -1, 0 or +1, so the strict comparison and every bit
