@@ -19,7 +19,7 @@ export {
   writeIdxImages,
   writeIdxLabels,
 } from './idx';
-export { CLASSES_FILE, LFC_MAX_CLASSES } from './lfc';
+export { LFC_MAX_CLASSES } from './lfc';
 export { loadLfcModel, parseLfcModel } from './model';
 export { readNpy } from './npy';
 export { readNpz } from './npz';
@@ -53,6 +53,7 @@ export { type OverlayVerifyOptions, type OverlayVerifyReport, verifyOverlay } fr
 export {
   accuOffset,
   arithmetic,
+  CLASSES_FILE,
   expectedFiles,
   isOverlayName,
   MAX_CLASSES,

@@ -19,5 +19,3 @@ export const LFC_LAYER_COUNT = LFC.layers.length;
 export const ARRAYS_PER_LAYER = arraysPerLayer(must(LFC.layers[0], 'lfcW1A1 layer 0'));
 /** Pixels at or above this value are a 1 bit on the board's input. */
 export const PIXEL_THRESHOLD = 128;
-
-export const CLASSES_FILE = 'classes.txt';

@@ -2,7 +2,7 @@ import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import {
   arithmetic,
-  CLASSES_TXT,
+  CLASSES_FILE,
   expectedFiles,
   isOverlayName,
   layerFileSizes,
@@ -148,7 +148,7 @@ export function encodeParamFiles(
       files.set(thresholdFile(l, p), t);
     }
   });
-  files.set(CLASSES_TXT, new TextEncoder().encode(classes.join('\n')));
+  files.set(CLASSES_FILE, new TextEncoder().encode(classes.join('\n')));
   return files;
 }
 
@@ -344,18 +344,18 @@ function classesFromFiles(
   network: string,
   maxClasses: number,
 ): string[] {
-  const classBytes = files.get(CLASSES_TXT);
+  const classBytes = files.get(CLASSES_FILE);
   if (!classBytes)
     throw new InputFormatError(
-      `${where}/${CLASSES_TXT}`,
+      `${where}/${CLASSES_FILE}`,
       'missing: the param folder needs one class name per line',
     );
   const classes = parseClassNames(new TextDecoder().decode(classBytes));
   if (classes.length === 0)
-    throw new InputFormatError(`${where}/${CLASSES_TXT}`, 'no class names: write one name per line');
+    throw new InputFormatError(`${where}/${CLASSES_FILE}`, 'no class names: write one name per line');
   if (classes.length > maxClasses)
     throw new InputFormatError(
-      `${where}/${CLASSES_TXT}`,
+      `${where}/${CLASSES_FILE}`,
       `${classes.length} class names, but the ${network} overlay has only ${maxClasses} outputs`,
     );
   return classes;

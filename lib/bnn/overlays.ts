@@ -243,7 +243,8 @@ export const PAD_THRESHOLD_24 = 2 ** 24 - 1;
 
 export const weightFile = (layer: number, pe: number): string => `${layer}-${pe}-weights.bin`;
 export const thresholdFile = (layer: number, pe: number): string => `${layer}-${pe}-thres.bin`;
-export const CLASSES_TXT = 'classes.txt';
+/** The class names of a param folder, one per line (every overlay). */
+export const CLASSES_FILE = 'classes.txt';
 
 /**
  * Byte sizes of each of layer l's per-PE files (docs/overlays.md §2.4): TMEM · SF uint64 weight words,

@@ -6,7 +6,7 @@
 
 import path from 'node:path';
 import { detectNetwork, parseClassNames } from '../bnn/overlay-params';
-import { CLASSES_TXT, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
+import { CLASSES_FILE, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
 import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
 import { DATASET_NAME_PATTERN, DEFAULT_NETWORK } from '../layout';
@@ -29,7 +29,7 @@ export const paramFolderPath = (root: string, dataset: string, network: string):
 /** Every file of a `network` set with its exact size (docs/overlays.md §2.4-2.5); classes.txt: any size > 0. */
 export function expectedFiles(network: OverlayName = DEFAULT_NETWORK): Map<string, number | null> {
   const files = new Map<string, number | null>(overlayFiles(OVERLAYS[network]));
-  files.set(CLASSES_TXT, null);
+  files.set(CLASSES_FILE, null);
   return files;
 }
 
@@ -93,11 +93,11 @@ export function checkParamSet(
         `${got} bytes, ${aNetwork(network)} ${name.endsWith('weights.bin') ? 'weights' : 'threshold'} file of layer ${name.split('-')[0]} has ${size}: the file is truncated or from another network; convert or fetch the set again`,
       );
   }
-  const classes = parseClassNames(new TextDecoder().decode(bytes.get(CLASSES_TXT)));
+  const classes = parseClassNames(new TextDecoder().decode(bytes.get(CLASSES_FILE)));
   const max = OVERLAYS[network].maxClasses;
   if (classes.length === 0 || classes.length > max)
     throw new InputFormatError(
-      `${where}/${CLASSES_TXT}`,
+      `${where}/${CLASSES_FILE}`,
       `${classes.length} class names; the ${network} overlay needs 1 to ${max}, one per line`,
     );
 }

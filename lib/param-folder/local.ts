@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readInputFileSync } from '../bnn/files';
-import { CLASSES_TXT, isOverlayName, OVERLAY_NAMES, type OverlayName } from '../bnn/overlays';
+import { CLASSES_FILE, isOverlayName, OVERLAY_NAMES, type OverlayName } from '../bnn/overlays';
 import { InputFormatError, UserError } from '../errors';
 import { fsError } from '../fs-errors';
 import { DATASET_NAME_PATTERN, MANIFEST_FILE } from '../layout';
@@ -65,7 +65,7 @@ function readFolderFiles(dir: string, withManifest: boolean): FolderFiles {
     throw fsError(err, { path: dir, what: 'the param folder' });
   }
   const files = new Map<string, Uint8Array>();
-  for (const n of names.filter((n) => n.endsWith('.bin') || n === CLASSES_TXT))
+  for (const n of names.filter((n) => n.endsWith('.bin') || n === CLASSES_FILE))
     files.set(n, readFolderFile(dir, n));
   const manifestText =
     withManifest && names.includes(MANIFEST_FILE)
@@ -165,9 +165,9 @@ export function loadLocalParamSet(dir: string, network?: OverlayName): ParamSet 
     throw new UserError(
       `${dir}: no such folder; pass --params the param folder (e.g. params/fashion-mnist/lfcW1A1)`,
     );
-  if (!existsSync(path.join(folder, CLASSES_TXT))) {
+  if (!existsSync(path.join(folder, CLASSES_FILE))) {
     const inside = OVERLAY_NAMES.filter(
-      (n) => (!network || n === network) && existsSync(path.join(folder, n, CLASSES_TXT)),
+      (n) => (!network || n === network) && existsSync(path.join(folder, n, CLASSES_FILE)),
     );
     const [first] = inside;
     if (inside.length > 1 && first)
