@@ -82,7 +82,9 @@ export async function fetchParams(
   source: FetchSource,
   out: string,
   options: {
-    concurrency?: number /** The user's current folder, never replaced (default process.cwd()). */;
+    /** Downloads in flight (S3ReadOptions.concurrency). @default 8 */
+    concurrency?: number;
+    /** The user's current folder, never replaced. @default process.cwd() */
     cwd?: string;
   } = {},
 ): Promise<FetchResult> {
