@@ -1,5 +1,3 @@
-import { must } from './defined';
-
 /**
  * `fn` over `items` with at most `limit` calls in flight (S3 uploads and downloads, per-run reads of a
  * sweep), the results in item order. On the first failure no further item is started; the calls already
@@ -12,12 +10,15 @@ export async function mapLimit<T, R>(
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results: R[] = new Array(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item, as it is (T may itself allow undefined).
+  const queue = items.entries();
   let failed = false;
   const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      results[i] = await fn(must(items[i], 'the items'), i);
+    while (!failed) {
+      const next = queue.next();
+      if (next.done) return;
+      const [i, item] = next.value;
+      results[i] = await fn(item, i);
     }
   };
   const settled = await Promise.allSettled(

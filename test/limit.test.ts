@@ -31,3 +31,11 @@ test('mapLimit: after the first failure no item starts, the calls in flight fini
   expect(started).toEqual([0, 1]);
   expect(finished).toEqual([0]);
 });
+
+test('mapLimit passes every item as it is, undefined included', async () => {
+  expect(await mapLimit([undefined, 1, undefined], 2, async (v, i) => `${i}:${v}`)).toEqual([
+    '0:undefined',
+    '1:1',
+    '2:undefined',
+  ]);
+});
