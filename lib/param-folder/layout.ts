@@ -9,7 +9,7 @@ import { detectNetwork, parseClassNames } from '../bnn/overlay-params';
 import { CLASSES_FILE, OVERLAYS, type OverlayName, expectedFiles as overlayFiles } from '../bnn/overlays';
 import { must } from '../defined';
 import { InputFormatError, UserError } from '../errors';
-import { DATASET_NAME_PATTERN, DEFAULT_NETWORK } from '../layout';
+import { DATASET_NAME_PATTERN, DEFAULT_NETWORK, MANIFEST_FILE } from '../layout';
 import { type ManifestFile, sha256Hex } from '../manifest';
 import type { OutputKind } from '../safe-output';
 
@@ -19,7 +19,7 @@ import type { OutputKind } from '../safe-output';
  */
 export const PARAM_FOLDER_KIND: OutputKind = {
   name: 'param folder',
-  ownsFile: (name) => /^[\w.-]+\.bin$/.test(name) || name === 'classes.txt' || name === 'manifest.json',
+  ownsFile: (name) => /^[\w.-]+\.bin$/.test(name) || name === CLASSES_FILE || name === MANIFEST_FILE,
 };
 
 /** `<root>/<dataset>/<network>`: where a param folder lives under a local root (convert --out, fetch --out). */
@@ -62,7 +62,7 @@ export const LFC_SET_FILE_COUNT = 289;
 
 /** A param set ready to push: its files in manifest order, and what we know of where it came from. */
 export interface ParamSet {
-  /** The overlay it is for: the folder's name, else the one its file sizes fit. */
+  /** The overlay it is for: --network, else a local folder's (folderNetwork) or a run's (its run.json). */
   network: OverlayName;
   /** Dataset named by the folder (`.../<dataset>/<network>`) or its manifest, if any. */
   dataset?: string;
