@@ -135,9 +135,11 @@ function jsEngine(layers: PreparedLayer[]): Engine {
 
 function wasmEngine(layers: PreparedLayer[]): Engine {
   // Memory: activation levels 0..L (level l = input of layer l), ACT_STRIDE bytes each; then per layer
-  // its weight rows in quad layout (xnor_threshold: rows of MW / 64 words, the pad bits to MW are 0 in
-  // weights and input alike, so they add no mismatches) and its limits, 16-byte aligned. The image's pixels go after the activation levels: they are copied in and
-  // top_bits writes level 0 (pixel >= PIXEL_THRESHOLD = 128 is the byte's top bit).
+  // its weight rows in quad layout (xnor_threshold: rows of exactly MW / 64 words, MW being a multiple of
+  // 64, so nothing pads a row; the padded columns, 784..831 of layer 0, are weight 1 against input 0:
+  // mismatches, i.e. xnor 0, neutral in acc = MW - popcount(w ^ x)) and its limits, 16-byte aligned. The
+  // image's pixels go after the activation levels: they are copied in and top_bits writes level 0
+  // (pixel >= PIXEL_THRESHOLD = 128 is the byte's top bit).
   if (PIXEL_THRESHOLD !== 128) throw new RangeError('top_bits binarizes at 128');
   const pixelsAt = ACT_STRIDE * (layers.length + 1);
   let offset = align(pixelsAt + LFC_INPUTS);
