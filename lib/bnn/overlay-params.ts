@@ -228,7 +228,8 @@ export const laneCode = (weightBits: 1 | 2, value: number): number =>
 
 /**
  * Lanes of a layer whose every weight is its pad value (finnthesizer __padMatrix): +1 for binary weights,
- * 0 for ternary; the converter then writes the real ones with setLane.
+ * 0 for ternary; the converter (lib/bnn/overlay-convert.ts) then clears the real lanes (clearLanes) and
+ * ORs the real weights in (orLane).
  */
 export function padLanes(o: Overlay, l: number): Uint32Array {
   const { layer, mw, mh, rowWords } = folding(o, l);
