@@ -32,6 +32,16 @@ export interface OverlayVerifyOptions {
   precomputed?: { classes: Uint8Array; lanes: Int32Array; computeMs: number; workers: number };
 }
 
+/** Refuses a label the param folder has no class for; `labelsName` names the labels in the message. */
+export function checkLabels(labels: Uint8Array, classes: number, labelsName: string): void {
+  for (const [i, label] of labels.entries())
+    if (label >= classes)
+      throw new InputFormatError(
+        labelsName,
+        `label ${label} at image ${i}, but the param folder has ${classes} classes`,
+      );
+}
+
 /** Runs the hardware-exact simulator of any overlay over labelled images and tallies the board rule's accuracy. */
 export function verifyOverlay(
   params: OverlayParams,
@@ -41,13 +51,7 @@ export function verifyOverlay(
 ): OverlayVerifyReport {
   const count = labels.length;
   const classes = params.classes.length;
-  const labelsName = options.labelsName ?? 'labels';
-  for (const [i, label] of labels.entries())
-    if (label >= classes)
-      throw new InputFormatError(
-        labelsName,
-        `label ${label} at image ${i}, but the param folder has ${classes} classes`,
-      );
+  checkLabels(labels, classes, options.labelsName ?? 'labels');
   const predicted = options.predictions ?? new Uint8Array(count);
   let lanes: Int32Array;
   let elapsed: number;

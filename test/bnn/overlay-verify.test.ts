@@ -115,6 +115,15 @@ describe('lfcW1A2 on the MNIST test set', () => {
   });
 });
 
+test('verifyOverlay refuses a label the folder has no class for, naming the labels', () => {
+  const params = decodeOverlayFiles(readFolder(path.join(PARAMS, 'mnist', 'lfcW1A2')), 'lfcW1A2', 'lfcW1A2');
+  const images = readIdxImages(new Uint8Array(readFileSync(MNIST_IMAGES)), 'images');
+  const input = { kind: 'mnist' as const, pixels: images.pixels.subarray(0, 2 * 784) };
+  expect(() => verifyOverlay(params, input, Uint8Array.of(3, 10), { labelsName: 'my-labels' })).toThrow(
+    new InputFormatError('my-labels', 'label 10 at image 1, but the param folder has 10 classes'),
+  );
+});
+
 describe('which overlay a folder holds', () => {
   let dir: string;
   beforeAll(() => {
@@ -192,6 +201,16 @@ describe('which overlay a folder holds', () => {
         return [d, '--images', deer];
       },
       /cnvW1A1\/5-0-thres\.bin: 100 bytes, expected 2048 for cnvW1A1/,
+    ],
+    [
+      "labels beyond the folder's classes",
+      () => {
+        const d = path.join(dir, 'lfcW1A2');
+        cpSync(path.join(PARAMS, 'mnist', 'lfcW1A2'), d, { recursive: true });
+        writeFileSync(path.join(d, 'classes.txt'), 'zero\none\ntwo\n');
+        return [d, '--images', MNIST_IMAGES, '--labels', MNIST_LABELS];
+      },
+      /t10k-labels-idx1-ubyte(\.gz)?: label 7 at image 0, but the param folder has 3 classes/,
     ],
     [
       'an LFC folder without --labels',

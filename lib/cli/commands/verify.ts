@@ -9,7 +9,7 @@ import { compareOverlayWithFloat, type OverlayFloatComparison } from '../../bnn/
 import { loadOverlayModel } from '../../bnn/overlay-model';
 import { decodeOverlayFiles } from '../../bnn/overlay-params';
 import type { SimulatorInput } from '../../bnn/overlay-simulate';
-import { type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
+import { checkLabels, type OverlayVerifyReport, verifyOverlay } from '../../bnn/overlay-verify';
 import { isOverlayName, OVERLAY_NAMES, OVERLAYS, type OverlayName } from '../../bnn/overlays';
 import { runParallel, workersFor } from '../../bnn/parallel';
 import { paramsFromFiles } from '../../bnn/params';
@@ -167,12 +167,7 @@ async function runOverlayVerify(
   refuseEmpty({ count: labels.length }, flags.images, 'images');
   const predictions = new Uint8Array(labels.length);
   // Large inputs run on worker threads (one per core); the labels are checked first, in this thread.
-  for (const [i, label] of labels.entries())
-    if (label >= params.classes.length)
-      throw new InputFormatError(
-        flags.labels ?? flags.images,
-        `label ${label} at image ${i}, but the param folder has ${params.classes.length} classes`,
-      );
+  checkLabels(labels, params.classes.length, flags.labels ?? flags.images);
   const workers = workersFor(network, labels.length);
   const precomputed =
     workers > 1
