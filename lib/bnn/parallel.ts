@@ -6,7 +6,7 @@ import type { SimulatorInput } from './overlay-simulate';
 import { OVERLAYS, type OverlayName } from './overlays';
 
 /**
- * Runs the hardware simulator on several worker threads (one per core, at most `workers`), each on a
+ * Runs the hardware simulator on `workers` worker threads (workersFor: one per core, at most 2), each on a
  * contiguous share of the images, for large inputs. The worker is lib/bnn/sim-worker.ts, loaded through
  * tsx's CommonJS hook (the sources are TypeScript; the CLI bundle keeps __dirname pointing at them).
  */
