@@ -81,8 +81,9 @@
   ;; Why scalar i64.popcnt: on x64 it is one instruction, while i8x16.popcnt is a six-instruction table
   ;; lookup; measured on this project's 2-core Xeon, 15.6 µs per MNIST image against 19-22 µs for SIMD
   ;; forms of this loop. Why 64-bit words, not 128-bit chunks: MW = 832 is 13 words, 6.5 chunks.
-  ;; Why no branch: whether a neuron fires is data, and a mispredicted `if` per neuron cost more than the
-  ;; popcounts (37 µs per image with one); each comparison's 0/1 is shifted into place instead.
+  ;; Why no branch: whether a neuron fires is data, and a mispredicted `if` per neuron costs as much as the
+  ;; popcounts (the SIMD kernel this replaced had one per neuron: 36.7 µs per image, docs/convert-verify.md);
+  ;; each comparison's 0/1 is shifted into place instead.
   (func (export "xnor_threshold")
     (param $w i32) (param $x i32) (param $out i32) (param $limit i32) (param $neurons i32) (param $words i32)
     (local $n i32) (local $k i32) (local $end i32) (local $bits i32) (local $xk i64)
