@@ -75,7 +75,15 @@ export async function runParallel(
         count: n,
       },
     });
-    const failed = new Promise<never>((_, reject) => worker.once('error', reject));
+    // An error, or an exit before the result (the thread killed, out of memory), fails the run.
+    const failed = new Promise<never>((_, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) =>
+        reject(
+          new Error(`verify worker ${w + 1} of ${workers} stopped (exit code ${code}) before its result`),
+        ),
+      );
+    });
     const ready = Promise.race([
       new Promise<void>((resolve) => worker.once('message', () => resolve())),
       failed,
