@@ -105,6 +105,10 @@ export async function runParallel(
     for (const j of jobs) j.worker.postMessage('compute');
     results = await Promise.all(jobs.map((j) => j.result));
   } finally {
+    // A worker is stopped only once its setup has ended (ready, or failed on its own): Node 20 aborts the
+    // whole process (an assertion in DecorateErrorStack) when a worker is terminated while its script is
+    // still being evaluated and throwing, which is what the second of two failing workers is doing.
+    await Promise.allSettled(jobs.map((j) => j.ready));
     for (const j of jobs) void j.worker.terminate();
   }
   const classes = new Uint8Array(count);
