@@ -2,8 +2,8 @@ import { must } from '../defined';
 import { InputFormatError } from '../errors';
 import { highestSetBit } from './decision';
 import type { IdxImages, IdxLabels } from './idx';
-import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
-import { checkImageShape, createSimulator, popcount32 } from './simulate';
+import { LFC_INPUTS } from './lfc';
+import { binarizeImage, checkImageShape, createSimulator, popcount32 } from './simulate';
 import type { DenseLayer, Disagreement, FloatComparison, LfcModel, LfcParams } from './types';
 import { createMismatchCounter } from './wasm-kernel';
 
@@ -56,11 +56,7 @@ export function floatForward(model: LfcModel): FloatModelRunner {
   return {
     classes: model.classes,
     forward(pixels, image) {
-      x0.fill(0);
-      const base = image * LFC_INPUTS;
-      for (let i = 0; i < LFC_INPUTS; i++)
-        if (must(pixels[base + i], 'the pixels') >= PIXEL_THRESHOLD)
-          x0[i >>> 5] = must(x0[i >>> 5], 'the input bits') | (1 << (i & 31));
+      binarizeImage(pixels, image, x0);
       let x: Uint32Array = x0;
       const bits: Uint32Array[] = [];
       let outputs = new Float64Array(0);

@@ -1,6 +1,7 @@
 import { must } from '../defined';
 import { hostInputByte } from './cifar';
 import { highestSetBit, maxPositiveScore } from './decision';
+import { LFC_INPUTS, PIXEL_THRESHOLD } from './lfc';
 import type { OverlayParams } from './overlay-params';
 import { type Arithmetic, arithmetic, type OverlayLayer, paddedFanIn, thresholdsPerNeuron } from './overlays';
 import { popcount32 } from './simulate';
@@ -57,12 +58,15 @@ function writeMnistPlanes(
   neg: Uint32Array,
   negAt: number,
 ): void {
-  const base = image * 784;
+  // Local copies: an imported binding read in this per-pixel loop costs a module getter call under tsx and jest.
+  const inputs = LFC_INPUTS;
+  const threshold = PIXEL_THRESHOLD;
+  const base = image * inputs;
   for (let w = 0; w < cols >>> 5; w++) {
     let bits = 0;
     for (let j = 0; j < 32; j++) {
       const c = w * 32 + j;
-      if (c < 784 && must(pixels[base + c], 'the pixels') >= 128) bits |= 1 << j;
+      if (c < inputs && must(pixels[base + c], 'the pixels') >= threshold) bits |= 1 << j;
     }
     nz[nzAt + w] = 0xffffffff;
     neg[negAt + w] = ~bits >>> 0;

@@ -12,6 +12,7 @@ import { runParallel, workersFor } from '../../lib/bnn/parallel';
 import { popcount32 } from '../../lib/bnn/simulate';
 import { instantiateBnnKernel, quadWordOffset } from '../../lib/bnn/wasm-kernel';
 import { mulberry32 } from '../../lib/dataset/random';
+import { must } from '../../lib/defined';
 import { SHARED_DATA } from '../support/cli';
 import { MNIST_IMAGES, PARAMS_DIR, readFolder } from './helpers';
 
@@ -144,7 +145,8 @@ test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when po
   const x = Uint32Array.from({ length: words }, () => Math.floor(r() * 2 ** 32));
   const mismatches = (n: number) => {
     let pc = 0;
-    for (let k = 0; k < words; k++) pc += popcount32(((rows[n * words + k] ?? 0) ^ (x[k] ?? 0)) >>> 0);
+    for (let k = 0; k < words; k++)
+      pc += popcount32((must(rows[n * words + k], 'row word') ^ must(x[k], 'input word')) >>> 0);
     return pc;
   };
   const limits = Int32Array.from({ length: neurons }, (_, n) => mismatches(n) + ((n % 3) - 1));
@@ -155,11 +157,15 @@ test('xnor_threshold: every neuron of a quad-layout matrix fires exactly when po
   const kernel = instantiateBnnKernel(OUT + neurons / 8);
   const u32 = new Uint32Array(kernel.memory.buffer);
   for (let n = 0; n < neurons; n++)
-    for (let k = 0; k < words; k++) u32[W / 4 + quadWordOffset(n, k, words64)] = rows[n * words + k] ?? 0;
+    for (let k = 0; k < words; k++)
+      u32[W / 4 + quadWordOffset(n, k, words64)] = must(rows[n * words + k], 'row word');
   u32.set(x, X / 4);
   new Int32Array(kernel.memory.buffer).set(limits, LIMIT / 4);
   kernel.xnorThreshold(W, X, OUT, LIMIT, neurons, words64);
-  const fired = Array.from({ length: neurons }, (_, n) => ((u32[OUT / 4 + (n >>> 5)] ?? 0) >>> (n & 31)) & 1);
+  const fired = Array.from(
+    { length: neurons },
+    (_, n) => (must(u32[OUT / 4 + (n >>> 5)], 'output word') >>> (n & 31)) & 1,
+  );
   // limit = mismatches - 1 or mismatches: not below; mismatches + 1: below, so it fires.
   expect(fired).toEqual(Array.from({ length: neurons }, (_, n) => (n % 3 === 2 ? 1 : 0)));
 });

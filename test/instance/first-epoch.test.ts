@@ -9,7 +9,8 @@ import { describeFirstEpoch } from '../../lib/cloud/instance';
 import { instanceRecordKeys } from '../../lib/layout';
 import { mockedCloud } from '../cloud/support';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS, REPO } from './support/instance';
+import { cpuEnvVars } from '../training/trainer';
+import { BUCKETS, FakeInstance, INSTANCE_ID, INSTANCE_SCRIPTS } from './support/instance';
 
 // The first boot's measurement for real: `python3 -m bnn_train.smoke --device cpu` (the same code path the GPU takes,
 // with the pinned vendor environment of scripts/dev/cpu-env.sh) trains BNN-PYNQ's LFC for one epoch on 1,000 random
@@ -22,12 +23,7 @@ let s3: LocalS3;
 let cpuEnv: { PYTHONPATH: string; THEANO_FLAGS: string };
 let i: FakeInstance;
 beforeAll(async () => {
-  const built = spawnSync('bash', [path.join(REPO, 'scripts', 'dev', 'cpu-env.sh'), '--json'], {
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  expect(built.status).toBe(0);
-  cpuEnv = JSON.parse(built.stdout);
+  cpuEnv = cpuEnvVars();
   s3 = await startLocalS3(Object.values(BUCKETS));
   i = new FakeInstance(s3, { deviceHint: 'cpu' });
 });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -7,7 +6,8 @@ import { runKeys, runStateKey, sweepKey } from '../../lib/layout';
 import { parseGridArg, planSweep } from '../../lib/sweep/grid';
 import { sweepRunRequest } from '../../lib/sweep/record';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS, REPO } from './support/instance';
+import { cpuEnvVars } from '../training/trainer';
+import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS } from './support/instance';
 
 // The REAL bnn_train (Theano 1.0.5 on CPU, the pinned vendor sources of scripts/dev/cpu-env.sh) through the Batch
 // entrypoint: the image as `bootstrap.sh image` lays it out (shims for apt/micromamba), the env's python pointed at
@@ -53,12 +53,7 @@ const jobEnv = (sweepId: string, attempt: number) => ({
 });
 
 beforeAll(async () => {
-  const built = spawnSync('bash', [path.join(REPO, 'scripts', 'dev', 'cpu-env.sh'), '--json'], {
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  expect(built.status).toBe(0);
-  const cpuEnv = JSON.parse(built.stdout) as { PYTHONPATH: string; THEANO_FLAGS: string };
+  const cpuEnv = cpuEnvVars();
   s3 = await startLocalS3(Object.values(BUCKETS));
   await cacheSampleDataset(s3);
   i = new FakeInstance(s3);

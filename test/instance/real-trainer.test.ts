@@ -8,7 +8,8 @@ import { TrainDocument } from '../../lib/constructs/train-document';
 import { must } from '../../lib/defined';
 import { runKeys, runStateKey } from '../../lib/layout';
 import { type LocalS3, startLocalS3 } from '../support/s3-server';
-import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS, REPO } from './support/instance';
+import { cpuEnvVars } from '../training/trainer';
+import { BUCKETS, cacheSampleDataset, FakeInstance, INSTANCE_SCRIPTS } from './support/instance';
 
 // The wrapper with the REAL trainer: run-training.sh runs the project's `python3 -m bnn_train` (Theano 1.0.5,
 // Lasagne, BNN-PYNQ's LFC from the pinned vendor archives, built by scripts/dev/cpu-env.sh) on the 50-image
@@ -23,12 +24,7 @@ let cpuEnv: { PYTHONPATH: string; THEANO_FLAGS: string };
 const instances: FakeInstance[] = [];
 
 beforeAll(async () => {
-  const built = spawnSync('bash', [path.join(REPO, 'scripts', 'dev', 'cpu-env.sh'), '--json'], {
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-  expect(built.status).toBe(0);
-  cpuEnv = JSON.parse(built.stdout);
+  cpuEnv = cpuEnvVars();
   s3 = await startLocalS3(Object.values(BUCKETS));
   await cacheSampleDataset(s3);
 });

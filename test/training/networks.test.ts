@@ -17,6 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { readNpz } from '../../lib/bnn/npz';
+import { mulberry32 } from '../../lib/dataset/random';
 import { at, must } from '../../lib/defined';
 import { REPO_ROOT, runCli } from '../support/cli';
 import { npzHeaders } from './npz';
@@ -40,24 +41,12 @@ const CLASSES = 4;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-/** Deterministic pseudo-random bytes (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * n CIFAR-10 binary records (label byte, then the R, G and B planes, row-major): noise, plus a brighter 10×10 square
  * in one colour plane whose place and colour depend on the class, so a few epochs learn something.
  */
 function cifarRecords(n: number, seed: number): Uint8Array {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed);
   const out = new Uint8Array(n * 3073);
   for (let i = 0; i < n; i++) {
     const label = Math.floor(rnd() * CLASSES);

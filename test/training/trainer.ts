@@ -23,13 +23,22 @@ export interface Run {
   seconds: number;
 }
 
-/** The CPU environment's variables (PYTHONPATH, THEANO_FLAGS with the shared compile cache). */
-export function cpuEnv(): NodeJS.ProcessEnv {
+/**
+ * The CPU environment's own variables (PYTHONPATH, THEANO_FLAGS with the shared compile cache), built on
+ * first use by scripts/dev/cpu-env.sh (a cold build unpacks the vendor sources: up to 15 minutes allowed).
+ */
+export function cpuEnvVars(): { PYTHONPATH: string; THEANO_FLAGS: string } {
   const built = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/dev/cpu-env.sh'), '--json'], {
     encoding: 'utf8',
+    timeout: 15 * MINUTES,
   });
-  if (built.status !== 0) throw new Error(`cpu-env.sh failed:\n${built.stderr}`);
-  return { ...process.env, ...JSON.parse(built.stdout), PYTHONDONTWRITEBYTECODE: '1' };
+  if (built.status !== 0) throw new Error(`cpu-env.sh failed (status ${built.status}):\n${built.stderr}`);
+  return JSON.parse(built.stdout);
+}
+
+/** The process environment plus the CPU environment's variables, for running bnn_train. */
+export function cpuEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, ...cpuEnvVars(), PYTHONDONTWRITEBYTECODE: '1' };
 }
 
 /** `python3 -m bnn_train <args>`; onStdout sees the output so far (to send a signal at the right moment). */
