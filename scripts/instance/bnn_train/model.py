@@ -14,6 +14,10 @@ import quantized_net
 import theano
 import theano.tensor as T
 
+from bnn_train import theano_cache
+
+theano_cache.install()  # before the first compile: the compile cache is shared with the host's other trainings
+
 
 class LearningParameters(OrderedDict):
     """mnist.py sets attributes on an OrderedDict; lfc.genLfc reads them. Both bit widths must be set: the 2019
