@@ -128,9 +128,15 @@ const axisArb = (key: 'seed' | 'batchSize' | 'epochs' | 'limitTrain') =>
   fc
     .uniqueArray(fc.integer({ min: 1, max: 99_999 }), { minLength: 1, maxLength: 6 })
     .map((values): GridAxis => ({ key, values: values.map(String) }));
+/**
+ * A grid of 1-4 axes a sweep accepts: at most MAX_SWEEP_RUNS runs (1 sample in ~1,300 is over, and is left out; the
+ * limit itself is tested above). Without the bound, a sample over the limit failed the property, and shrinking it
+ * through candidates of ~1,000 runs each blocked the jest worker for over 20 minutes.
+ */
 const gridArb = fc
   .shuffledSubarray(['seed', 'batchSize', 'epochs', 'limitTrain'] as const, { minLength: 1 })
-  .chain((keys) => fc.tuple(...keys.map(axisArb)));
+  .chain((keys) => fc.tuple(...keys.map(axisArb)))
+  .filter((axes) => gridSize(axes) <= MAX_SWEEP_RUNS);
 
 describe('grid expansion properties', () => {
   test('count = product of axis sizes; every combination exactly once; last axis fastest', () => {
@@ -164,11 +170,13 @@ describe('grid expansion properties', () => {
   test('every value of every run passes the train document pattern of its parameter', () => {
     fc.assert(
       fc.property(gridArb, (axes) => {
-        for (const run of planSweep(SWEEP, axes)) {
-          for (const [key, value] of Object.entries(run.parameters)) {
-            expect(value).toMatch(parameterPattern(trainingParameter(key)));
-          }
-        }
+        // One expect per sample, not per value: a grid has up to 1,000 runs of ~10 values.
+        const refused = planSweep(SWEEP, axes).flatMap((run) =>
+          Object.entries(run.parameters)
+            .filter(([key, value]) => !parameterPattern(trainingParameter(key)).test(value))
+            .map(([key, value]) => `run ${run.index}: ${key}=${value}`),
+        );
+        expect(refused).toEqual([]);
       }),
       { numRuns: 100 },
     );
