@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuEnvVars, PYTHON } from './trainer';
+import { cpuEnv, PYTHON } from './trainer';
 
 // Theano's compile cache is shared by every training on a host (and by the real-training test files running at once).
 // Theano 1.0.5 opens it without the compile lock and can read a key.pkl that another process is rewriting: the
@@ -14,15 +14,10 @@ import { cpuEnvVars, PYTHON } from './trainer';
 let env: NodeJS.ProcessEnv;
 let cache: string;
 beforeAll(() => {
-  const cpu = cpuEnvVars();
+  const cpu = cpuEnv();
   cache = fs.mkdtempSync(path.join(os.tmpdir(), 'theano-cache-'));
   // Theano: the last base_compiledir wins. compile.wait=1: a process waiting for the lock retries every 1-2 s.
-  env = {
-    ...process.env,
-    PYTHONPATH: cpu.PYTHONPATH,
-    THEANO_FLAGS: `${cpu.THEANO_FLAGS},cxx=,base_compiledir=${cache},compile.wait=1`,
-    PYTHONDONTWRITEBYTECODE: '1',
-  };
+  env = { ...cpu, THEANO_FLAGS: `${cpu.THEANO_FLAGS},cxx=,base_compiledir=${cache},compile.wait=1` };
 });
 afterAll(() => fs.rmSync(cache, { recursive: true, force: true }));
 
@@ -45,7 +40,7 @@ cmodule.KeyData(keys={((1,), "signature")}, module_hash="h0123", key_pkl=os.path
 print(folder)`);
 }
 
-/** Resolves with the process's stdout once it has printed `line`. */
+/** Resolves once the process has printed `line` on stdout; rejects if it exits first (with its stderr). */
 function started(child: ChildProcessWithoutNullStreams, line: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
